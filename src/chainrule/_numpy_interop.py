@@ -1,0 +1,199 @@
+"""NumPy calls on tensors: ufuncs and array functions dispatch to chainrule's own ops.
+
+``np.exp(t)`` is ``cr.exp(t)``, so derivative rules written with NumPy work on arrays (fast) and
+on tensors (recorded). A NumPy function with no chainrule counterpart runs on the plain values
+when no gradient is involved, and raises a clear TypeError when one would be lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _ufuncs() -> dict:
+    from . import functional as F
+
+    return {
+        np.add: F.E.add, np.subtract: F.E.sub, np.multiply: F.E.mul, np.divide: F.E.div,
+        np.true_divide: F.E.div, np.negative: F.E.neg, np.power: F.E.pow, np.exp: F.exp,
+        np.exp2: F.exp2, np.log: F.log, np.log2: F.log2, np.log1p: F.log1p, np.expm1: F.expm1,
+        np.sqrt: F.sqrt, np.square: F.square, np.reciprocal: F.reciprocal, np.absolute: F.abs,
+        np.sin: F.sin, np.cos: F.cos, np.tan: F.tan, np.arcsin: F.asin, np.arccos: F.acos,
+        np.arctan: F.atan, np.arctan2: F.atan2, np.sinh: F.sinh, np.cosh: F.cosh,
+        np.tanh: F.tanh, np.maximum: F.maximum, np.minimum: F.minimum, np.sign: F.sign,
+        np.floor: F.floor, np.ceil: F.ceil, np.rint: F.round, np.matmul: F.matmul,
+        np.less: F.lt, np.less_equal: F.le, np.greater: F.gt, np.greater_equal: F.ge,
+        np.equal: F.eq, np.not_equal: F.ne, np.logical_not: F.logical_not,
+        np.logical_and: F.logical_and, np.logical_or: F.logical_or,
+        np.logical_xor: F.logical_xor, np.isnan: F.isnan, np.isinf: F.isinf,
+        np.isfinite: F.isfinite,
+    }
+
+
+def _functions() -> dict:
+    from . import functional as F
+
+    def concatenate(arrays: Any, axis: int = 0) -> Any:
+        return F.cat(arrays, axis)
+
+    def where(c: Any, x: Any = None, y: Any = None) -> Any:
+        return F.where(c, x, y)
+
+    def transpose(a: Any, axes: Any = None) -> Any:
+        return F.permute(a, tuple(range(a.ndim - 1, -1, -1)) if axes is None else axes)
+
+    def reshape(a: Any, shape: Any = None, order: str = "C", **kw: Any) -> Any:
+        return F.reshape(a, kw.get("newshape", shape))
+
+    def expand_dims(a: Any, axis: Any) -> Any:
+        for ax in sorted((axis,) if isinstance(axis, int) else axis):
+            a = F.unsqueeze(a, ax)
+        return a
+
+    def zeros_like(a: Any, dtype: Any = None, **kw: Any) -> Any:
+        from .tensor import Tensor
+
+        return Tensor._make(np.zeros_like(a.data, dtype=dtype))
+
+    def ones_like(a: Any, dtype: Any = None, **kw: Any) -> Any:
+        from .tensor import Tensor
+
+        return Tensor._make(np.ones_like(a.data, dtype=dtype))
+
+    def pad(a: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
+        from .ops.shape import constant_pad
+
+        widths = tuple((int(p[0]), int(p[1])) for p in np.broadcast_to(pad_width, (a.ndim, 2)))
+        return constant_pad(a, widths=widths, value=constant_values)
+
+    def tile(a: Any, reps: Any) -> Any:
+        reps = (reps,) if isinstance(reps, int) else tuple(reps)
+        return F.tile(a, reps)
+
+    def take_along_axis(a: Any, indices: Any, axis: int) -> Any:
+        from .ops._util import norm_dim
+        from .ops.indexing import take_along
+
+        return take_along(a, index=np.asarray(getattr(indices, "data", indices)),
+                          dim=norm_dim(axis, a.ndim, "take_along_axis"))
+
+    def squeeze(a: Any, axis: Any = None) -> Any:
+        return F.squeeze(a, axis)
+
+    def flip(a: Any, axis: Any = None) -> Any:
+        return F.flip(a, tuple(range(a.ndim)) if axis is None else axis)
+
+    def roll(a: Any, shift: Any, axis: Any = None) -> Any:
+        return F.roll(a, shift, axis)
+
+    def clip(a: Any, a_min: Any = None, a_max: Any = None, **kw: Any) -> Any:
+        return F.clamp(a, kw.get("min", a_min), kw.get("max", a_max))
+
+    def cumsum(a: Any, axis: Any = None, **kw: Any) -> Any:
+        return F.cumsum(a.reshape(-1), 0) if axis is None else F.cumsum(a, axis)
+
+    def cumprod(a: Any, axis: Any = None, **kw: Any) -> Any:
+        return F.cumprod(a.reshape(-1), 0) if axis is None else F.cumprod(a, axis)
+
+    def einsum(subscripts: str, *operands: Any, **kw: Any) -> Any:
+        return F.einsum(subscripts, *operands)
+
+    def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+        return F.transpose(a, axis1, axis2)
+
+    def broadcast_to(a: Any, shape: Any, subok: bool = False) -> Any:
+        return F.broadcast_to(a, (shape,) if isinstance(shape, int) else shape)
+
+    def shape(a: Any) -> Any:
+        return a.shape
+
+    def ndim(a: Any) -> Any:
+        return a.ndim
+
+    def linalg_inv(a: Any) -> Any:
+        return F.linalg.inv(a)
+
+    def linalg_det(a: Any) -> Any:
+        return F.linalg.det(a)
+
+    def tril(m: Any, k: int = 0) -> Any:
+        return F.tril(m, k)
+
+    def triu(m: Any, k: int = 0) -> Any:
+        return F.triu(m, k)
+
+    return {
+        np.sum: F.sum, np.mean: F.mean, np.prod: F.prod, np.var: F.var, np.std: F.std,
+        np.amax: F.amax, np.max: F.amax, np.amin: F.amin, np.min: F.amin,
+        np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes,
+        np.moveaxis: F.movedim, np.expand_dims: expand_dims, np.squeeze: squeeze,
+        np.broadcast_to: broadcast_to, np.concatenate: concatenate, np.stack: F.stack,
+        np.where: where, np.flip: flip, np.roll: roll, np.tile: tile, np.cumsum: cumsum,
+        np.cumprod: cumprod, np.einsum: einsum, np.dot: F.matmul, np.outer: F.outer,
+        np.clip: clip, np.pad: pad, np.zeros_like: zeros_like, np.ones_like: ones_like,
+        np.take_along_axis: take_along_axis, np.shape: shape, np.ndim: ndim,
+        np.linalg.inv: linalg_inv, np.linalg.det: linalg_det, np.tril: tril, np.triu: triu,
+    }
+
+
+_TABLES: dict[str, dict] = {}
+
+
+def _table(kind: str) -> dict:
+    if kind not in _TABLES:
+        _TABLES[kind] = _ufuncs() if kind == "ufunc" else _functions()
+    return _TABLES[kind]
+
+
+def _needs_grad(values: Any) -> bool:
+    from .tensor import Tensor
+
+    if isinstance(values, Tensor):
+        return values.requires_grad
+    if isinstance(values, (list, tuple)):
+        return any(_needs_grad(v) for v in values)
+    if isinstance(values, dict):
+        return any(_needs_grad(v) for v in values.values())
+    return False
+
+
+def _plain(values: Any) -> Any:
+    from .tensor import Tensor
+
+    if isinstance(values, Tensor):
+        return values.data
+    if isinstance(values, (list, tuple)):
+        return type(values)(_plain(v) for v in values)
+    if isinstance(values, dict):
+        return {k: _plain(v) for k, v in values.items()}
+    return values
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    from .tensor import Tensor
+
+    fn = _table("ufunc").get(ufunc)
+    if fn is not None and method == "__call__" and not kwargs:
+        return fn(*inputs)
+    if _needs_grad(inputs) or _needs_grad(kwargs):
+        raise TypeError(
+            f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "
+            "derivative in chainrule; use the chainrule function (cr.*), or .detach() the "
+            "tensor if no gradient is wanted")
+    result = getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+    if isinstance(result, np.ndarray):
+        return Tensor._make(result)
+    return result
+
+
+def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
+    fn = _table("function").get(func)
+    if fn is not None:
+        return fn(*args, **kwargs)
+    if _needs_grad(args) or _needs_grad(kwargs):
+        raise TypeError(
+            f"np.{func.__name__} has no derivative in chainrule; use the chainrule function "
+            "(cr.*), or .detach() the tensor if no gradient is wanted")
+    return func(*_plain(args), **_plain(kwargs))

@@ -1,0 +1,740 @@
+"""The public functions (``cr.sum``, ``cr.reshape``, ...): PyTorch's signatures on the op table.
+
+This layer only handles arguments (``dim``/``axis`` aliases, ``keepdim``, defaults, checks with
+clear messages) and composes ops; every derivative lives in ``chainrule/ops/``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .ops import elementwise as E
+from .ops import indexing as I
+from .ops import linalg as LA
+from .ops import reductions as R
+from .ops import shape as S
+from .ops._util import is_tensor, ndim_of, norm_dim, norm_dims, pick, pick_keep, shape_of
+from .ops.registry import OpError
+from .tensor import Tensor, as_tensor
+
+# Elementwise ops need no argument handling: the op is the function.
+(exp, exp2, log, log2, log1p, expm1, sqrt, rsqrt, square, reciprocal, abs, sin, cos, tan, asin,
+ acos, atan, atan2, sinh, cosh, tanh, erf, sigmoid, logsigmoid, relu, relu6, selu, silu, mish,
+ softsign, sign, floor, ceil, maximum, minimum, lerp, neg) = (
+    E.exp, E.exp2, E.log, E.log2, E.log1p, E.expm1, E.sqrt, E.rsqrt, E.square, E.reciprocal,
+    E.abs, E.sin, E.cos, E.tan, E.asin, E.acos, E.atan, E.atan2, E.sinh, E.cosh, E.tanh, E.erf,
+    E.sigmoid, E.logsigmoid, E.relu, E.relu6, E.selu, E.silu, E.mish, E.softsign, E.sign,
+    E.floor, E.ceil, E.maximum, E.minimum, E.lerp, E.neg)
+arcsin, arccos, arctan, arctan2, negative = asin, acos, atan, atan2, neg
+absolute = abs
+(lt, le, gt, ge, eq, ne, logical_not, logical_and, logical_or, logical_xor, isnan, isinf,
+ isfinite) = (E.lt, E.le, E.gt, E.ge, E.eq, E.ne, E.logical_not, E.logical_and, E.logical_or,
+              E.logical_xor, E.isnan, E.isinf, E.isfinite)
+less, less_equal, greater, greater_equal, equal, not_equal = lt, le, gt, ge, eq, ne
+
+
+def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:
+    """``input + alpha * other``."""
+    return E.add(input, other if alpha == 1 else E.mul(other, alpha))
+
+
+def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:
+    """``input - alpha * other``."""
+    return E.sub(input, other if alpha == 1 else E.mul(other, alpha))
+
+
+subtract = sub
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    return E.mul(input, other)
+
+
+multiply = mul
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``input / other``; ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient."""
+    if rounding_mode is None:
+        return E.div(input, other)
+    q = E.div(input, other).detach()
+    return floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
+
+
+divide = true_divide = div
+
+
+def pow(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent``; either may be a tensor or a number."""
+    return E.pow(input, exponent)
+
+
+def round(input: Any, decimals: int = 0) -> Tensor:
+    """Round half to even; zero gradient."""
+    if decimals:
+        return E.round(input * 10.0 ** decimals) / 10.0 ** decimals
+    return E.round(input)
+
+
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
+    """Clip into ``[min, max]``; bounds may be numbers or tensors (tensors get gradients)."""
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min= and max=")
+    if is_tensor(min) or is_tensor(max):
+        out = input if min is None else E.maximum(input, min)
+        return out if max is None else E.minimum(out, max)
+    return E.clamp(input, min=min, max=max)
+
+
+clip = clamp
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
+    return E.leaky_relu(input, negative_slope=negative_slope)
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:
+    return E.elu(input, alpha=alpha)
+
+
+def celu(input: Any, alpha: float = 1.0) -> Tensor:
+    return E.celu(input, alpha=alpha)
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:
+    """GELU, exact (``x·Φ(x)``) or with ``approximate='tanh'``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return E.gelu(input, approximate=approximate)
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return E.softplus(input, beta=beta, threshold=threshold)
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return E.hardtanh(input, min_val=min_val, max_val=max_val)
+
+
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """``input`` where ``condition`` holds, else ``other``; with one argument, the indices."""
+    if input is None and other is None:
+        return tuple(Tensor._make(i) for i in np.nonzero(_data(condition)))
+    return E.where(_data(condition).astype(bool, copy=False), input, other)
+
+
+def _data(x: Any) -> Any:
+    return x.data if is_tensor(x) else np.asarray(x)
+
+
+# --------------------------------------------------------------------------- reductions
+
+def _all_dims(x: Any) -> tuple[int, ...]:
+    return tuple(range(-ndim_of(x), 0))
+
+
+def _reduce(op: Any, name: str, input: Any, dim: Any, keepdim: bool, axis: Any = None,
+            keepdims: Any = None) -> Tensor:
+    dims = norm_dims(pick(dim, axis, name), ndim_of(input), name)
+    return op(input, dim=_all_dims(input) if dims is None else dims,
+              keepdim=pick_keep(keepdim, keepdims))
+
+
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+        axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all)."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    return _reduce(R.sum, "sum", x, dim, keepdim, axis, keepdims)
+
+
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+         axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Mean over ``dim``."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}; "
+                        "use x.float() or mean(x, dtype=cr.float32)")
+    return _reduce(R.mean, "mean", x, dim, keepdim, axis, keepdims)
+
+
+def prod(input: Any, dim: int | None = None, keepdim: bool = False, *,
+         axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Product over one ``dim`` or all elements; exact gradients even where inputs are 0."""
+    dim = pick(dim, axis, "prod")
+    keep = pick_keep(keepdim, keepdims)
+    if dim is None:
+        out = R.prod(reshape(input, (-1,)), dim=-1, keepdim=False)
+        return reshape(out, (1,) * ndim_of(input)) if keep else out
+    return R.prod(input, dim=norm_dim(dim, ndim_of(input), "prod"), keepdim=keep)
+
+
+def var(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
+        unbiased: bool | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch)."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    dims = norm_dims(pick(dim, axis, "var"), ndim_of(input), "var")
+    dims = _all_dims(input) if dims is None else dims
+    n = int(np.prod([shape_of(input)[d] for d in dims]))
+    centred = input - R.mean(input, dim=dims, keepdim=True)
+    return R.sum(centred * centred, dim=dims, keepdim=pick_keep(keepdim, keepdims)) / builtins.max(
+        n - correction, 0)
+
+
+def std(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
+        unbiased: bool | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))``."""
+    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased,
+                    axis=axis, keepdims=keepdims))
+
+
+def amax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Maximum over ``dim``; ties share the gradient equally."""
+    return _reduce(R.amax, "amax", input, dim, keepdim, axis, keepdims)
+
+
+def amin(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Minimum over ``dim``; ties share the gradient equally."""
+    return _reduce(R.amin, "amin", input, dim, keepdim, axis, keepdims)
+
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+def _extreme(input: Any, dim: Any, keepdim: bool, other: Any, name: str) -> Any:
+    if other is not None:
+        return (E.maximum if name == "max" else E.minimum)(input, other)
+    if dim is None:
+        return (amax if name == "max" else amin)(input)
+    d = norm_dim(dim, ndim_of(input), name)
+    arg = (np.argmax if name == "max" else np.argmin)(_data(input), axis=d, keepdims=True)
+    # NOTE: with dim, the gradient goes to the index returned (the first of any ties).
+    values = I.take_along(input, index=arg, dim=d)
+    indices = Tensor._make(arg)
+    if not keepdim:
+        values, indices = squeeze(values, d), squeeze(indices, d)
+    return MaxResult(values, indices)
+
+
+def max(input: Any, dim: Any = None, keepdim: bool = False, *, other: Any = None,
+        axis: Any = None) -> Any:
+    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices); ``max(x, y)``:
+    elementwise (as ``maximum``)."""
+    if is_tensor(dim):
+        return E.maximum(input, dim)
+    return _extreme(input, pick(dim, axis, "max"), keepdim, other, "max")
+
+
+def min(input: Any, dim: Any = None, keepdim: bool = False, *, other: Any = None,
+        axis: Any = None) -> Any:
+    """``min(x)``, ``min(x, dim)`` -> (values, indices), or ``min(x, y)`` elementwise."""
+    if is_tensor(dim):
+        return E.minimum(input, dim)
+    return _extreme(input, pick(dim, axis, "min"), keepdim, other, "min")
+
+
+def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    x = _data(input)
+    if dim is None:
+        return Tensor._make(np.asarray(np.argmax(x)))
+    return Tensor._make(np.argmax(x, axis=norm_dim(dim, x.ndim, "argmax"), keepdims=keepdim))
+
+
+def argmin(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    x = _data(input)
+    if dim is None:
+        return Tensor._make(np.asarray(np.argmin(x)))
+    return Tensor._make(np.argmin(x, axis=norm_dim(dim, x.ndim, "argmin"), keepdims=keepdim))
+
+
+def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+              keepdims: bool | None = None) -> Tensor:
+    """``log Σ exp(x)`` over ``dim``, computed stably."""
+    return _reduce(R.logsumexp, "logsumexp", input, dim, keepdim, axis, keepdims)
+
+
+def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
+         axis: Any = None) -> Tensor:
+    """Vector norm over ``dim``: p = 1, 2 (or 'fro'), inf, -inf or any other number."""
+    dims = norm_dims(pick(dim, axis, "norm"), ndim_of(input), "norm")
+    dims = _all_dims(input) if dims is None else dims
+    if p in ("fro", 2, 2.0):
+        return R.norm2(input, dim=dims, keepdim=keepdim)
+    if p in (1, 1.0):
+        return R.sum(abs(input), dim=dims, keepdim=keepdim)
+    if p == float("inf"):
+        return R.amax(abs(input), dim=dims, keepdim=keepdim)
+    if p == float("-inf"):
+        return R.amin(abs(input), dim=dims, keepdim=keepdim)
+    if isinstance(p, (int, float)) and p > 0:
+        return R.sum(abs(input) ** p, dim=dims, keepdim=keepdim) ** (1.0 / p)
+    raise ValueError(f"norm: unsupported p={p!r}; use 1, 2, 'fro', inf, -inf or a positive "
+                     "number")
+
+
+def cumsum(input: Any, dim: int, *, axis: Any = None) -> Tensor:
+    return R.cumsum(input, dim=norm_dim(pick(dim, axis, "cumsum"), ndim_of(input), "cumsum"))
+
+
+def cumprod(input: Any, dim: int, *, axis: Any = None) -> Tensor:
+    """Cumulative product; its gradient divides by the input, so inputs must be non-zero."""
+    return R.cumprod(input, dim=norm_dim(pick(dim, axis, "cumprod"), ndim_of(input), "cumprod"))
+
+
+def softmax(input: Any, dim: int = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
+    """``exp(x) / Σ exp(x)`` along ``dim``; finite for any finite logits."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    return R.softmax(x, dim=norm_dim(pick(dim, axis, "softmax"), ndim_of(x), "softmax"))
+
+
+def log_softmax(input: Any, dim: int = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``; finite for any finite logits."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    return R.log_softmax(x, dim=norm_dim(pick(dim, axis, "log_softmax"), ndim_of(x),
+                                         "log_softmax"))
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+def matmul(input: Any, other: Any) -> Tensor:
+    """Matrix product with NumPy's rules for 1-D, 2-D, batched and broadcast operands."""
+    if ndim_of(input) == 0 or ndim_of(other) == 0:
+        raise OpError(f"matmul: both arguments need at least 1 dim, got shapes "
+                      f"{shape_of(input)} and {shape_of(other)}; use * for scalars")
+    return LA.matmul(input, other)
+
+
+def mm(input: Any, mat2: Any) -> Tensor:
+    if ndim_of(input) != 2 or ndim_of(mat2) != 2:
+        raise OpError(f"mm: expects two matrices, got shapes {shape_of(input)} and "
+                      f"{shape_of(mat2)}")
+    return LA.matmul(input, mat2)
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:
+    if ndim_of(input) != 3 or ndim_of(mat2) != 3:
+        raise OpError(f"bmm: expects two batches of matrices (3-D), got shapes "
+                      f"{shape_of(input)} and {shape_of(mat2)}")
+    return LA.matmul(input, mat2)
+
+
+def dot(input: Any, other: Any) -> Tensor:
+    if ndim_of(input) != 1 or ndim_of(other) != 1:
+        raise OpError(f"dot: expects two 1-D tensors, got shapes {shape_of(input)} and "
+                      f"{shape_of(other)}")
+    return LA.matmul(input, other)
+
+
+inner = dot
+
+
+def mv(input: Any, vec: Any) -> Tensor:
+    return LA.matmul(input, vec)
+
+
+def outer(input: Any, vec2: Any) -> Tensor:
+    """``input[:, None] * vec2[None, :]``."""
+    return E.mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
+
+
+ger = outer
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return LA.einsum(*operands, equation=equation)
+
+
+def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims."""
+    nd = ndim_of(input)
+    if nd < 2:
+        return input if is_tensor(input) else as_tensor(input)
+    perm = list(range(nd))
+    a, b = norm_dim(dim0, nd, "transpose") + nd, norm_dim(dim1, nd, "transpose") + nd
+    perm[a], perm[b] = perm[b], perm[a]
+    return S.permute(input, dims=tuple(perm))
+
+
+swapaxes = swapdims = transpose
+
+
+def permute(input: Any, *dims: Any) -> Tensor:
+    """Reorder the dims: ``permute(x, (2, 0, 1))`` or ``x.permute(2, 0, 1)``."""
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = tuple(dims[0])
+    nd = ndim_of(input)
+    perm = tuple(norm_dim(d, nd, "permute") + nd for d in dims)
+    if sorted(perm) != list(range(nd)):
+        raise OpError(f"permute: dims {dims} are not a permutation of the {nd} dims of a tensor "
+                      f"of shape {shape_of(input)}")
+    return S.permute(input, dims=perm)
+
+
+def movedim(input: Any, source: Any, destination: Any) -> Tensor:
+    nd = ndim_of(input)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [norm_dim(d, nd, "movedim") + nd for d in src]
+    dst = [norm_dim(d, nd, "movedim") + nd for d in dst]
+    order = [n for n in range(nd) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return S.permute(input, dims=tuple(order))
+
+
+moveaxis = movedim
+
+
+# --------------------------------------------------------------------------- shape
+
+def _shape_arg(shape: Sequence[Any]) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(input: Any, *shape: Any) -> Tensor:
+    """A tensor with the same elements in a new shape (one dim may be -1)."""
+    new = _shape_arg(shape)
+    old = shape_of(input)
+    size = int(np.prod(old))
+    known = int(np.prod([s for s in new if s != -1]))
+    if new.count(-1) > 1 or (-1 not in new and known != size) or (
+            -1 in new and (known == 0 or size % known)):
+        raise OpError(f"reshape: cannot reshape a tensor of shape {old} ({size} elements) "
+                      f"into shape {new}")
+    if -1 in new:
+        new = tuple(size // known if s == -1 else s for s in new)
+    if new == old and is_tensor(input):
+        return input
+    return S.reshape(input, shape=new)
+
+
+view = reshape
+
+
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    shape = shape_of(input)
+    if not shape:
+        return reshape(input, (1,))
+    a = norm_dim(start_dim, len(shape), "flatten") + len(shape)
+    b = norm_dim(end_dim, len(shape), "flatten") + len(shape)
+    return reshape(input, shape[:a] + (int(np.prod(shape[a:b + 1])),) + shape[b + 1:])
+
+
+def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:
+    shape = shape_of(input)
+    d = norm_dim(dim, len(shape), "unflatten") + len(shape)
+    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1:])
+
+
+def squeeze(input: Any, dim: Any = None) -> Tensor:
+    """Drop dims of size 1 (all of them, or those in ``dim``)."""
+    shape = shape_of(input)
+    if dim is None:
+        return reshape(input, tuple(s for s in shape if s != 1))
+    dims = norm_dims(dim, len(shape), "squeeze") or ()
+    nd = len(shape)
+    return reshape(input, tuple(s for i, s in enumerate(shape) if not (i - nd in dims and s == 1)))
+
+
+def unsqueeze(input: Any, dim: int) -> Tensor:
+    """Insert a dim of size 1 at ``dim`` (``-1`` appends)."""
+    shape = list(shape_of(input))
+    d = norm_dim(dim, len(shape) + 1, "unsqueeze") + len(shape) + 1
+    shape.insert(d, 1)
+    return reshape(input, tuple(shape))
+
+
+expand_dims = unsqueeze
+
+
+def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
+    """A read-only broadcast view; its gradient sums over the copies."""
+    shape = tuple(int(s) for s in shape)
+    old = shape_of(input)
+    full = tuple(o if s == -1 else s for s, o in zip(shape[len(shape) - len(old):], old))
+    shape = shape[:len(shape) - len(old)] + full
+    try:
+        np.broadcast_shapes(old, shape)
+    except ValueError:
+        raise OpError(f"expand: a tensor of shape {old} cannot be expanded to {shape}: each "
+                      "dim must match or be 1") from None
+    if shape == old and is_tensor(input):
+        return input
+    return S.expand(input, shape=shape)
+
+
+def expand(input: Any, *sizes: Any) -> Tensor:
+    return broadcast_to(input, _shape_arg(sizes))
+
+
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Join tensors along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    nd = ndim_of(tensors[0])
+    d = norm_dim(pick(dim, axis, "cat"), nd, "cat")
+    shapes = [shape_of(t) for t in tensors]
+    for s in shapes:
+        rest, first = s[:nd + d] + s[nd + d + 1:], shapes[0][:nd + d] + shapes[0][nd + d + 1:]
+        if len(s) != nd or rest != first:
+            raise OpError(f"cat: shapes {shapes} must match except in dim {dim}")
+    if len(tensors) == 1:
+        return as_tensor(tensors[0])
+    return S.cat(*tensors, dim=d)
+
+
+concatenate = concat = cat
+
+
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+    """Join tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {shape_of(t) for t in tensors}
+    if len(shapes) > 1:
+        raise OpError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    d = pick(dim, axis, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], dim=d)
+
+
+def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or given sizes."""
+    shape = shape_of(tensor)
+    d = norm_dim(dim, len(shape), "split")
+    n = shape[d]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError("split: split_size must be positive")
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise OpError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim}")
+    out, start = [], 0
+    for s in sizes:
+        key = (Ellipsis, slice(start, start + s)) + (slice(None),) * (-d - 1)
+        out.append(I.getitem(tensor, key=I.canonical_key(key, len(shape))))
+        start += s
+    return tuple(out)
+
+
+def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``chunks`` pieces of (nearly) equal size along ``dim``."""
+    n = shape_of(input)[norm_dim(dim, ndim_of(input), "chunk")]
+    size = -(-n // chunks)
+    return split(input, size, dim) if n else (as_tensor(input),)
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad with PyTorch's convention: ``pad = (last_left, last_right, prev_left, ...)``."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; use 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > ndim_of(input):
+        raise OpError(f"pad: pad {tuple(pad)} must have an even length of at most "
+                      f"2 × {ndim_of(input)} entries")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)][::-1]
+    if builtins.any(a < 0 or b < 0 for a, b in pairs):
+        return _negative_pad(input, pairs, value)
+    return S.constant_pad(input, widths=tuple(pairs), value=value)
+
+
+def _negative_pad(input: Any, pairs: list, value: float) -> Tensor:
+    n = len(pairs)
+    shape = shape_of(input)
+    key = (Ellipsis,) + tuple(slice(-a if a < 0 else 0, shape[len(shape) - n + k] + b if b < 0
+                                    else None) for k, (a, b) in enumerate(pairs))
+    cut = I.getitem(input, key=I.canonical_key(key, len(shape)))
+    return S.constant_pad(cut, widths=tuple((builtins.max(a, 0), builtins.max(b, 0))
+                                            for a, b in pairs), value=value)
+
+
+def flip(input: Any, dims: Any) -> Tensor:
+    return S.flip(input, dims=norm_dims(dims, ndim_of(input), "flip"))
+
+
+def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
+    if dims is None:
+        return S.roll(input, shifts=int(shifts) if np.ndim(shifts) == 0 else int(shifts[0]),
+                      dims=None)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return S.roll(input, shifts=shifts, dims=tuple(norm_dim(d, ndim_of(input), "roll")
+                                                   for d in dims))
+
+
+def tile(input: Any, dims: Sequence[int]) -> Tensor:
+    """Repeat the whole tensor ``dims[i]`` times along each dim (NumPy's tile)."""
+    reps = tuple(int(r) for r in dims)
+    nd = ndim_of(input)
+    reps = (1,) * (nd - len(reps)) + reps
+    return S.tile(input, reps=reps)
+
+
+def repeat(input: Any, *sizes: Any) -> Tensor:
+    """PyTorch's ``Tensor.repeat``: like ``tile`` but needs at least one size per dim."""
+    reps = _shape_arg(sizes)
+    if len(reps) < ndim_of(input):
+        raise OpError(f"repeat: give at least {ndim_of(input)} sizes (one per dim), got {reps}")
+    return S.tile(input, reps=reps)
+
+
+def clone(input: Any) -> Tensor:
+    return S.clone(input)
+
+
+def tril(input: Any, diagonal: int = 0) -> Tensor:
+    n, m = shape_of(input)[-2:]
+    return E.mul(input, np.tril(np.ones((n, m), dtype=bool), diagonal))
+
+
+def triu(input: Any, diagonal: int = 0) -> Tensor:
+    n, m = shape_of(input)[-2:]
+    return E.mul(input, np.triu(np.ones((n, m), dtype=bool), diagonal))
+
+
+def diagonal(input: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """The diagonal of the last two dims (as ``torch.diagonal`` with the default dims)."""
+    if (dim1, dim2) not in ((-2, -1), (0, 1)) or (ndim_of(input) != 2 and (dim1, dim2) == (0, 1)):
+        raise NotImplementedError("diagonal: only the last two dims are supported")
+    n, m = shape_of(input)[-2:]
+    rows = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
+    return I.getitem(input, key=I.canonical_key((Ellipsis, rows, rows + offset), ndim_of(input)))
+
+
+def trace(input: Any) -> Tensor:
+    return sum(diagonal(input), dim=-1)
+
+
+# --------------------------------------------------------------------------- indexing
+
+def index_select(input: Any, dim: int, index: Any) -> Tensor:
+    nd = ndim_of(input)
+    d = norm_dim(dim, nd, "index_select")
+    idx = I.check_index(np.asarray(_data(index)).reshape(-1), shape_of(input)[d], "index_select")
+    return I.getitem(input, key=(slice(None),) * (nd + d) + (idx,))
+
+
+def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor:
+    """Values at ``indices`` along ``dim`` (``dim=None``: of the flattened tensor)."""
+    idx = np.asarray(_data(indices))
+    if dim is None:
+        input, dim = reshape(input, (-1,)), -1
+        idx = idx.reshape(-1)
+    d = norm_dim(dim, ndim_of(input), "take_along_dim")
+    if idx.ndim != ndim_of(input):
+        raise OpError(f"take_along_dim: indices {idx.shape} must have as many dims as the "
+                      f"input {shape_of(input)}")
+    I.check_index(idx, shape_of(input)[d], "take_along_dim")
+    return I.take_along(input, index=idx, dim=d)
+
+
+def gather(input: Any, dim: int, index: Any) -> Tensor:
+    """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
+    idx = np.asarray(_data(index))
+    nd = ndim_of(input)
+    d = norm_dim(dim, nd, "gather")
+    if idx.ndim != nd or builtins.any(idx.shape[k] > shape_of(input)[k]
+                                      for k in range(nd) if k != nd + d):
+        raise OpError(f"gather: index of shape {idx.shape} does not fit input of shape "
+                      f"{shape_of(input)} (same number of dims; no larger except in dim {dim})")
+    I.check_index(idx, shape_of(input)[d], "gather")
+    key = tuple(slice(None) if k == nd + d else slice(0, idx.shape[k]) for k in range(nd))
+    x = input if key == (slice(None),) * nd else I.getitem(input, key=key)
+    return I.take_along(x, index=idx, dim=d)
+
+
+def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
+    """``input`` plus ``src`` added at ``index`` along ``dim``; repeats accumulate."""
+    idx = np.asarray(_data(index))
+    nd = ndim_of(input)
+    d = norm_dim(dim, nd, "scatter_add")
+    I.check_index(idx, shape_of(input)[d], "scatter_add")
+    src_key = tuple(slice(0, s) for s in idx.shape)
+    part = I.getitem(src, key=src_key) if shape_of(src) != idx.shape else src
+    return E.add(input, I.index_scatter(part, key=I._full_index(idx, d),
+                                        shape=shape_of(input)))
+
+
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask`` is True, else ``input``."""
+    return E.where(_data(mask).astype(bool), value, input)
+
+
+# --------------------------------------------------------------------------- linalg namespace
+
+class _Linalg:
+    """``cr.linalg``: inv, det, slogdet, solve, cholesky, norm, vector_norm."""
+
+    @staticmethod
+    def inv(A: Any) -> Tensor:
+        """Inverse of square matrices; domain: non-singular A."""
+        _square("inv", A)
+        return LA.inv(A)
+
+    @staticmethod
+    def det(A: Any) -> Tensor:
+        """Determinant; its gradient det(A)·A⁻ᵀ needs a non-singular A."""
+        _square("det", A)
+        return LA.det(A)
+
+    @staticmethod
+    def slogdet(A: Any) -> Any:
+        """(sign, log|det A|); the gradient flows through log|det A| (non-singular A)."""
+        _square("slogdet", A)
+        sign_ = Tensor._make(np.linalg.slogdet(_data(A))[0])
+        return SlogdetResult(sign_, LA.logabsdet(A))
+
+    @staticmethod
+    def solve(A: Any, B: Any) -> Tensor:
+        """X with A X = B; B a matrix (batch) or a vector (batch); non-singular A."""
+        _square("solve", A)
+        return LA.solve_op(A, B)
+
+    @staticmethod
+    def cholesky(A: Any) -> Tensor:
+        """Lower-triangular L with A = L Lᵀ; domain: symmetric positive-definite A (only the
+        lower triangle is read)."""
+        _square("cholesky", A)
+        return LA.cholesky(A)
+
+    @staticmethod
+    def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return norm(A, "fro" if ord is None else ord, dim, keepdim)
+
+    @staticmethod
+    def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return norm(x, ord, dim, keepdim)
+
+
+def _square(name: str, A: Any) -> None:
+    s = shape_of(A)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise OpError(f"linalg.{name}: expects square matrices in the last two dims, got shape "
+                      f"{s}")
+
+
+linalg = _Linalg()
+
+
+_NOT_EXPORTED = {"annotations", "builtins", "namedtuple", "Sequence", "Any", "np", "E", "I", "LA",
+                 "R", "S", "is_tensor", "ndim_of", "norm_dim", "norm_dims", "pick", "pick_keep",
+                 "shape_of", "OpError", "Tensor", "as_tensor", "linalg", "MaxResult",
+                 "SlogdetResult"}
+__all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _NOT_EXPORTED]

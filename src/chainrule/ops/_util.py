@@ -1,0 +1,79 @@
+"""Small helpers shared by the op modules: dims, aliases, dispatch between arrays and Tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .registry import OpError, OpIndexError
+
+
+def is_tensor(x: Any) -> bool:
+    from ..tensor import Tensor
+
+    return isinstance(x, Tensor)
+
+
+def shape_of(x: Any) -> tuple:
+    return tuple(np.shape(x.data if is_tensor(x) else x))
+
+
+def ndim_of(x: Any) -> int:
+    return len(shape_of(x))
+
+
+def pick(dim: Any, axis: Any, op: str) -> Any:
+    """``dim=`` with NumPy's ``axis=`` accepted as an alias (not both)."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: give dim= or its alias axis=, not both")
+        return axis
+    return dim
+
+
+def pick_keep(keepdim: bool, keepdims: bool | None) -> bool:
+    return bool(keepdim if keepdims is None else keepdims)
+
+
+def norm_dim(dim: int, ndim: int, op: str) -> int:
+    """A dim as a negative index (so rules work with leading batch dims); range-checked."""
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise OpIndexError(
+            f"{op}: dim {dim} is out of range for a tensor with {ndim} dims "
+            f"(valid: {-n} to {n - 1})")
+    return int(dim) - n if dim >= 0 else int(dim)
+
+
+def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """``None`` (all dims), an int or a sequence of ints -> sorted tuple of negative dims."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = tuple(sorted({norm_dim(d, ndim, op) for d in dims}))
+    if len(out) != len(dims):
+        raise OpError(f"{op}: dim {dim} names the same dimension twice")
+    return out
+
+
+def reduced_shape(shape: tuple, dims: tuple[int, ...] | None) -> tuple:
+    """``shape`` with the reduced dims set to 1 (the keepdim shape)."""
+    if dims is None:
+        return (1,) * len(shape)
+    nd = len(shape)
+    return tuple(1 if i - nd in dims else s for i, s in enumerate(shape))
+
+
+def expand_back(g: Any, shape: tuple, dims: tuple[int, ...] | None, keepdim: bool) -> Any:
+    """The gradient of a reduction: ``g`` reshaped to the keepdim shape, broadcast to ``shape``."""
+    if not keepdim:
+        g = g.reshape(reduced_shape(shape, dims))
+    return np.broadcast_to(g, shape)
+
+
+def lead_of(t: Any, x: Any) -> int:
+    """How many leading batch dims a tangent carries beyond its primal's."""
+    return t.ndim - ndim_of(x)

@@ -1,0 +1,318 @@
+"""Elementwise ops: arithmetic, math functions and activations.
+
+Each rule is ``upstream * local derivative``; broadcasting is undone by the engine. For these
+ops the JVP is the same formula with the tangent in place of the upstream gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .registry import Sample, defop
+
+_LN2 = math.log(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _ew(name: str, forward: Any, vjp: Any, formula: Any, **kw: Any) -> Any:
+    return defop(name, forward, vjp, formula, elementwise=True, **kw)
+
+
+def _unary(shape: tuple = (3, 4), low: float = -2.0, high: float = 2.0, **kw: Any) -> Sample:
+    return Sample(shapes=(shape,), low=low, high=high, **kw)
+
+
+def _binary(low: float = -2.0, high: float = 2.0, **kw: Any) -> Sample:
+    return Sample(shapes=((3, 4), (1, 4)), low=low, high=high, **kw)
+
+
+try:  # SciPy's erf is vectorised C; math.erf is exact but one element at a time.
+    from scipy.special import erf as _np_erf
+except ImportError:  # pragma: no cover - SciPy comes with scikit-learn, but is optional
+    _np_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_forward(x: np.ndarray) -> np.ndarray:
+    return np.asarray(_np_erf(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
+    # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) otherwise: never overflows, exact in both tails.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+    bx = x * beta
+    return np.where(bx > threshold, x, np.logaddexp(0.0, bx) / beta).astype(x.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- arithmetic
+add = _ew("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
+          ("d/dx (x + y) = 1", "d/dy (x + y) = 1"), saves=False, sample=_binary(), torch="add")
+sub = _ew("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g),
+          ("d/dx (x - y) = 1", "d/dy (x - y) = -1"), saves=False, sample=_binary(),
+          torch="sub")
+mul = _ew("mul", np.multiply, (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+          ("d/dx (x·y) = y", "d/dy (x·y) = x"), reads=((1,), (0,)), sample=_binary(),
+          torch="mul")
+div = _ew("div", np.divide,
+          (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
+          ("d/dx (x/y) = 1/y", "d/dy (x/y) = -x/y²"), reads=((1,), (0, 1)),
+          sample=Sample(shapes=((3, 4), (1, 4)), low=0.5, high=2.0), torch="div")
+neg = _ew("neg", np.negative, lambda g, out, x: -g, "d/dx (-x) = -1", saves=False,
+          sample=_unary(), torch="neg")
+
+
+def _pow_dbase(g: Any, out: Any, x: Any, y: Any) -> Any:
+    return g * y * x ** (y - 1)
+
+
+def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # NOTE: at x == 0 the exponent's gradient is taken as 0 (x^y is flat there for y > 0),
+    # as PyTorch does; log(x) would give 0 · -inf = NaN.
+    safe = np.where(x == 0, 1.0, x)
+    return g * out * np.log(safe)
+
+
+pow = _ew("pow", np.power, (_pow_dbase, _pow_dexp),
+          ("d/dx x^y = y·x^(y-1)", "d/dy x^y = x^y·ln(x)"), saves_output=True,
+          sample=Sample(shapes=((3, 4), (1, 4)), low=0.5, high=2.0), torch="pow")
+
+# --------------------------------------------------------------------------- exp / log
+exp = _ew("exp", np.exp, lambda g, out, x: g * out, "d/dx e^x = e^x", saves=False,
+          saves_output=True, sample=_unary(), torch="exp")
+exp2 = _ew("exp2", np.exp2, lambda g, out, x: g * out * _LN2, "d/dx 2^x = 2^x·ln 2",
+           saves=False, saves_output=True, sample=_unary(), torch="exp2")
+log = _ew("log", np.log, lambda g, out, x: g / x, "d/dx ln x = 1/x",
+          sample=_unary(low=0.2, high=3.0), torch="log")
+log2 = _ew("log2", np.log2, lambda g, out, x: g / (x * _LN2), "d/dx log2 x = 1/(x·ln 2)",
+           sample=_unary(low=0.2, high=3.0), torch="log2")
+log1p = _ew("log1p", np.log1p, lambda g, out, x: g / (1 + x), "d/dx ln(1+x) = 1/(1+x)",
+            sample=_unary(low=-0.5, high=3.0), torch="log1p")
+expm1 = _ew("expm1", np.expm1, lambda g, out, x: g * (out + 1), "d/dx (e^x - 1) = e^x",
+            saves=False, saves_output=True, sample=_unary(), torch="expm1")
+sqrt = _ew("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), "d/dx √x = 1/(2√x)",
+           saves=False, saves_output=True, sample=_unary(low=0.2, high=3.0), torch="sqrt")
+rsqrt = _ew("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: -0.5 * g * out * out * out,
+            "d/dx x^(-1/2) = -x^(-3/2)/2", saves=False, saves_output=True,
+            sample=_unary(low=0.2, high=3.0), torch="rsqrt")
+square = _ew("square", np.square, lambda g, out, x: 2 * g * x, "d/dx x² = 2x",
+             sample=_unary(), torch="square")
+reciprocal = _ew("reciprocal", lambda x: 1 / x, lambda g, out, x: -g * out * out,
+                 "d/dx 1/x = -1/x²", saves=False, saves_output=True,
+                 sample=_unary(low=0.5, high=2.0), torch="reciprocal")
+# NOTE: |x| has gradient sign(x), so 0 at x = 0 (PyTorch's choice).
+abs = _ew("abs", np.abs, lambda g, out, x: g * np.sign(x), "d/dx |x| = sign(x)",
+          sample=_unary(), torch="abs")
+
+# --------------------------------------------------------------------------- trigonometry
+sin = _ew("sin", np.sin, lambda g, out, x: g * np.cos(x), "d/dx sin x = cos x",
+          sample=_unary(), torch="sin")
+cos = _ew("cos", np.cos, lambda g, out, x: -g * np.sin(x), "d/dx cos x = -sin x",
+          sample=_unary(), torch="cos")
+tan = _ew("tan", np.tan, lambda g, out, x: g * (1 + out * out), "d/dx tan x = 1 + tan² x",
+          saves=False, saves_output=True, sample=_unary(low=-1.2, high=1.2), torch="tan")
+asin = _ew("asin", np.arcsin, lambda g, out, x: g / np.sqrt(1 - x * x),
+           "d/dx asin x = 1/√(1-x²)", sample=_unary(low=-0.9, high=0.9), torch="asin")
+acos = _ew("acos", np.arccos, lambda g, out, x: -g / np.sqrt(1 - x * x),
+           "d/dx acos x = -1/√(1-x²)", sample=_unary(low=-0.9, high=0.9), torch="acos")
+atan = _ew("atan", np.arctan, lambda g, out, x: g / (1 + x * x), "d/dx atan x = 1/(1+x²)",
+           sample=_unary(), torch="atan")
+atan2 = _ew("atan2", np.arctan2,
+            (lambda g, out, y, x: g * x / (x * x + y * y),
+             lambda g, out, y, x: -g * y / (x * x + y * y)),
+            ("d/dy atan2(y, x) = x/(x²+y²)", "d/dx atan2(y, x) = -y/(x²+y²)"),
+            sample=Sample(shapes=((3, 4), (1, 4)), low=0.3, high=2.0), torch="atan2")
+sinh = _ew("sinh", np.sinh, lambda g, out, x: g * np.cosh(x), "d/dx sinh x = cosh x",
+           sample=_unary(), torch="sinh")
+cosh = _ew("cosh", np.cosh, lambda g, out, x: g * np.sinh(x), "d/dx cosh x = sinh x",
+           sample=_unary(), torch="cosh")
+tanh = _ew("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), "d/dx tanh x = 1 - tanh² x",
+           saves=False, saves_output=True, sample=_unary(low=-3, high=3), torch="tanh")
+erf = _ew("erf", _erf_forward, lambda g, out, x: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x),
+          "d/dx erf x = 2/√π · e^(-x²)", sample=_unary(), torch="erf")
+
+# --------------------------------------------------------------------------- activations
+sigmoid = _ew("sigmoid", _sigmoid_forward, lambda g, out, x: g * out * (1 - out),
+              "d/dx σ(x) = σ(x)(1 - σ(x))", saves=False, saves_output=True,
+              sample=_unary(low=-4, high=4), torch="sigmoid")
+
+
+def _sig(x: Any) -> Any:
+    """σ(x) on an array or a Tensor (a recorded op for Tensors)."""
+    return sigmoid(x) if hasattr(x, "grad_fn") else _sigmoid_forward(x)
+
+
+logsigmoid = _ew("logsigmoid", lambda x: -np.logaddexp(0.0, -x),
+                 lambda g, out, x: g * _sig(-x), "d/dx ln σ(x) = σ(-x) = 1 - σ(x)",
+                 sample=_unary(low=-4, high=4), torch="nn.functional.logsigmoid")
+# NOTE: relu'(0) = 0, relu6'(0) = relu6'(6) = 0, hardtanh' = 0 at its corners (PyTorch's choice).
+relu = _ew("relu", lambda x: np.maximum(x, 0), lambda g, out, x: g * (out > 0),
+           "d/dx relu(x) = 1 if x > 0 else 0", saves=False, saves_output=True,
+           sample=_unary(), torch="relu")
+relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: g * ((x > 0) * (x < 6)),
+            "d/dx relu6(x) = 1 if 0 < x < 6 else 0", sample=_unary(low=-2, high=8),
+            torch="nn.functional.relu6")
+leaky_relu = _ew("leaky_relu",
+                 lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
+                 lambda g, out, x, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope),
+                 "d/dx leaky_relu(x) = 1 if x > 0 else α", sample=_unary(
+                     params={"negative_slope": 0.01}, variants=({"negative_slope": 0.2},)),
+                 torch="nn.functional.leaky_relu")
+elu = _ew("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+          lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, out + alpha),
+          "d/dx elu(x) = 1 if x > 0 else elu(x) + α", saves_output=True,
+          sample=_unary(params={"alpha": 1.0}, variants=({"alpha": 0.5},)),
+          torch="nn.functional.elu")
+selu = _ew("selu",
+           lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+           lambda g, out, x: g * np.where(x > 0, _SELU_SCALE, out + _SELU_SCALE * _SELU_ALPHA),
+           "d/dx selu(x) = λ if x > 0 else selu(x) + λα", saves_output=True, sample=_unary(),
+           torch="nn.functional.selu")
+celu = _ew("celu",
+           lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
+           lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)),
+           "d/dx celu(x) = 1 if x > 0 else e^(x/α)",
+           sample=_unary(params={"alpha": 1.0}, variants=({"alpha": 2.0},)),
+           torch="nn.functional.celu")
+
+
+def _gelu_forward(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _erf_forward(x / math.sqrt(2.0)))
+
+
+def _gelu_vjp(g: Any, out: Any, x: Any, approximate: str = "none") -> Any:
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        t = np.tanh(inner)
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI
+                    * (1 + 3 * 0.044715 * x * x))
+    cdf = 0.5 * (1 + (erf(x / math.sqrt(2.0)) if hasattr(x, "grad_fn")
+                      else _erf_forward(x / math.sqrt(2.0))))
+    return g * (cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x))
+
+
+gelu = _ew("gelu", _gelu_forward, _gelu_vjp,
+           "d/dx gelu(x) = Φ(x) + x·φ(x)  (tanh form: its derivative)",
+           sample=_unary(params={"approximate": "none"}, variants=({"approximate": "tanh"},)),
+           torch="nn.functional.gelu")
+silu = _ew("silu", lambda x: x * _sigmoid_forward(x),
+           lambda g, out, x: g * _sig(x) * (1 + x * (1 - _sig(x))),
+           "d/dx x·σ(x) = σ(x)(1 + x(1 - σ(x)))", sample=_unary(), torch="nn.functional.silu")
+
+
+def _mish_vjp(g: Any, out: Any, x: Any) -> Any:
+    tsp = np.tanh(softplus(x) if hasattr(x, "grad_fn") else _softplus_forward(x))
+    return g * (tsp + x * _sig(x) * (1 - tsp * tsp))
+
+
+mish = _ew("mish", lambda x: x * np.tanh(_softplus_forward(x)), _mish_vjp,
+           "d/dx x·tanh(softplus x) = tanh(sp) + x·σ(x)(1 - tanh²(sp))", sample=_unary(),
+           torch="nn.functional.mish")
+
+
+def _softplus_vjp(g: Any, out: Any, x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    return g * np.where(x * beta > threshold, 1.0, _sig(x * beta))
+
+
+softplus = _ew("softplus", _softplus_forward, _softplus_vjp,
+               "d/dx ln(1 + e^(βx))/β = σ(βx)",
+               sample=_unary(params={"beta": 1.0, "threshold": 20.0},
+                             variants=({"beta": 2.0, "threshold": 3.0},)),
+               torch="nn.functional.softplus")
+softsign = _ew("softsign", lambda x: x / (1 + np.abs(x)),
+               lambda g, out, x: g / ((1 + np.abs(x)) * (1 + np.abs(x))),
+               "d/dx x/(1+|x|) = 1/(1+|x|)²", sample=_unary(), torch="nn.functional.softsign")
+hardtanh = _ew("hardtanh",
+               lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+               lambda g, out, x, min_val=-1.0, max_val=1.0: g * ((x > min_val) * (x < max_val)),
+               "d/dx hardtanh(x) = 1 if min < x < max else 0",
+               sample=_unary(params={"min_val": -1.0, "max_val": 1.0}),
+               torch="nn.functional.hardtanh")
+
+
+def _clamp_forward(x: np.ndarray, min: Any = None, max: Any = None) -> np.ndarray:
+    out = x
+    if min is not None:
+        out = np.maximum(out, min)
+    if max is not None:
+        out = np.minimum(out, max)
+    return out
+
+
+def _clamp_vjp(g: Any, out: Any, x: Any, min: Any = None, max: Any = None) -> Any:
+    # NOTE: at x == min or x == max the gradient passes (PyTorch: min <= x <= max).
+    if min is not None:
+        g = g * (x >= min)
+    if max is not None:
+        g = g * (x <= max)
+    return g
+
+
+clamp = _ew("clamp", _clamp_forward, _clamp_vjp, "d/dx clamp(x) = 1 if min ≤ x ≤ max else 0",
+            sample=_unary(params={"min": -0.5, "max": 0.7}, variants=({"min": 0.1},)),
+            torch="clamp")
+
+
+def _split_ties(g: Any, x: Any, y: Any, win: Any) -> Any:
+    # NOTE: where x == y the gradient is split half and half, as PyTorch does.
+    return g * np.where(win, 1.0, np.where(x == y, 0.5, 0.0))
+
+
+maximum = _ew("maximum", np.maximum,
+              (lambda g, out, x, y: _split_ties(g, x, y, x > y),
+               lambda g, out, x, y: _split_ties(g, x, y, y > x)),
+              ("d/dx max(x, y) = 1 if x > y (½ if equal)", "d/dy max(x, y) = 1 if y > x"),
+              sample=_binary(), torch="maximum")
+minimum = _ew("minimum", np.minimum,
+              (lambda g, out, x, y: _split_ties(g, x, y, x < y),
+               lambda g, out, x, y: _split_ties(g, x, y, y < x)),
+              ("d/dx min(x, y) = 1 if x < y (½ if equal)", "d/dy min(x, y) = 1 if y < x"),
+              sample=_binary(), torch="minimum")
+where = _ew("where", np.where,
+            (None, lambda g, out, c, x, y: np.where(c, g, 0.0),
+             lambda g, out, c, x, y: np.where(c, 0.0, g)),
+            ("", "d/dx where(c, x, y) = c", "d/dy where(c, x, y) = 1 - c"),
+            reads=((), (0,), (0,)), sample=Sample(make=lambda rng: (
+                rng.random((3, 4)) > 0.5, rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (1, 4)))),
+            torch="where")
+lerp = _ew("lerp", lambda a, b, w: a + w * (b - a),
+           (lambda g, out, a, b, w: g * (1 - w), lambda g, out, a, b, w: g * w,
+            lambda g, out, a, b, w: g * (b - a)),
+           ("d/da lerp = 1 - w", "d/db lerp = w", "d/dw lerp = b - a"),
+           reads=((2,), (2,), (0, 1)),
+           sample=Sample(shapes=((3, 4), (3, 4), (1, 4)), low=0.0, high=1.0), torch="lerp")
+
+# NOTE: these are piecewise constant: their gradient is 0 everywhere it exists (PyTorch too).
+sign = _ew("sign", np.sign, lambda g, out, x: g * 0.0, "d/dx sign(x) = 0", saves=False,
+           sample=_unary(second_order=False), torch="sign")
+floor = _ew("floor", np.floor, lambda g, out, x: g * 0.0, "d/dx floor(x) = 0", saves=False,
+            sample=_unary(second_order=False), torch="floor")
+ceil = _ew("ceil", np.ceil, lambda g, out, x: g * 0.0, "d/dx ceil(x) = 0", saves=False,
+           sample=_unary(second_order=False), torch="ceil")
+round = _ew("round", np.round, lambda g, out, x: g * 0.0, "d/dx round(x) = 0", saves=False,
+            sample=_unary(second_order=False), torch="round")
+
+# --------------------------------------------------------------------------- no gradient
+lt = defop("lt", np.less, None)
+le = defop("le", np.less_equal, None)
+gt = defop("gt", np.greater, None)
+ge = defop("ge", np.greater_equal, None)
+eq = defop("eq", np.equal, None)
+ne = defop("ne", np.not_equal, None)
+logical_not = defop("logical_not", np.logical_not, None)
+logical_and = defop("logical_and", np.logical_and, None)
+logical_or = defop("logical_or", np.logical_or, None)
+logical_xor = defop("logical_xor", np.logical_xor, None)
+isnan = defop("isnan", np.isnan, None)
+isinf = defop("isinf", np.isinf, None)
+isfinite = defop("isfinite", np.isfinite, None)

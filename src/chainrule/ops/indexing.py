@@ -1,0 +1,188 @@
+"""Indexing: ``x[key]`` (slices, integer arrays, boolean masks), gather/scatter_add.
+
+The gradient of an index is a scatter-add into zeros, so repeated indices accumulate; the
+gradient of that scatter-add is the index again, which makes both differentiable to any order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._util import ndim_of, shape_of
+from .registry import OpError, OpIndexError, Sample, defop
+
+
+def canonical_key(key: Any, ndim: int) -> tuple:
+    """A key as a tuple of slices, ints, None and NumPy index arrays, with ``...`` spelled out
+    (so that a tangent's batch dims can be moved out of its way)."""
+    from ..tensor import Tensor
+
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k.data
+        elif isinstance(k, list):
+            k = np.asarray(k)
+        if isinstance(k, np.ndarray) and k.dtype.kind not in "iub":
+            raise OpIndexError(f"index: tensors used as indices must be integer or bool, "
+                               f"got {k.dtype}")
+        out.append(k)
+    used = sum(k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else
+               0 if k is None or k is Ellipsis else 1 for k in out)
+    if sum(k is Ellipsis for k in out) > 1:
+        raise OpIndexError("index: an index can only have a single ellipsis ('...')")
+    if used > ndim:
+        raise OpIndexError(f"index: too many indices ({used}) for a tensor with {ndim} dims")
+    if Ellipsis in [k for k in out if not isinstance(k, np.ndarray)]:
+        i = next(i for i, k in enumerate(out) if k is Ellipsis and not isinstance(k, np.ndarray))
+        out[i:i + 1] = [slice(None)] * (ndim - used)
+    return tuple(out)
+
+
+def _is_basic(key: tuple) -> bool:
+    return all(isinstance(k, (slice, int, np.integer)) or k is None for k in key)
+
+
+def _scatter_forward(g: np.ndarray, key: tuple, shape: tuple) -> np.ndarray:
+    z = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(key):
+        z[key] = g
+    else:
+        np.add.at(z, key, g)
+    return z
+
+
+def _move_lead(t: Any, lead: int, to_end: bool) -> Any:
+    if not lead:
+        return t
+    src = tuple(range(lead)) if to_end else tuple(range(t.ndim - lead, t.ndim))
+    dst = tuple(range(t.ndim - lead, t.ndim)) if to_end else tuple(range(lead))
+    return np.moveaxis(t, src, dst)
+
+
+def _getitem_jvp(t: Any, out: Any, x: Any, key: tuple) -> Any:
+    lead = t.ndim - ndim_of(x)
+    return _move_lead(_move_lead(t, lead, True)[key], lead, False)
+
+
+def _scatter_jvp(t: Any, out: Any, g: Any, key: tuple, shape: tuple) -> Any:
+    lead = t.ndim - ndim_of(g)
+    moved = _move_lead(t, lead, True)
+    z = index_scatter(moved, key=key, shape=tuple(shape) + tuple(moved.shape[moved.ndim - lead:]))
+    return _move_lead(z, lead, False)
+
+
+def _index_sample(rng: np.random.Generator) -> tuple:
+    return (rng.uniform(-2, 2, (4, 3)),)
+
+
+def _getitem_vjp(g: Any, out: Any, x: Any, key: tuple) -> Any:
+    return index_scatter(g, key=key, shape=shape_of(x))
+
+
+getitem = defop(
+    "getitem", lambda x, key: x[key], _getitem_vjp,
+    "y = x[key]: ∂L/∂x = zeros with ∂L/∂y added at key (repeats accumulate)", saves=False,
+    view=True, sample=Sample(make=_index_sample, params={"key": (np.array([0, 2, 0]), slice(1, 3))},
+                             variants=({"key": (slice(None, None, 2), 1)},
+                                       {"key": (np.array([True, False, True, True]),)})),
+    torch=None, jvp=_getitem_jvp)
+index_scatter = defop(
+    "index_scatter", _scatter_forward, lambda g, out, src, key, shape: g[key],
+    "z = scatter-add(src at key): ∂L/∂src = (∂L/∂z)[key]", saves=False,
+    sample=Sample(shapes=((3, 2),), params={"key": (np.array([0, 2, 0]), slice(1, 3)),
+                                            "shape": (4, 3)}),
+    torch=None, jvp=_scatter_jvp)
+
+
+# --------------------------------------------------------------------------- along a dim
+
+def _full_index(index: np.ndarray, dim: int) -> tuple:
+    """The NumPy index tuple that puts ``index`` along ``dim`` (negative) of its own shape."""
+    grids: list[Any] = list(np.indices(index.shape, sparse=True))
+    grids[index.ndim + dim] = index
+    return tuple(grids)
+
+
+def _take_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
+    return np.take_along_axis(x, index, axis=dim)
+
+
+def _take_vjp(g: Any, out: Any, x: Any, index: np.ndarray, dim: int) -> Any:
+    shape = list(np.broadcast_shapes(shape_of(x), index.shape))
+    shape[len(shape) + dim] = shape_of(x)[dim]
+    full = np.broadcast_to(index, shape_of(out))
+    return index_scatter(g, key=_full_index(full, dim), shape=tuple(shape)) \
+        if hasattr(g, "grad_fn") else _scatter_forward(g, _full_index(full, dim), tuple(shape))
+
+
+def _take_jvp(t: Any, out: Any, x: Any, index: np.ndarray, dim: int) -> Any:
+    lead = t.ndim - ndim_of(x)
+    return take_along(t, index=index.reshape((1,) * lead + index.shape), dim=dim)
+
+
+def _gather_sample(rng: np.random.Generator) -> tuple:
+    return (rng.uniform(-2, 2, (3, 4)),)
+
+
+take_along = defop(
+    "take_along", _take_forward, _take_vjp,
+    "y = take_along_dim(x, index, dim): ∂L/∂x = scatter-add of ∂L/∂y at index", saves=False,
+    sample=Sample(make=_gather_sample, params={"index": np.array([[0, 0, 3], [1, 2, 2],
+                                                                   [3, 1, 0]]), "dim": -1}),
+    torch=None, jvp=_take_jvp)
+
+
+def check_index(index: np.ndarray, size: int, op: str) -> np.ndarray:
+    if index.dtype.kind not in "iu":
+        raise OpError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    if index.size and (index.max() >= size or index.min() < -size):
+        bad = int(index.max()) if index.max() >= size else int(index.min())
+        raise OpIndexError(f"{op}: index {bad} is out of range for a dimension of size {size}")
+    return index
+
+
+# --------------------------------------------------------------------------- x[key] = v
+
+def _put_forward(x: np.ndarray, v: Any, key: tuple) -> np.ndarray:
+    out = x.copy()
+    out[key] = v
+    return out
+
+
+def _kept(key: tuple, shape: tuple) -> np.ndarray:
+    """True where ``x[key] = v`` leaves x's value in place."""
+    keep = np.ones(shape, dtype=bool)
+    keep[key] = False
+    return keep
+
+
+def _put_jvp_value(t: Any, out: Any, x: Any, v: Any, key: tuple) -> Any:
+    lead = t.ndim - ndim_of(v)
+    lead_shape = tuple(t.shape[:lead])
+    target = _move_lead(_zeros_like_batched(out, lead_shape), lead, True)
+    sub_shape = np.empty(shape_of(out), dtype=bool)[key].shape
+    vt = np.broadcast_to(t.reshape(lead_shape + (1,) * (len(sub_shape) - ndim_of(v))
+                                   + shape_of(v)), lead_shape + sub_shape)
+    moved = index_put(target, _move_lead(vt, lead, True), key=key)
+    return _move_lead(moved, lead, False)
+
+
+def _zeros_like_batched(out: Any, lead_shape: tuple) -> Any:
+    from ..tensor import Tensor
+
+    return Tensor._make(np.zeros(lead_shape + shape_of(out), dtype=out.dtype))
+
+
+index_put = defop(
+    "index_put", _put_forward,
+    (lambda g, out, x, v, key: g * _kept(key, shape_of(x)),
+     lambda g, out, x, v, key: g[key]),
+    ("x[key] = v: ∂/∂x = 1 where not overwritten, else 0", "∂/∂v: (∂L/∂out)[key]"),
+    saves=False,
+    sample=Sample(shapes=((4, 3), (3,)), params={"key": (np.array([0, 2]),)}), torch=None,
+    jvp=(lambda t, out, x, v, key: t * _kept(key, shape_of(x)), _put_jvp_value))

@@ -1,0 +1,218 @@
+"""Linear algebra: matmul (1-D, 2-D, batched, broadcast), einsum, inv, det, slogdet, solve,
+cholesky. Matrices are the last two dims; leading dims are batch dims."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+
+from ._util import ndim_of
+from .registry import OpError, Sample, defop
+
+
+def _mT(a: Any) -> Any:
+    return np.swapaxes(a, -1, -2)
+
+
+def _matmul_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
+    if b.ndim == 1:  # out[..., m] = a[..., m, k] b[k]
+        return g * b if a.ndim == 1 else np.expand_dims(g, -1) * b
+    if a.ndim == 1:  # out[..., n] = a[k] b[..., k, n]
+        return (b @ np.expand_dims(g, -1))[..., 0]
+    return g @ _mT(b)
+
+
+def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
+    if a.ndim == 1:  # out[..., n] = a[k] b[..., k, n]
+        return g * a if b.ndim == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
+    if b.ndim == 1:  # out[..., m] = a[..., m, k] b[k]
+        return (np.expand_dims(g, -1) * a).reshape((-1,) + a.shape[-2:]).sum(axis=(0, 1))
+    return _mT(a) @ g
+
+
+def _matmul_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
+    lead = t.ndim - ndim_of(b)
+    if b.ndim == 1 and lead:  # keep the tangent's batch dims out of the matrix dims
+        tb = t.reshape(t.shape[:lead] + (1,) * max(a.ndim - 2, 0) + (t.shape[-1], 1))
+        return (a @ tb)[..., 0]
+    return a @ t
+
+
+matmul = defop(
+    "matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b),
+    ("∂(AB)/∂A: δA = δ·Bᵀ", "∂(AB)/∂B: δB = Aᵀ·δ"), reads=((1,), (0,)),
+    sample=Sample(shapes=((2, 3, 4), (4, 5)), variants=(), make=None), torch="matmul",
+    jvp=(lambda t, out, a, b: t @ b, _matmul_jvp_b))
+
+
+# --------------------------------------------------------------------------- einsum
+
+def _parse_einsum(equation: str, ndims: list[int]) -> tuple[list[str], str]:
+    """Explicit subscripts for each operand and the output, with '...' spelled out."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ndims):
+        raise OpError(f"einsum: the equation {equation!r} names {len(ins)} operands, "
+                      f"got {len(ndims)}")
+    used = set(eq) - set(".,->")
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_n = max((n - len(s.replace("...", "")) for s, n in zip(ins, ndims) if "..." in s),
+                default=0)
+    ell = "".join(spare[:ell_n])
+    out_ins = []
+    for s, n in zip(ins, ndims):
+        if "..." in s:
+            k = n - len(s.replace("...", ""))
+            s = s.replace("...", ell[ell_n - k:] if k else "")
+        if len(s) != n:
+            raise OpError(f"einsum: operand subscripts {s!r} do not match its {n} dims")
+        if len(set(s)) != len(s):
+            raise OpError(f"einsum: repeated subscripts within one operand ({s!r}, a trace or "
+                          "diagonal) are not supported; use cr.diagonal or sum instead")
+        out_ins.append(s)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        letters = "".join(out_ins)
+        out = ell + "".join(sorted(c for c in set(letters) - set(ell) if letters.count(c) == 1))
+    return out_ins, out
+
+
+def _einsum_forward(*xs: np.ndarray, equation: str) -> np.ndarray:
+    ins, out = _parse_einsum(equation, [x.ndim for x in xs])
+    return np.einsum(",".join(ins) + "->" + out, *xs, optimize=len(xs) > 2)
+
+
+def _einsum_vjp(i: int, g: Any, out: Any, *xs: Any, equation: str) -> Any:
+    ins, o = _parse_einsum(equation, [ndim_of(x) for x in xs])
+    others = [x for k, x in enumerate(xs) if k != i]
+    other_subs = [s for k, s in enumerate(ins) if k != i]
+    available = set(o).union(*other_subs) if other_subs else set(o)
+    target = ins[i]
+    kept = "".join(c for c in target if c in available)
+    spec = ",".join([o] + other_subs) + "->" + kept
+    r = np.einsum(spec, g, *others)
+    if kept != target:  # letters summed away by this operand alone: broadcast back
+        shape = tuple(xs[i].shape[k] if c not in available else -1 for k, c in enumerate(target))
+        r = np.expand_dims(r, tuple(k for k, c in enumerate(target) if c not in available))
+        r = np.broadcast_to(r, tuple(s if s != -1 else r.shape[k] for k, s in enumerate(shape)))
+    return r
+
+
+def _einsum_jvp(i: int, t: Any, out: Any, *xs: Any, equation: str) -> Any:
+    ins, o = _parse_einsum(equation, [ndim_of(x) for x in xs])
+    lead = t.ndim - ndim_of(xs[i])
+    used = set("".join(ins) + o)
+    extra = "".join([c for c in string.ascii_letters if c not in used][:lead])
+    subs = [extra + s if k == i else s for k, s in enumerate(ins)]
+    args = [t if k == i else x for k, x in enumerate(xs)]
+    return np.einsum(",".join(subs) + "->" + extra + o, *args)
+
+
+einsum = defop("einsum", _einsum_forward, (_einsum_vjp,),
+               "einsum: δ_i = einsum of δ with the other operands into operand i's subscripts",
+               variadic=True, sample=Sample(shapes=((2, 3), (3, 4), (4,)),
+                                            params={"equation": "ij,jk,k->i"}),
+               torch="einsum", jvp=(_einsum_jvp,))
+
+
+# --------------------------------------------------------------------------- linalg
+
+
+def _spd(rng: np.random.Generator) -> tuple:
+    a = rng.standard_normal((2, 3, 3))
+    return (a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3),)
+
+
+def _wellconditioned(rng: np.random.Generator) -> tuple:
+    return (rng.standard_normal((2, 3, 3)) + 3 * np.eye(3),)
+
+
+inv = defop("inv", np.linalg.inv, lambda g, out, a: -_mT(out) @ g @ _mT(out),
+            "∂A⁻¹: δA = -A⁻ᵀ δ A⁻ᵀ", saves=False, saves_output=True,
+            sample=Sample(make=_wellconditioned), torch="linalg.inv",
+            jvp=lambda t, out, a: -(out @ t @ out))
+det = defop("det", np.linalg.det,
+            lambda g, out, a: np.expand_dims(np.expand_dims(g * out, -1), -1)
+            * _mT(np.linalg.inv(a)),
+            "∂ det A/∂A = det(A)·A⁻ᵀ", saves_output=True, sample=Sample(make=_wellconditioned),
+            torch="linalg.det",
+            jvp=lambda t, out, a: out * (np.linalg.inv(a) * _mT(t)).sum(axis=(-2, -1)))
+logabsdet = defop("logabsdet", lambda a: np.linalg.slogdet(a)[1],
+                  lambda g, out, a: np.expand_dims(np.expand_dims(g, -1), -1)
+                  * _mT(np.linalg.inv(a)),
+                  "∂ log|det A|/∂A = A⁻ᵀ", sample=Sample(make=_wellconditioned),
+                  torch=None,
+                  jvp=lambda t, out, a: (np.linalg.inv(a) * _mT(t)).sum(axis=(-2, -1)))
+
+
+def _solve_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if b.ndim == a.ndim - 1:  # a batch of vectors
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    return np.linalg.solve(a, b)
+
+
+def _solve_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
+    return solve(_mT(a), g)
+
+
+def _solve_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
+    gb = solve(_mT(a), g)
+    if b.ndim == a.ndim - 1:
+        return -np.expand_dims(gb, -1) * np.expand_dims(out, -2)
+    return -gb @ _mT(out)
+
+
+def _solve(a: Any, b: Any) -> Any:
+    from ..tensor import Tensor
+
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return solve_op(a, b)
+    return _solve_forward(a, b)
+
+
+solve = _solve
+
+
+def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
+    if b.ndim == a.ndim - 1:
+        return -_solve(a, (t @ np.expand_dims(out, -1))[..., 0])
+    return -_solve(a, t @ out)
+
+
+solve_op = defop("solve", _solve_forward, (_solve_vjp_a, _solve_vjp_b),
+                 ("∂X/∂A: δA = -A⁻ᵀδ Xᵀ", "∂X/∂B: δB = A⁻ᵀδ"), saves_output=True,
+                 sample=Sample(make=lambda rng: (_wellconditioned(rng)[0],
+                                                 rng.standard_normal((2, 3, 2)))),
+                 torch="linalg.solve",
+                 jvp=(_solve_jvp_a, lambda t, out, a, b: _solve(a, t)))
+
+
+def _phi(x: Any) -> Any:
+    """The lower triangle with the diagonal halved."""
+    n = x.shape[-1]
+    return x * (np.tril(np.ones((n, n), dtype=x.dtype)) - 0.5 * np.eye(n, dtype=x.dtype))
+
+
+def _cholesky_vjp(g: Any, out: Any, a: Any) -> Any:
+    # Murray (2016): Ā = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹.
+    low = out
+    p = _phi(_mT(low) @ g)
+    s = _solve(_mT(low), _mT(_solve(_mT(low), _mT(p))))
+    return 0.5 * (s + _mT(s))
+
+
+def _cholesky_jvp(t: Any, out: Any, a: Any) -> Any:
+    # dL = L Φ(L⁻¹ dA L⁻ᵀ)
+    low = out
+    inner = _solve(low, _mT(_solve(low, _mT(t))))
+    return low @ _phi(inner)
+
+
+cholesky = defop("cholesky", np.linalg.cholesky, _cholesky_vjp,
+                 "A = LLᵀ: Ā = ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹", saves=False, saves_output=True,
+                 sample=Sample(make=_spd, atol=1e-4), torch="linalg.cholesky",
+                 jvp=_cholesky_jvp)

@@ -1,0 +1,112 @@
+"""Random tensors from a seeded global generator (``cr.manual_seed``) or an explicit one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _dtypes
+from .tensor import Tensor
+
+
+class Generator:
+    """A source of random numbers (a NumPy ``Generator`` underneath, PCG64)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = seed
+        self.np_generator = np.random.default_rng(seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed)
+        self.np_generator = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int | None:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return dict(self.np_generator.bit_generator.state)
+
+    def set_state(self, state: dict) -> None:
+        self.np_generator.bit_generator.state = state
+
+
+default_generator = Generator(0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the global generator (every random tensor and layer initialisation uses it)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    s = int(np.random.default_rng().integers(2 ** 63))
+    default_generator.manual_seed(s)
+    return s
+
+
+def _gen(generator: Any = None) -> np.random.Generator:
+    if generator is None:
+        return default_generator.np_generator
+    if isinstance(generator, Generator):
+        return generator.np_generator
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator must be a cr.Generator, got {type(generator).__name__}")
+
+
+def _size(size: tuple) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    d = _dtypes.get_default_dtype() if dtype is None else _dtypes.as_dtype(dtype)
+    t = Tensor._make(np.ascontiguousarray(arr, dtype=d))
+    return t.requires_grad_() if requires_grad else t
+
+
+def rand(*size: Any, generator: Any = None, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1)."""
+    return _finish(_gen(generator).random(_size(size)), dtype, requires_grad)
+
+
+def randn(*size: Any, generator: Any = None, dtype: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal."""
+    return _finish(_gen(generator).standard_normal(_size(size)), dtype, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), *, generator: Any = None,
+            dtype: Any = None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` also works, as PyTorch)."""
+    if high is None:
+        low, high = 0, low
+    arr = _gen(generator).integers(low, high, size=_size((size,)) if not isinstance(size, int)
+                                   else (size,))
+    return Tensor._make(arr.astype(_dtypes.int64 if dtype is None else _dtypes.as_dtype(dtype)))
+
+
+def randperm(n: int, *, generator: Any = None) -> Tensor:
+    return Tensor._make(_gen(generator).permutation(n).astype(np.int64))
+
+
+def normal(mean: float = 0.0, std: float = 1.0, size: Any = (), *, generator: Any = None,
+           dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _finish(_gen(generator).normal(mean, std, _size((size,))), dtype, requires_grad)
+
+
+def bernoulli(p: Any, *, generator: Any = None) -> Tensor:
+    probs = p.data if isinstance(p, Tensor) else np.asarray(p)
+    return Tensor._make((_gen(generator).random(probs.shape) < probs).astype(probs.dtype))
+
+
+def rand_like(t: Tensor, **kw: Any) -> Tensor:
+    return rand(*t.shape, dtype=kw.pop("dtype", t.dtype), **kw)
+
+
+def randn_like(t: Tensor, **kw: Any) -> Tensor:
+    return randn(*t.shape, dtype=kw.pop("dtype", t.dtype), **kw)

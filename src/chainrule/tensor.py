@@ -1,0 +1,863 @@
+"""The Tensor: a NumPy array plus what the chain rule needs (its node, its gradient)."""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _dtypes
+from .engine import STATE, ChainruleError, Node, walk
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    ``data`` is the NumPy array holding the values (a view into it is what ``numpy()`` gives).
+    ``grad_fn`` is the node of the op that produced the tensor (``None`` for leaves).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(3.0, requires_grad=True)
+    >>> y = x ** 2
+    >>> y.backward()
+    >>> x.grad
+    tensor(6.)
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "name", "_vbox", "_hooks",
+                 "_tangents", "__weakref__")
+    __array_priority__ = 1000
+
+    data: np.ndarray
+    requires_grad: bool
+    grad: Tensor | None
+    grad_fn: Node | None
+    name: str | None
+    _vbox: list[builtins.int]  # the in-place version, shared with views
+    _hooks: list[Callable] | None
+    _tangents: dict[builtins.int, Tensor] | None  # forward-mode tangents by level
+
+    def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: builtins.bool = False,
+                 name: str | None = None) -> None:
+        t = tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+        for slot in Tensor.__slots__[:-1]:
+            object.__setattr__(self, slot, getattr(t, slot))
+
+    @staticmethod
+    def _make(data: np.ndarray) -> Tensor:
+        """A new tensor around ``data`` (no copy, no checks): the engine's fast path."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t.name = None
+        t._vbox = [0]
+        t._hooks = None
+        t._tangents = None
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple[builtins.int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> builtins.int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> builtins.bool:
+        """True for tensors not produced by a recorded op (their ``.grad`` is filled)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        """The dims reversed (a matrix's transpose)."""
+        return F.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The transpose of the last two dims (a batch of matrices)."""
+        return F.transpose(self, -2, -1)
+
+    @property
+    def _version(self) -> builtins.int:
+        return self._vbox[0]
+
+    def size(self, dim: builtins.int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> builtins.int:
+        return int(self.data.size)
+
+    def dim(self) -> builtins.int:
+        return self.data.ndim
+
+    def element_size(self) -> builtins.int:
+        return self.data.itemsize
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient: Any = None, retain_graph: builtins.bool = False,
+                 create_graph: builtins.bool = False, inputs: Any = None) -> None:
+        """Backpropagate from this tensor: leaves' ``.grad`` accumulate ∂self/∂leaf.
+
+        ``gradient`` is ∂L/∂self (needed unless self has one element).
+        """
+        if not self.requires_grad:
+            raise ChainruleError(
+                "backward: this tensor does not require grad and has no grad_fn; make an input "
+                "require grad (cr.tensor(..., requires_grad=True)) before computing it")
+        g = _root_gradient(self, gradient, "backward")
+        walk([self], [g], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (shares memory)."""
+        t = Tensor._make(self.data)
+        t._vbox = self._vbox
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
+        """Mark a leaf as needing gradients (floating dtypes only)."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating point tensors can require gradients, got dtype {self.dtype}; "
+                "convert first, e.g. x.float() or cr.tensor(data, dtype=cr.float32)")
+        if not requires_grad and self.grad_fn is not None:
+            raise ChainruleError("requires_grad_(False) works on leaves only; use detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor too after backward."""
+        if self.grad_fn is None:
+            return
+        self.grad_fn.retain = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """``hook(grad)`` runs when this tensor's gradient is computed; returning a tensor
+        replaces the gradient. Returns a function that removes the hook."""
+        if not self.requires_grad:
+            raise ChainruleError("register_hook: cannot register a hook on a tensor that does "
+                                 "not require grad")
+        if self.grad_fn is not None:
+            node = self.grad_fn
+            node.hooks = (node.hooks or []) + [hook]
+            return lambda: setattr(node, "hooks", [h for h in node.hooks or [] if h is not hook])
+        self._hooks = (self._hooks or []) + [hook]
+        return lambda: setattr(self, "_hooks", [h for h in self._hooks or [] if h is not hook])
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory; call ``detach()`` semantics)."""
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor can be converted to a Python "
+                             f"number, this one has shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert the dtype (device arguments such as 'cpu' are accepted and ignored)."""
+        dtype = kwargs.get("dtype", dtype)
+        if dtype is None or isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
+            return self
+        d = _dtypes.as_dtype(dtype)
+        if d == self.data.dtype:
+            return self
+        if self.requires_grad and d.kind == "f":
+            return F.S.cast(self, dtype=d)
+        return Tensor._make(self.data.astype(d))
+
+    astype = type = to
+
+    def float(self) -> Tensor:
+        return self.to(_dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtypes.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return F.clone(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from ._numpy_interop import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from ._numpy_interop import array_function
+
+        return array_function(func, args, kwargs)
+
+    # ------------------------------------------------------------------ python protocol
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extra = []
+        if self.data.dtype not in (_dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool_):
+            extra.append(f"dtype=chainrule.{self.data.dtype}")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    def __len__(self) -> builtins.int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> builtins.bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
+                             "ambiguous; use .any() or .all()")
+        return bool(self.data.reshape(()))
+
+    def __float__(self) -> builtins.float:
+        return float(self.item())
+
+    def __int__(self) -> builtins.int:
+        return int(self.item())
+
+    def __index__(self) -> builtins.int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        return repr(self)
+
+    __hash__ = object.__hash__
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("chainrule tensors are not pickled; save state dicts with cr.save")
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Tensor:
+        return F.E.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return F.E.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return F.E.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return F.E.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return F.E.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return F.E.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return F.E.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return F.E.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return F.E.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return F.E.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return F.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return F.E.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return F.E.abs(self)
+
+    def __lt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.ge(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return F.E.ne(self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return F.E.logical_and(self, other) if self.dtype == bool else _int_op(np.bitwise_and,
+                                                                                 self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return F.E.logical_or(self, other) if self.dtype == bool else _int_op(np.bitwise_or,
+                                                                                self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return F.E.logical_xor(self, other) if self.dtype == bool else _int_op(np.bitwise_xor,
+                                                                                 self, other)
+
+    def __invert__(self) -> Tensor:
+        return F.E.logical_not(self) if self.dtype == bool else _int_op(np.invert, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return F.div(self, other, rounding_mode="floor")
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _int_op(np.mod, self, other)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        from .ops.indexing import canonical_key, getitem
+
+        return getitem(self, key=canonical_key(key, self.data.ndim))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from .ops.indexing import canonical_key, index_put
+
+        k = canonical_key(key, self.data.ndim)
+        self._inplace(lambda old: index_put(old, value, key=k), value)
+
+    # in-place arithmetic goes through the same checks
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    # ------------------------------------------------------------------ in-place ops
+    def _inplace(self, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+        """Run ``compute`` out of place, write the result into this tensor's memory, and bump
+        the version so that a backward still needing the old values fails loudly."""
+        recording = STATE.grad_enabled and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
+        if recording and self.requires_grad and self.grad_fn is None:
+            raise ChainruleError(
+                "a leaf tensor that requires grad is being used in an in-place operation; "
+                "update parameters inside `with cr.no_grad():`, or clone() the tensor first")
+        if not self.data.flags.writeable:
+            raise ChainruleError(
+                f"in-place operation on a read-only tensor of shape {self.shape} (an expand() or "
+                "broadcast_to() view); clone() it first")
+        if not recording:
+            from .engine import no_grad
+
+            with no_grad():
+                result = compute(self.detach())
+            _copy_into(self.data, result.data)
+            self._vbox[0] += 1
+            return self
+        old = self._snapshot()
+        result = compute(old)
+        _copy_into(self.data, result.data)
+        self._vbox[0] += 1
+        node = result.grad_fn
+        if node is not None and node.out is not None:
+            node.out = weakref.ref(self)
+            node.out_data = self.data
+            if node.versions is not None and node.op.saves_output:
+                node.versions = node.versions[:-1] + (self._vbox[0],)
+        self.grad_fn = node
+        self.requires_grad = result.requires_grad
+        return self
+
+    def _snapshot(self) -> Tensor:
+        """The tensor as it is now in the graph (same memory), before an in-place change."""
+        t = Tensor._make(self.data)
+        t.requires_grad, t.grad_fn, t._vbox = self.requires_grad, self.grad_fn, self._vbox
+        if self.grad_fn is not None and self.grad_fn.out is not None:
+            self.grad_fn.out = weakref.ref(t)
+        t._tangents = self._tangents
+        return t
+
+    def add_(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return self._inplace(lambda old: F.add(old, other, alpha=alpha), other)
+
+    def sub_(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return self._inplace(lambda old: F.sub(old, other, alpha=alpha), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: F.E.mul(old, other), other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: F.E.div(old, other), other)
+
+    def pow_(self, other: Any) -> Tensor:
+        return self._inplace(lambda old: F.E.pow(old, other), other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        return self._inplace(lambda old: F.clamp(old, min, max))
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values (broadcast) into this tensor."""
+        def compute(old: Tensor) -> Tensor:
+            s = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
+            return F.broadcast_to(s.to(self.dtype), self.shape) + old * 0
+        return self._inplace(compute, src)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._inplace(lambda old: old * 0 + value, value)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self._inplace(lambda old: old * 0)
+
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *,
+                generator: Any = None) -> Tensor:
+        from .random import _gen
+
+        vals = _gen(generator).normal(mean, std, self.shape)
+        return self._inplace(lambda old: old * 0 + Tensor._make(vals.astype(self.dtype)))
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *,
+                 generator: Any = None) -> Tensor:
+        from .random import _gen
+
+        vals = _gen(generator).uniform(a, b, self.shape)
+        return self._inplace(lambda old: old * 0 + Tensor._make(vals.astype(self.dtype)))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        return self._inplace(lambda old: F.masked_fill(old, mask, value), value)
+
+    # ------------------------------------------------------------------ methods -> functions
+    def exp(self) -> Tensor:
+        return F.exp(self)
+
+    def exp2(self) -> Tensor:
+        return F.exp2(self)
+
+    def log(self) -> Tensor:
+        return F.log(self)
+
+    def log2(self) -> Tensor:
+        return F.log2(self)
+
+    def log1p(self) -> Tensor:
+        return F.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return F.expm1(self)
+
+    def sqrt(self) -> Tensor:
+        return F.sqrt(self)
+
+    def rsqrt(self) -> Tensor:
+        return F.rsqrt(self)
+
+    def square(self) -> Tensor:
+        return F.square(self)
+
+    def reciprocal(self) -> Tensor:
+        return F.reciprocal(self)
+
+    def abs(self) -> Tensor:
+        return F.abs(self)
+
+    def neg(self) -> Tensor:
+        return F.neg(self)
+
+    def sin(self) -> Tensor:
+        return F.sin(self)
+
+    def cos(self) -> Tensor:
+        return F.cos(self)
+
+    def tan(self) -> Tensor:
+        return F.tan(self)
+
+    def asin(self) -> Tensor:
+        return F.asin(self)
+
+    def acos(self) -> Tensor:
+        return F.acos(self)
+
+    def atan(self) -> Tensor:
+        return F.atan(self)
+
+    def atan2(self, other: Any) -> Tensor:
+        return F.atan2(self, other)
+
+    def sinh(self) -> Tensor:
+        return F.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return F.cosh(self)
+
+    def tanh(self) -> Tensor:
+        return F.tanh(self)
+
+    def erf(self) -> Tensor:
+        return F.erf(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return F.relu(self)
+
+    def sign(self) -> Tensor:
+        return F.sign(self)
+
+    def floor(self) -> Tensor:
+        return F.floor(self)
+
+    def ceil(self) -> Tensor:
+        return F.ceil(self)
+
+    def round(self, decimals: builtins.int = 0) -> Tensor:
+        return F.round(self, decimals)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return F.pow(self, exponent)
+
+    def add(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return F.add(self, other, alpha=alpha)
+
+    def sub(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return F.sub(self, other, alpha=alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return F.mul(self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return F.div(self, other, rounding_mode=rounding_mode)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        return F.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return F.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return F.minimum(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return F.lerp(self, end, weight)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return F.where(condition, self, other)
+
+    def softmax(self, dim: builtins.int = -1) -> Tensor:
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: builtins.int = -1) -> Tensor:
+        return F.log_softmax(self, dim)
+
+    def sum(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.sum(self, dim, keepdim, **kw)
+
+    def mean(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.mean(self, dim, keepdim, **kw)
+
+    def prod(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.prod(self, dim, keepdim, **kw)
+
+    def var(self, dim: Any = None, **kw: Any) -> Tensor:
+        return F.var(self, dim, **kw)
+
+    def std(self, dim: Any = None, **kw: Any) -> Tensor:
+        return F.std(self, dim, **kw)
+
+    def amax(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.amax(self, dim, keepdim, **kw)
+
+    def amin(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.amin(self, dim, keepdim, **kw)
+
+    def max(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        return F.max(self, dim, keepdim, **kw)
+
+    def min(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Any:
+        return F.min(self, dim, keepdim, **kw)
+
+    def argmax(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor:
+        return F.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor:
+        return F.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.logsumexp(self, dim, keepdim, **kw)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return F.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: builtins.int, **kw: Any) -> Tensor:
+        return F.cumsum(self, dim, **kw)
+
+    def cumprod(self, dim: builtins.int, **kw: Any) -> Tensor:
+        return F.cumprod(self, dim, **kw)
+
+    def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return Tensor._make(np.all(self.data, axis=dim, keepdims=keepdim))
+
+    def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return Tensor._make(np.any(self.data, axis=dim, keepdims=keepdim))
+
+    def matmul(self, other: Any) -> Tensor:
+        return F.matmul(self, other)
+
+    def mm(self, other: Any) -> Tensor:
+        return F.mm(self, other)
+
+    def bmm(self, other: Any) -> Tensor:
+        return F.bmm(self, other)
+
+    def dot(self, other: Any) -> Tensor:
+        return F.dot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return F.outer(self, other)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return F.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return F.reshape(self, *shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return F.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return F.reshape(self, other.shape)
+
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        return F.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim: builtins.int, sizes: Any) -> Tensor:
+        return F.unflatten(self, dim, sizes)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return F.squeeze(self, dim)
+
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
+        return F.unsqueeze(self, dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return F.expand(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return F.broadcast_to(self, other.shape)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return F.broadcast_to(self, shape)
+
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return F.transpose(self, dim0, dim1)
+
+    def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return F.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return F.permute(self, *dims)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return F.movedim(self, source, destination)
+
+    def flip(self, dims: Any) -> Tensor:
+        return F.flip(self, dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return F.roll(self, shifts, dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return F.repeat(self, *sizes)
+
+    def tile(self, dims: Any) -> Tensor:
+        return F.tile(self, dims)
+
+    def split(self, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return F.split(self, split_size, dim)
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return F.chunk(self, chunks, dim)
+
+    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
+        return F.index_select(self, dim, index)
+
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        return F.gather(self, dim, index)
+
+    def take_along_dim(self, indices: Any, dim: builtins.int | None = None) -> Tensor:
+        return F.take_along_dim(self, indices, dim)
+
+    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
+        return F.scatter_add(self, dim, index, src)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return F.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return F.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return F.triu(self, diagonal)
+
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = -2,
+                 dim2: builtins.int = -1) -> Tensor:
+        return F.diagonal(self, offset, dim1, dim2)
+
+    def trace(self) -> Tensor:
+        return F.trace(self)
+
+
+def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
+    try:
+        np.copyto(dst, src, casting="same_kind")
+    except TypeError:
+        raise TypeError(f"in-place operation: the result has dtype {src.dtype}, which cannot be "
+                        f"stored in this tensor's dtype {dst.dtype}; use the out-of-place form"
+                        ) from None
+
+
+def _int_op(fn: Callable, *args: Any) -> Tensor:
+    """Integer-only operations (bitwise, mod): no gradient."""
+    return Tensor._make(np.asarray(fn(*[a.data if isinstance(a, Tensor) else a for a in args])))
+
+
+def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
+    if gradient is None:
+        if out.data.size != 1:
+            raise ChainruleError(
+                f"{what}: grad can be implicitly created only for scalar outputs; this output "
+                f"has shape {out.shape}. Pass gradient= (∂L/∂output, same shape), or reduce "
+                "the output first (e.g. out.sum().backward())")
+        return np.ones(out.shape, dtype=out.dtype)
+    g = gradient.data if isinstance(gradient, Tensor) and not gradient.requires_grad else gradient
+    if np.shape(g.data if isinstance(g, Tensor) else g) != out.shape:
+        raise ChainruleError(f"{what}: gradient has shape {np.shape(getattr(g, 'data', g))}, "
+                             f"but the output has shape {out.shape}; they must match")
+    return g if isinstance(g, Tensor) else np.asarray(g, dtype=out.dtype)
+
+
+# --------------------------------------------------------------------------- construction
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
+           name: str | None = None) -> Tensor:
+    """A new leaf tensor holding a copy of ``data``.
+
+    NumPy arrays keep their dtype; Python floats (and lists of them) get the default dtype
+    (float32 unless changed with ``cr.set_default_dtype``); ints get int64; bools bool.
+    """
+    arr = _to_array(data, dtype, copy=True)
+    t = Tensor._make(arr)
+    t.name = name
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__}: {e}"
+                             ) from None
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(_dtypes.get_default_dtype())
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (chainrule has float, "
+                        "int and bool tensors)")
+    if dtype is not None:
+        d = _dtypes.as_dtype(dtype)
+        if arr.dtype != d:
+            return arr.astype(d)
+    return arr.copy() if copy else arr
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """``data`` as a tensor, without copying when it already is one (or an array)."""
+    if isinstance(data, Tensor) and (dtype is None or _dtypes.as_dtype(dtype) == data.dtype):
+        return data
+    return Tensor._make(_to_array(data, dtype, copy=False))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (keeps its dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    return Tensor._make(_to_array(array, None, copy=False))
+
+
+from . import functional as F  # noqa: E402  (functional builds on Tensor)
