@@ -51,6 +51,7 @@ from .engine import (
     detect_anomaly,
     enable_grad,
     is_grad_enabled,
+    name_scope,
     no_grad,
     set_grad_enabled,
 )

@@ -36,6 +36,7 @@ class _State:
     anomaly = False
     levels: dict[int, int] = {}  # active forward-mode levels -> number of leading batch dims
     next_level = 0
+    scope: tuple[str, ...] = ()  # the open cr.name_scope()s, recorded on each node
 
 
 STATE = _State()
@@ -92,6 +93,22 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
+class name_scope:
+    """Name a part of the computation: ops recorded inside carry the scope (``layer3``), which
+    the explanation and drawing tools show and group by. Scopes nest (``block1/attn``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = str(name)
+
+    def __enter__(self) -> name_scope:
+        self._prev = STATE.scope
+        STATE.scope = STATE.scope + (self.name,)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.scope = self._prev
+
+
 class detect_anomaly:
     """Anomaly mode: NaN or inf produced by a backward rule raises an error naming the op.
 
@@ -129,7 +146,7 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "params", "out", "out_data", "versions", "hooks", "retain",
-                 "stack", "__weakref__")
+                 "stack", "scope", "__weakref__")
 
     def __init__(self, op: Op, inputs: tuple, params: dict, out: Tensor | None,
                  versions: tuple | None) -> None:
@@ -142,6 +159,7 @@ class Node:
         self.hooks: list[Callable] | None = None
         self.retain: Callable[[], Tensor | None] | None = None
         self.stack: list[str] | None = traceback.format_stack()[:-3] if STATE.anomaly else None
+        self.scope = STATE.scope
 
     def name(self) -> str:
         """The node's name, as in PyTorch: ``MulBackward``."""
