@@ -76,6 +76,7 @@ from .tensor import Tensor, as_tensor, from_numpy, tensor
 from .transforms import grad, hessian, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
 
 from .serialization import CheckpointError, StateDictError, load, save
+from . import data
 
 bool = bool_  # noqa: A001 - PyTorch's name
 __version__ = "0.1.0"
