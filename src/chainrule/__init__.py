@@ -12,7 +12,10 @@ Reverse- and forward-mode automatic differentiation on NumPy, with PyTorch's nam
 
 from __future__ import annotations
 
-from . import autograd  # noqa: E402
+from . import (
+    autograd,  # noqa: E402
+    data,
+)
 from . import linalg_namespace as linalg
 from ._dtypes import (
     bool_,
@@ -72,11 +75,9 @@ from .random import (
     randperm,
     seed,
 )
+from .serialization import CheckpointError, StateDictError, load, save
 from .tensor import Tensor, as_tensor, from_numpy, tensor
 from .transforms import grad, hessian, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
-
-from .serialization import CheckpointError, StateDictError, load, save
-from . import data
 
 bool = bool_  # noqa: A001 - PyTorch's name
 __version__ = "0.1.0"
