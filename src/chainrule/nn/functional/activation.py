@@ -1,0 +1,174 @@
+"""Activations: the elementwise ops of the core under PyTorch's ``nn.functional`` names, plus
+a few composites (hardsigmoid, hardswish, softmin, glu, prelu, threshold, ...).
+
+``inplace=`` is accepted for compatibility; the result is always a new tensor (the values are
+the same, and the graph stays valid).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ... import functional as F
+from ...ops import elementwise as E
+from ...tensor import Tensor
+
+__all__ = [
+    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
+    "softsign", "hardtanh", "sigmoid", "tanh", "logsigmoid", "softmax", "log_softmax",
+    "softmin", "hardsigmoid", "hardswish", "glu", "prelu", "threshold", "tanhshrink",
+    "softshrink", "hardshrink",
+]
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``; ∂/∂x = 1 for x > 0, else 0 (also at 0)."""
+    return E.relu(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``; ∂/∂x = 1 on (0, 6)."""
+    return E.relu6(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x if x > 0 else α·x``; ∂/∂x = 1 or α."""
+    return E.leaky_relu(input, negative_slope=negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x if x > 0 else α(eˣ - 1)``."""
+    return E.elu(input, alpha=alpha)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``λ·elu(x, α)`` with the self-normalising constants λ ≈ 1.0507, α ≈ 1.6733."""
+    return E.selu(input)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x if x > 0 else α(e^(x/α) - 1)``."""
+    return E.celu(input, alpha=alpha)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``x·Φ(x)`` (``approximate='tanh'``: the tanh approximation)."""
+    return F.gelu(input, approximate=approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x·σ(x)`` (swish)."""
+    return E.silu(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x·tanh(softplus(x))``."""
+    return E.mish(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + e^(βx))/β`` (linear where βx > threshold); ∂/∂x = σ(βx)."""
+    return E.softplus(input, beta=beta, threshold=threshold)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return E.softsign(input)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """``clamp(x, min_val, max_val)``; ∂/∂x = 1 strictly inside."""
+    return E.hardtanh(input, min_val=min_val, max_val=max_val)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + e^-x)``; ∂/∂x = σ(1 - σ)."""
+    return E.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """``tanh(x)``; ∂/∂x = 1 - tanh²."""
+    return E.tanh(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log σ(x) = -softplus(-x)``, stable for large |x|."""
+    return E.logsigmoid(input)
+
+
+def _softmax_dim(ndim: int, dim: int | None, name: str) -> int:
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    """``eˣ / Σ eˣ`` along ``dim``; ∂s_i/∂x_j = s_i(δ_ij - s_j)."""
+    return F.softmax(input, _softmax_dim(input.ndim, dim, "softmax"), dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim`` (stable)."""
+    return F.log_softmax(input, _softmax_dim(input.ndim, dim, "log_softmax"), dtype=dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    """``softmax(-x)`` along ``dim``."""
+    return F.softmax(-input, _softmax_dim(input.ndim, dim, "softmin"), dtype=dtype)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``."""
+    return E.relu6(input + 3.0) * (1.0 / 6.0)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x · relu6(x + 3) / 6``."""
+    return input * (E.relu6(input + 3.0) * (1.0 / 6.0))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: ``a · σ(b)`` where ``a, b`` are the halves of ``input`` along
+    ``dim``."""
+    if input.shape[dim] % 2:
+        raise ValueError(f"glu: halving dimension {dim} must be even, got size "
+                         f"{input.shape[dim]}")
+    a, b = F.chunk(input, 2, dim)
+    return a * E.sigmoid(b)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x if x > 0 else a·x`` with a learned slope ``a`` per channel (dim 1) or shared."""
+    w = weight
+    if weight.numel() > 1 and input.ndim >= 2:
+        w = F.reshape(weight, (weight.numel(),) + (1,) * (input.ndim - 2))
+    return F.where(input.data > 0, input, w * input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x if x > threshold else value``."""
+    return F.where(input.data > threshold, input, value)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - E.tanh(input)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x - λ`` above λ, ``x + λ`` below -λ, else 0."""
+    x = input.data
+    return F.where(x > lambd, input - lambd, F.where(x < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x`` where ``|x| > λ``, else 0."""
+    x = input.data
+    return F.where((x > lambd) | (x < -lambd), input, 0.0)

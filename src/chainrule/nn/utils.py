@@ -1,0 +1,122 @@
+"""Gradient clipping and flattening parameters into one vector.
+
+``cr.nn.utils.GradientMonitor`` is imported lazily from ``chainrule.diagnostics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
+           "vector_to_parameters", "get_total_norm", "clip_grads_with_norm_"]
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0,
+                   error_if_nonfinite: bool = False) -> Tensor:
+    """The ``norm_type``-norm of all the tensors together (as if concatenated)."""
+    arrays = [t.data for t in _as_list(tensors)]
+    if not arrays:
+        return Tensor._make(np.zeros((), dtype=np.float32))
+    p = float(norm_type)
+    if p == math.inf:
+        norms = np.array([np.max(np.abs(a)) if a.size else 0.0 for a in arrays])
+        total = norms.max()
+    elif p == 2.0:
+        total = np.sqrt(sum(np.vdot(a, a).real for a in arrays))
+    else:
+        total = sum(np.sum(np.abs(a) ** p) for a in arrays) ** (1.0 / p)
+    dtype = np.result_type(*arrays)
+    total = np.asarray(total, dtype=dtype)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`")
+    return Tensor._make(total)
+
+
+def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
+                          total_norm: Tensor) -> None:
+    """Scale the gradients by ``min(1, max_norm/(total_norm + 1e-6))`` in place."""
+    coef = np.minimum(float(max_norm) / (float(total_norm.item()) + 1e-6), 1.0)
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            g = p.grad.data
+            g *= np.asarray(coef, dtype=g.dtype)
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: bool | None = None) -> Tensor:
+    """Rescale all gradients together so their global norm is at most ``max_norm``.
+
+    ``total = ‖(g_1, ..., g_n)‖_p``; every gradient is multiplied by
+    ``min(1, max_norm/(total + 1e-6))``. Returns ``total`` (as a tensor). A NaN or inf total
+    raises with ``error_if_nonfinite``; otherwise the gradients are scaled by it anyway (and
+    become NaN), as PyTorch does.
+
+    >>> import chainrule as cr
+    >>> w = cr.nn.Parameter(cr.zeros(2))
+    >>> w.grad = cr.tensor([3.0, 4.0])
+    >>> cr.nn.utils.clip_grad_norm_([w], max_norm=1.0)
+    tensor(5.)
+    """
+    params = [p for p in _as_list(parameters) if p.grad is not None]
+    if not params:
+        return Tensor._make(np.zeros((), dtype=np.float32))
+    total = get_total_norm([p.grad for p in params if p.grad is not None], norm_type,
+                           error_if_nonfinite)
+    clip_grads_with_norm_(params, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
+                     foreach: bool | None = None) -> None:
+    """Clip every gradient element into ``[-clip_value, clip_value]``, in place."""
+    v = float(clip_value)
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            np.clip(p.grad.data, -v, v, out=p.grad.data)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters flattened and joined into one vector (differentiable)."""
+    from .. import functional as F
+
+    return F.cat([F.reshape(p, (-1,)) for p in parameters])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters' values."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected a Tensor, but got: {type(vec).__name__}")
+    flat = vec.data.reshape(-1)
+    pointer = 0
+    params = list(parameters)
+    total = sum(p.numel() for p in params)
+    if total != flat.size:
+        raise ValueError(f"vector_to_parameters: the vector has {flat.size} elements, the "
+                         f"parameters {total}")
+    for p in params:
+        n = p.numel()
+        np.copyto(p.data, flat[pointer:pointer + n].reshape(p.shape))
+        p._vbox[0] += 1
+        pointer += n
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GradientMonitor":
+        from ..diagnostics import GradientMonitor
+
+        return GradientMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
