@@ -34,6 +34,7 @@ def _ufuncs() -> dict:
 
 def _functions() -> dict:
     from . import functional as F
+    from .ops._util import norm_dim
 
     def concatenate(arrays: Any, axis: int = 0) -> Any:
         return F.cat(arrays, axis)
@@ -48,9 +49,41 @@ def _functions() -> dict:
         return F.reshape(a, kw.get("newshape", shape))
 
     def expand_dims(a: Any, axis: Any) -> Any:
-        for ax in sorted((axis,) if isinstance(axis, int) else axis):
+        # NumPy counts each axis in the result's dims, then inserts them in increasing order
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        n = a.ndim + len(axes)
+        for ax in sorted(norm_dim(ax, n, "expand_dims") + n for ax in axes):
             a = F.unsqueeze(a, ax)
         return a
+
+    def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+            keepdims: bool = False, **kw: Any) -> Any:
+        # NumPy's default is ddof=0 (PyTorch's correction=1): keep NumPy's meaning here
+        x = a if dtype is None else a.to(dtype)
+        return F.var(x, axis, correction=ddof, keepdim=keepdims)
+
+    def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+            keepdims: bool = False, **kw: Any) -> Any:
+        x = a if dtype is None else a.to(dtype)
+        return F.std(x, axis, correction=ddof, keepdim=keepdims)
+
+    def dot(a: Any, b: Any) -> Any:
+        na, nb = np.ndim(a), np.ndim(b)
+        if na == 0 or nb == 0:
+            return F.mul(a, b)
+        if na <= 2 and nb <= 2:
+            return F.matmul(a, b)
+        # N-D: sum over a's last axis and b's second-to-last, all other axes kept (outer)
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        sa, sb = letters[:na - 1], letters[na - 1:na + nb - 2]
+        k = "Z"
+        sb_full = sb[:-1] + k + sb[-1] if nb >= 2 else k
+        return F.einsum(f"{sa}{k},{sb_full}->{sa}{sb}", a, b)
+
+    def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False, **kw: Any) -> Any:
+        x = a if dtype is None else a.to(dtype)
+        return F.prod(x, axis, keepdim=keepdims)
 
     def zeros_like(a: Any, dtype: Any = None, **kw: Any) -> Any:
         from .tensor import Tensor
@@ -125,13 +158,13 @@ def _functions() -> dict:
         return F.triu(m, k)
 
     return {
-        np.sum: F.sum, np.mean: F.mean, np.prod: F.prod, np.var: F.var, np.std: F.std,
+        np.sum: F.sum, np.mean: F.mean, np.prod: prod, np.var: var, np.std: std,
         np.amax: F.amax, np.max: F.amax, np.amin: F.amin, np.min: F.amin,
         np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes,
         np.moveaxis: F.movedim, np.expand_dims: expand_dims, np.squeeze: squeeze,
         np.broadcast_to: broadcast_to, np.concatenate: concatenate, np.stack: F.stack,
         np.where: where, np.flip: flip, np.roll: roll, np.tile: tile, np.cumsum: cumsum,
-        np.cumprod: cumprod, np.einsum: einsum, np.dot: F.matmul, np.outer: F.outer,
+        np.cumprod: cumprod, np.einsum: einsum, np.dot: dot, np.outer: F.outer,
         np.clip: clip, np.pad: pad, np.zeros_like: zeros_like, np.ones_like: ones_like,
         np.take_along_axis: take_along_axis, np.shape: shape, np.ndim: ndim,
         np.linalg.inv: linalg_inv, np.linalg.det: linalg_det, np.tril: tril, np.triu: triu,

@@ -84,10 +84,12 @@ def round(input: Any, decimals: int = 0) -> Tensor:
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     """Clip into ``[min, max]``; bounds may be numbers or tensors (tensors get gradients)."""
     if min is None and max is None:
-        raise ValueError("clamp: give at least one of min= and max=")
+        raise OpError("clamp: give at least one of min= and max=")
     if is_tensor(min) or is_tensor(max):
-        out = input if min is None else E.maximum(input, min)
-        return out if max is None else E.minimum(out, max)
+        # NOTE: as PyTorch: at x == min (or max) the gradient goes to x, not to the bound
+        # (maximum/minimum would split it); a bound gets it only where it is the result.
+        out = input if min is None else where(input < min, min, input)
+        return out if max is None else where(out > max, max, out)
     return E.clamp(input, min=min, max=max)
 
 
@@ -109,7 +111,7 @@ def celu(input: Any, alpha: float = 1.0) -> Tensor:
 def gelu(input: Any, approximate: str = "none") -> Tensor:
     """GELU, exact (``x·Φ(x)``) or with ``approximate='tanh'``."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return E.gelu(input, approximate=approximate)
 
 
@@ -162,15 +164,29 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
     return _reduce(R.mean, "mean", x, dim, keepdim, axis, keepdims)
 
 
-def prod(input: Any, dim: int | None = None, keepdim: bool = False, *,
+def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
          axis: Any = None, keepdims: bool | None = None) -> Tensor:
-    """Product over one ``dim`` or all elements; exact gradients even where inputs are 0."""
+    """Product over one ``dim`` (or, beyond PyTorch, a tuple of dims) or all elements; exact
+    gradients even where inputs are 0."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
     dim = pick(dim, axis, "prod")
     keep = pick_keep(keepdim, keepdims)
-    if dim is None:
-        out = R.prod(reshape(input, (-1,)), dim=-1, keepdim=False)
-        return reshape(out, (1,) * ndim_of(input)) if keep else out
-    return R.prod(input, dim=norm_dim(dim, ndim_of(input), "prod"), keepdim=keep)
+    nd = ndim_of(x)
+    if isinstance(dim, (int, np.integer)):
+        return R.prod(x, dim=norm_dim(dim, nd, "prod"), keepdim=keep)
+    dims = norm_dims(dim, nd, "prod")
+    if dims is None or len(dims) == nd:
+        out = R.prod(reshape(x, (-1,)), dim=-1, keepdim=False)
+        return reshape(out, (1,) * nd) if keep else out
+    # several dims: move them last, flatten them into one, and take the product over it
+    rest = [d for d in range(-nd, 0) if d not in dims]
+    moved = S.permute(x, dims=tuple(d + nd for d in rest + list(dims)))
+    kept_shape = tuple(shape_of(x)[d] for d in rest)
+    out = R.prod(reshape(moved, kept_shape + (-1,)), dim=-1, keepdim=False)
+    if keep:
+        out = reshape(out, tuple(1 if d - nd in dims else s
+                                 for d, s in enumerate(shape_of(x))))
+    return out
 
 
 def var(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
@@ -262,10 +278,14 @@ def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any =
 
 
 def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
-         axis: Any = None) -> Tensor:
-    """Vector norm over ``dim``: p = 1, 2 (or 'fro'), inf, -inf or any other number."""
+         axis: Any = None, keepdims: bool | None = None) -> Tensor:
+    """Vector norm over ``dim``: p = 1, 2 (or 'fro' or None), inf, -inf, 0 (the number of
+    non-zeros) or any other number."""
     dims = norm_dims(pick(dim, axis, "norm"), ndim_of(input), "norm")
     dims = _all_dims(input) if dims is None else dims
+    keepdim = pick_keep(keepdim, keepdims)
+    if p is None:
+        p = "fro"
     if p in ("fro", 2, 2.0):
         return R.norm2(input, dim=dims, keepdim=keepdim)
     if p in (1, 1.0):
@@ -274,70 +294,104 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
         return R.amax(abs(input), dim=dims, keepdim=keepdim)
     if p == float("-inf"):
         return R.amin(abs(input), dim=dims, keepdim=keepdim)
-    if isinstance(p, (int, float)) and p > 0:
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p == 0:
+        # the number of non-zero elements: piecewise constant, so a zero gradient
+        return R.sum(abs(input) * 0 + (input != 0), dim=dims, keepdim=keepdim)
+    if isinstance(p, (int, float)) and not isinstance(p, bool):
         return R.sum(abs(input) ** p, dim=dims, keepdim=keepdim) ** (1.0 / p)
-    raise ValueError(f"norm: unsupported p={p!r}; use 1, 2, 'fro', inf, -inf or a positive "
-                     "number")
+    raise OpError(f"norm: unsupported p={p!r}; use a number (1, 2, inf, -inf, 0, ...) or "
+                  "'fro'")
 
 
-def cumsum(input: Any, dim: int, *, axis: Any = None) -> Tensor:
-    return R.cumsum(input, dim=norm_dim(pick(dim, axis, "cumsum"), ndim_of(input), "cumsum"))
-
-
-def cumprod(input: Any, dim: int, *, axis: Any = None) -> Tensor:
-    """Cumulative product; its gradient divides by the input, so inputs must be non-zero."""
-    return R.cumprod(input, dim=norm_dim(pick(dim, axis, "cumprod"), ndim_of(input), "cumprod"))
-
-
-def softmax(input: Any, dim: int = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
-    """``exp(x) / Σ exp(x)`` along ``dim``; finite for any finite logits."""
+def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    """Cumulative sum along ``dim``."""
     x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.softmax(x, dim=norm_dim(pick(dim, axis, "softmax"), ndim_of(x), "softmax"))
+    return R.cumsum(x, dim=norm_dim(pick(dim, axis, "cumsum"), ndim_of(x), "cumsum"))
 
 
-def log_softmax(input: Any, dim: int = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``; finite for any finite logits."""
+def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    """Cumulative product along ``dim``; exact gradients also where inputs are 0."""
     x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.log_softmax(x, dim=norm_dim(pick(dim, axis, "log_softmax"), ndim_of(x),
+    return R.cumprod(x, dim=norm_dim(pick(dim, axis, "cumprod"), ndim_of(x), "cumprod"))
+
+
+def _dim_or(default: int, dim: Any, axis: Any, name: str) -> Any:
+    """``dim`` (or its alias ``axis``), else the default: PyTorch's defaults are not None."""
+    d = pick(dim, axis, name)
+    return default if d is None else d
+
+
+def softmax(input: Any, dim: int | None = None, *, axis: Any = None,
+            dtype: Any = None) -> Tensor:
+    """``exp(x) / Σ exp(x)`` along ``dim`` (default -1); finite for any finite logits."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    return R.softmax(x, dim=norm_dim(_dim_or(-1, dim, axis, "softmax"), ndim_of(x), "softmax"))
+
+
+def log_softmax(input: Any, dim: int | None = None, *, axis: Any = None,
+                dtype: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim`` (default -1); finite for any finite logits."""
+    x = input if dtype is None else as_tensor(input).to(dtype)
+    return R.log_softmax(x, dim=norm_dim(_dim_or(-1, dim, axis, "log_softmax"), ndim_of(x),
                                          "log_softmax"))
 
 
 # --------------------------------------------------------------------------- linear algebra
 
+def _matmul_checked(name: str, a: Any, b: Any) -> Tensor:
+    """``a @ b`` after checking the shapes, so that the error names ``name`` and both shapes."""
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise OpError(f"{name}: both arguments need at least 1 dim, got shapes {sa} and {sb}; "
+                      "use * for scalars")
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != k_b:
+        where = "the size of the second" if len(sb) == 1 else "the second-to-last dim of the second"
+        raise OpError(f"{name}: shapes {sa} and {sb} cannot be multiplied: the last dim of the "
+                      f"first ({sa[-1]}) must equal {where} ({k_b})")
+    try:
+        if len(sa) > 2 and len(sb) > 2:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise OpError(f"{name}: the batch dims of shapes {sa} and {sb} cannot be broadcast "
+                      "together (they must be equal or 1, counted from the right)") from None
+    return LA.matmul(a, b)
+
+
 def matmul(input: Any, other: Any) -> Tensor:
     """Matrix product with NumPy's rules for 1-D, 2-D, batched and broadcast operands."""
-    if ndim_of(input) == 0 or ndim_of(other) == 0:
-        raise OpError(f"matmul: both arguments need at least 1 dim, got shapes "
-                      f"{shape_of(input)} and {shape_of(other)}; use * for scalars")
-    return LA.matmul(input, other)
+    return _matmul_checked("matmul", input, other)
 
 
 def mm(input: Any, mat2: Any) -> Tensor:
     if ndim_of(input) != 2 or ndim_of(mat2) != 2:
         raise OpError(f"mm: expects two matrices, got shapes {shape_of(input)} and "
                       f"{shape_of(mat2)}")
-    return LA.matmul(input, mat2)
+    return _matmul_checked("mm", input, mat2)
 
 
 def bmm(input: Any, mat2: Any) -> Tensor:
     if ndim_of(input) != 3 or ndim_of(mat2) != 3:
         raise OpError(f"bmm: expects two batches of matrices (3-D), got shapes "
                       f"{shape_of(input)} and {shape_of(mat2)}")
-    return LA.matmul(input, mat2)
+    return _matmul_checked("bmm", input, mat2)
 
 
 def dot(input: Any, other: Any) -> Tensor:
     if ndim_of(input) != 1 or ndim_of(other) != 1:
         raise OpError(f"dot: expects two 1-D tensors, got shapes {shape_of(input)} and "
                       f"{shape_of(other)}")
-    return LA.matmul(input, other)
+    return _matmul_checked("dot", input, other)
 
 
 inner = dot
 
 
 def mv(input: Any, vec: Any) -> Tensor:
-    return LA.matmul(input, vec)
+    if ndim_of(input) != 2 or ndim_of(vec) != 1:
+        raise OpError(f"mv: expects a matrix and a vector, got shapes {shape_of(input)} and "
+                      f"{shape_of(vec)}")
+    return _matmul_checked("mv", input, vec)
 
 
 def outer(input: Any, vec2: Any) -> Tensor:
@@ -358,10 +412,11 @@ def einsum(equation: str, *operands: Any) -> Tensor:
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
     nd = ndim_of(input)
+    a, b = norm_dim(dim0, nd, "transpose"), norm_dim(dim1, nd, "transpose")
     if nd < 2:
         return input if is_tensor(input) else as_tensor(input)
+    a, b = a + nd, b + nd
     perm = list(range(nd))
-    a, b = norm_dim(dim0, nd, "transpose") + nd, norm_dim(dim1, nd, "transpose") + nd
     perm[a], perm[b] = perm[b], perm[a]
     return S.permute(input, dims=tuple(perm))
 
@@ -436,7 +491,13 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:
     shape = shape_of(input)
     d = norm_dim(dim, len(shape), "unflatten") + len(shape)
-    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1:])
+    sizes = tuple(int(n) for n in sizes)
+    known = int(np.prod([n for n in sizes if n != -1]))
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != shape[d]) or (
+            -1 in sizes and (known == 0 or shape[d] % known)):
+        raise OpError(f"unflatten: sizes {sizes} do not multiply to {shape[d]}, the size of "
+                      f"dim {dim} of a tensor of shape {shape}")
+    return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
 def squeeze(input: Any, dim: Any = None) -> Tensor:
@@ -464,13 +525,15 @@ def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
     """A read-only broadcast view; its gradient sums over the copies."""
     shape = tuple(int(s) for s in shape)
     old = shape_of(input)
+    if len(shape) < len(old):
+        raise OpError(f"expand: a tensor of shape {old} cannot be expanded to {shape}: the "
+                      f"target needs at least {len(old)} dims")
     full = tuple(o if s == -1 else s for s, o in zip(shape[len(shape) - len(old):], old))
     shape = shape[:len(shape) - len(old)] + full
-    try:
-        np.broadcast_shapes(old, shape)
-    except ValueError:
+    if builtins.any(s < 0 for s in shape) or builtins.any(
+            o != s and o != 1 for o, s in zip(old, full)):
         raise OpError(f"expand: a tensor of shape {old} cannot be expanded to {shape}: each "
-                      "dim must match or be 1") from None
+                      "dim must match or be 1 (-1 keeps a dim; new dims go in front)")
     if shape == old and is_tensor(input):
         return input
     return S.expand(input, shape=shape)
@@ -480,13 +543,14 @@ def expand(input: Any, *sizes: Any) -> Tensor:
     return broadcast_to(input, _shape_arg(sizes))
 
 
-def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> Tensor:
     """Join tensors along an existing dim."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+        raise OpError("cat: expected a non-empty list of tensors")
     nd = ndim_of(tensors[0])
-    d = norm_dim(pick(dim, axis, "cat"), nd, "cat")
+    dim = _dim_or(0, dim, axis, "cat")
+    d = norm_dim(dim, nd, "cat")
     shapes = [shape_of(t) for t in tensors]
     for s in shapes:
         rest, first = s[:nd + d] + s[nd + d + 1:], shapes[0][:nd + d] + shapes[0][nd + d + 1:]
@@ -500,15 +564,16 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
 concatenate = concat = cat
 
 
-def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
+def stack(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> Tensor:
     """Join tensors along a new dim."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise OpError("stack: expected a non-empty list of tensors")
     shapes = {shape_of(t) for t in tensors}
     if len(shapes) > 1:
         raise OpError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
-    d = pick(dim, axis, "stack")
+    nd = ndim_of(tensors[0]) + 1
+    d = norm_dim(_dim_or(0, dim, axis, "stack"), nd, "stack")
     return cat([unsqueeze(t, d) for t in tensors], dim=d)
 
 
@@ -519,13 +584,13 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
     n = shape[d]
     if isinstance(split_size_or_sections, int):
         if split_size_or_sections <= 0:
-            raise ValueError("split: split_size must be positive")
+            raise OpError(f"split: split_size must be positive, got {split_size_or_sections}")
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
         if n % split_size_or_sections:
             sizes.append(n % split_size_or_sections)
     else:
-        sizes = list(split_size_or_sections)
-        if builtins.sum(sizes) != n:
+        sizes = [int(k) for k in split_size_or_sections]
+        if builtins.sum(sizes) != n or builtins.any(k < 0 for k in sizes):
             raise OpError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim}")
     out, start = [], 0
     for s in sizes:
@@ -538,6 +603,8 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """``chunks`` pieces of (nearly) equal size along ``dim``."""
     n = shape_of(input)[norm_dim(dim, ndim_of(input), "chunk")]
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise OpError(f"chunk: chunks must be a positive int, got {chunks!r}")
     size = -(-n // chunks)
     return split(input, size, dim) if n else (as_tensor(input),)
 
@@ -575,6 +642,8 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
                       dims=None)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     return S.roll(input, shifts=shifts, dims=tuple(norm_dim(d, ndim_of(input), "roll")
                                                    for d in dims))
 
@@ -627,7 +696,11 @@ def trace(input: Any) -> Tensor:
 def index_select(input: Any, dim: int, index: Any) -> Tensor:
     nd = ndim_of(input)
     d = norm_dim(dim, nd, "index_select")
-    idx = I.check_index(np.asarray(_data(index)).reshape(-1), shape_of(input)[d], "index_select")
+    idx = np.asarray(_data(index))
+    if idx.ndim > 1:
+        raise OpError(f"index_select: index must be 1-D (or a single number), got shape "
+                      f"{idx.shape}")
+    idx = I.check_index(idx.reshape(-1), shape_of(input)[d], "index_select")
     return I.getitem(input, key=(slice(None),) * (nd + d) + (idx,))
 
 
@@ -665,6 +738,12 @@ def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
     idx = np.asarray(_data(index))
     nd = ndim_of(input)
     d = norm_dim(dim, nd, "scatter_add")
+    xs, ss = shape_of(input), shape_of(src)
+    if idx.ndim != nd or len(ss) != nd or builtins.any(
+            idx.shape[k] > ss[k] or (k != nd + d and idx.shape[k] > xs[k]) for k in range(nd)):
+        raise OpError(f"scatter_add: index of shape {idx.shape} must have the {nd} dims of the "
+                      f"input {xs} and src {ss}, and be no larger than src in any dim, nor than "
+                      f"the input except in dim {dim}")
     I.check_index(idx, shape_of(input)[d], "scatter_add")
     src_key = tuple(slice(0, s) for s in idx.shape)
     part = I.getitem(src, key=src_key) if shape_of(src) != idx.shape else src
@@ -674,7 +753,15 @@ def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
 
 def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
     """``value`` where ``mask`` is True, else ``input``."""
-    return E.where(_data(mask).astype(bool), value, input)
+    m = _data(mask)
+    try:
+        full = np.broadcast_shapes(m.shape, shape_of(input))
+    except ValueError:
+        full = None
+    if full != shape_of(input):
+        raise OpError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input's "
+                      f"shape {shape_of(input)}")
+    return E.where(m.astype(bool), value, input)
 
 
 # --------------------------------------------------------------------------- linalg namespace
@@ -705,6 +792,11 @@ class _Linalg:
     def solve(A: Any, B: Any) -> Tensor:
         """X with A X = B; B a matrix (batch) or a vector (batch); non-singular A."""
         _square("solve", A)
+        a, b = shape_of(A), shape_of(B)
+        vector = len(b) == len(a) - 1 or len(b) == 1
+        if (b[-1] if vector else b[-2:-1][0] if len(b) >= 2 else None) != a[-1]:
+            raise OpError(f"linalg.solve: A of shape {a} and B of shape {b} do not match: B "
+                          f"needs {a[-1]} rows (B is a matrix (..., n, k) or a vector (..., n))")
         return LA.solve_op(A, B)
 
     @staticmethod
@@ -716,7 +808,36 @@ class _Linalg:
 
     @staticmethod
     def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return norm(A, "fro" if ord is None else ord, dim, keepdim)
+        """As ``torch.linalg.norm``: a vector norm over one dim, a matrix norm over two (with
+        ``dim=None``: the 2-norm of all elements if ``ord`` is None, else A must be 1-D or 2-D).
+        Matrix norms: 'fro', 1 / -1 (max / min column sum of |A|), inf / -inf (rows)."""
+        nd = ndim_of(A)
+        if dim is None:
+            if ord is None or nd == 1:
+                return norm(A, 2 if ord is None else ord, None, keepdim)
+            if nd != 2:
+                raise OpError(f"linalg.norm: with ord={ord!r} and dim=None the input must be "
+                              f"1-D or 2-D, got shape {shape_of(A)}; give dim")
+            dim = (-2, -1)
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        if len(dims) == 1:
+            return norm(A, 2 if ord is None else ord, dims, keepdim)
+        if len(dims) != 2:
+            raise OpError(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
+        rows, cols = (norm_dim(d, nd, "linalg.norm") for d in dims)
+        if rows == cols:
+            raise OpError(f"linalg.norm: dim {dim} names the same dimension twice")
+        if ord is None or ord == "fro":
+            return R.norm2(A, dim=tuple(sorted((rows, cols))), keepdim=keepdim)
+        if ord in (1, -1, float("inf"), float("-inf")):
+            # 1: the largest column sum of |A| (sum over rows); inf: the largest row sum
+            inner, outer = (rows, cols) if ord in (1, -1) else (cols, rows)
+            sums = R.sum(abs(A), dim=(inner,), keepdim=True)
+            pick_ = R.amax if ord in (1, float("inf")) else R.amin
+            out = pick_(sums, dim=(outer,), keepdim=True)
+            return out if keepdim else squeeze(out, (rows, cols))
+        raise OpError(f"linalg.norm: the matrix norm ord={ord!r} is not supported (no SVD); "
+                      "use 'fro', 1, -1, inf or -inf")
 
     @staticmethod
     def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:

@@ -36,7 +36,7 @@ def pick_keep(keepdim: bool, keepdims: bool | None) -> bool:
     return bool(keepdim if keepdims is None else keepdims)
 
 
-def norm_dim(dim: int, ndim: int, op: str) -> int:
+def norm_dim(dim: Any, ndim: int, op: str) -> int:
     """A dim as a negative index (so rules work with leading batch dims); range-checked."""
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
@@ -52,6 +52,9 @@ def norm_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """``None`` (all dims), an int or a sequence of ints -> sorted tuple of negative dims."""
     if dim is None:
         return None
+    if not isinstance(dim, (int, np.integer, tuple, list)):
+        raise TypeError(f"{op}: dim must be an int, a tuple of ints or None, got "
+                        f"{type(dim).__name__}")
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = tuple(sorted({norm_dim(d, ndim, op) for d in dims}))
     if len(out) != len(dims):

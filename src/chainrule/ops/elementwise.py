@@ -71,13 +71,15 @@ neg = _ew("neg", np.negative, lambda g, out, x: -g, "d/dx (-x) = -1", saves=Fals
 
 
 def _pow_dbase(g: Any, out: Any, x: Any, y: Any) -> Any:
-    return g * y * x ** (y - 1)
+    # NOTE: where y == 0 the base's gradient is 0 (x^0 = 1 is flat), also at x = 0 where
+    # y·x^(y-1) would be 0·inf = NaN; as PyTorch does. (x^(y-1+[y=0]) keeps it finite.)
+    return g * y * x ** (y - 1 + (y == 0))
 
 
 def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # NOTE: at x == 0 the exponent's gradient is taken as 0 (x^y is flat there for y > 0),
+    # NOTE: at x == 0 with y >= 0 the exponent's gradient is taken as 0 (x^y is flat there),
     # as PyTorch does; log(x) would give 0 · -inf = NaN.
-    safe = np.where(x == 0, 1.0, x)
+    safe = np.where((x == 0) & (y >= 0), 1.0, x)
     return g * out * np.log(safe)
 
 
@@ -162,7 +164,7 @@ relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: g * ((x > 0) 
             torch="nn.functional.relu6")
 leaky_relu = _ew("leaky_relu",
                  lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
-                 lambda g, out, x, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope),
+                 lambda g, out, x, negative_slope=0.01: np.where(x > 0, g, g * negative_slope),
                  "d/dx leaky_relu(x) = 1 if x > 0 else α", sample=_unary(
                      params={"negative_slope": 0.01}, variants=({"negative_slope": 0.2},)),
                  torch="nn.functional.leaky_relu")
@@ -265,7 +267,7 @@ clamp = _ew("clamp", _clamp_forward, _clamp_vjp, "d/dx clamp(x) = 1 if min ≤ x
 
 def _split_ties(g: Any, x: Any, y: Any, win: Any) -> Any:
     # NOTE: where x == y the gradient is split half and half, as PyTorch does.
-    return g * np.where(win, 1.0, np.where(x == y, 0.5, 0.0))
+    return g * win + (g * 0.5) * (x == y)
 
 
 maximum = _ew("maximum", np.maximum,
@@ -281,7 +283,8 @@ minimum = _ew("minimum", np.minimum,
 where = _ew("where", np.where,
             (None, lambda g, out, c, x, y: np.where(c, g, 0.0),
              lambda g, out, c, x, y: np.where(c, 0.0, g)),
-            ("", "d/dx where(c, x, y) = c", "d/dy where(c, x, y) = 1 - c"),
+            ("c is a boolean mask: no gradient", "d/dx where(c, x, y) = c",
+             "d/dy where(c, x, y) = 1 - c"),
             reads=((), (0,), (0,)), sample=Sample(make=lambda rng: (
                 rng.random((3, 4)) > 0.5, rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (1, 4)))),
             torch="where")
@@ -294,25 +297,53 @@ lerp = _ew("lerp", lambda a, b, w: a + w * (b - a),
 
 # NOTE: these are piecewise constant: their gradient is 0 everywhere it exists (PyTorch too).
 sign = _ew("sign", np.sign, lambda g, out, x: g * 0.0, "d/dx sign(x) = 0", saves=False,
-           sample=_unary(second_order=False), torch="sign")
+           sample=_unary(), torch="sign")
 floor = _ew("floor", np.floor, lambda g, out, x: g * 0.0, "d/dx floor(x) = 0", saves=False,
-            sample=_unary(second_order=False), torch="floor")
+            sample=_unary(), torch="floor")
 ceil = _ew("ceil", np.ceil, lambda g, out, x: g * 0.0, "d/dx ceil(x) = 0", saves=False,
-           sample=_unary(second_order=False), torch="ceil")
+           sample=_unary(), torch="ceil")
 round = _ew("round", np.round, lambda g, out, x: g * 0.0, "d/dx round(x) = 0", saves=False,
-            sample=_unary(second_order=False), torch="round")
+            sample=_unary(), torch="round")
 
 # --------------------------------------------------------------------------- no gradient
-lt = defop("lt", np.less, None)
-le = defop("le", np.less_equal, None)
-gt = defop("gt", np.greater, None)
-ge = defop("ge", np.greater_equal, None)
-eq = defop("eq", np.equal, None)
-ne = defop("ne", np.not_equal, None)
-logical_not = defop("logical_not", np.logical_not, None)
-logical_and = defop("logical_and", np.logical_and, None)
-logical_or = defop("logical_or", np.logical_or, None)
-logical_xor = defop("logical_xor", np.logical_xor, None)
-isnan = defop("isnan", np.isnan, None)
-isinf = defop("isinf", np.isinf, None)
-isfinite = defop("isfinite", np.isfinite, None)
+# Comparisons, logical ops and tests have boolean outputs: no gradient flows through them (they
+# are used as masks, e.g. in where()). Their samples include ties, NaN and inf.
+
+
+def _compare_sample(rng: np.random.Generator) -> tuple:
+    x = np.round(rng.uniform(-2, 2, (3, 4)), 1)
+    y = np.round(rng.uniform(-2, 2, (1, 4)), 1)
+    x[1] = y[0]  # ties
+    return x, y
+
+
+def _bool_sample(n: int) -> Sample:
+    return Sample(make=lambda rng: tuple(rng.random((3, 4)) > 0.5 for _ in range(n)))
+
+
+def _special_sample(rng: np.random.Generator) -> tuple:
+    x = rng.uniform(-2, 2, (3, 4))
+    x[0, :3] = [np.nan, np.inf, -np.inf]
+    return (x,)
+
+
+def _nograd(name: str, forward: Any, formula: str, sample: Sample, torch: str) -> Any:
+    return defop(name, forward, None, f"{formula}: boolean, no gradient", sample=sample,
+                 torch=torch, elementwise=True)
+
+
+_CMP = Sample(make=_compare_sample)
+lt = _nograd("lt", np.less, "x < y", _CMP, "lt")
+le = _nograd("le", np.less_equal, "x ≤ y", _CMP, "le")
+gt = _nograd("gt", np.greater, "x > y", _CMP, "gt")
+ge = _nograd("ge", np.greater_equal, "x ≥ y", _CMP, "ge")
+eq = _nograd("eq", np.equal, "x = y", _CMP, "eq")
+ne = _nograd("ne", np.not_equal, "x ≠ y", _CMP, "ne")
+logical_not = _nograd("logical_not", np.logical_not, "not x", _bool_sample(1), "logical_not")
+logical_and = _nograd("logical_and", np.logical_and, "x and y", _bool_sample(2), "logical_and")
+logical_or = _nograd("logical_or", np.logical_or, "x or y", _bool_sample(2), "logical_or")
+logical_xor = _nograd("logical_xor", np.logical_xor, "x xor y", _bool_sample(2), "logical_xor")
+isnan = _nograd("isnan", np.isnan, "x is NaN", Sample(make=_special_sample), "isnan")
+isinf = _nograd("isinf", np.isinf, "x is ±inf", Sample(make=_special_sample), "isinf")
+isfinite = _nograd("isfinite", np.isfinite, "x is finite", Sample(make=_special_sample),
+                   "isfinite")

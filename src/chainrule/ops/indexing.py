@@ -112,12 +112,25 @@ def _take_forward(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
     return np.take_along_axis(x, index, axis=dim)
 
 
+def _take_shapes(x_shape: tuple, index_shape: tuple, dim: int) -> tuple[tuple, tuple]:
+    """(output shape, gradient shape) of ``take_along_axis``: x and index broadcast in every
+    dim but ``dim``, where the output has the index's size and the gradient the input's."""
+    nd = len(x_shape)
+    xs, js = list(x_shape), list(index_shape)
+    xs[nd + dim] = js[nd + dim] = 1
+    both = list(np.broadcast_shapes(tuple(xs), tuple(js)))
+    out, grad = list(both), list(both)
+    out[nd + dim] = index_shape[nd + dim]
+    grad[nd + dim] = x_shape[nd + dim]
+    return tuple(out), tuple(grad)
+
+
 def _take_vjp(g: Any, out: Any, x: Any, index: np.ndarray, dim: int) -> Any:
-    shape = list(np.broadcast_shapes(shape_of(x), index.shape))
-    shape[len(shape) + dim] = shape_of(x)[dim]
-    full = np.broadcast_to(index, shape_of(out))
-    return index_scatter(g, key=_full_index(full, dim), shape=tuple(shape)) \
-        if hasattr(g, "grad_fn") else _scatter_forward(g, _full_index(full, dim), tuple(shape))
+    out_shape, shape = _take_shapes(shape_of(x), index.shape, dim)
+    key = _full_index(np.broadcast_to(index, out_shape), dim)
+    if hasattr(g, "grad_fn"):
+        return index_scatter(g, key=key, shape=shape)
+    return _scatter_forward(g, key, shape)
 
 
 def _take_jvp(t: Any, out: Any, x: Any, index: np.ndarray, dim: int) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import ndim_of
+from ._util import ndim_of, shape_of
 from .registry import OpError, Sample, defop
 
 
@@ -32,19 +32,36 @@ def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     return _mT(a) @ g
 
 
+def _matmul_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
+    lead = t.ndim - ndim_of(a)
+    if not lead or ndim_of(b) == 1 and ndim_of(a) == 1:
+        return t @ b
+    lead_shape = tuple(t.shape[:lead])
+    if ndim_of(a) == 1:  # a row vector against b's (batched) matrices
+        row = t.reshape(lead_shape + (1,) * (ndim_of(b) - 2) + (1, t.shape[-1]))
+        return (row @ b)[..., 0, :]
+    # keep the tangent's batch dims in front of b's batch dims
+    pad = (1,) * max(ndim_of(b) - ndim_of(a), 0)
+    return t.reshape(lead_shape + pad + shape_of(a)) @ b
+
+
 def _matmul_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
     lead = t.ndim - ndim_of(b)
-    if b.ndim == 1 and lead:  # keep the tangent's batch dims out of the matrix dims
-        tb = t.reshape(t.shape[:lead] + (1,) * max(a.ndim - 2, 0) + (t.shape[-1], 1))
+    if not lead:
+        return a @ t
+    lead_shape = tuple(t.shape[:lead])
+    if ndim_of(b) == 1:  # keep the tangent's batch dims out of the matrix dims
+        tb = t.reshape(lead_shape + (1,) * max(ndim_of(a) - 2, 0) + (t.shape[-1], 1))
         return (a @ tb)[..., 0]
-    return a @ t
+    pad = (1,) * max(ndim_of(a) - ndim_of(b), 0)
+    return a @ t.reshape(lead_shape + pad + shape_of(b))
 
 
 matmul = defop(
     "matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b),
     ("∂(AB)/∂A: δA = δ·Bᵀ", "∂(AB)/∂B: δB = Aᵀ·δ"), reads=((1,), (0,)),
     sample=Sample(shapes=((2, 3, 4), (4, 5)), variants=(), make=None), torch="matmul",
-    jvp=(lambda t, out, a, b: t @ b, _matmul_jvp_b))
+    jvp=(_matmul_jvp_a, _matmul_jvp_b))
 
 
 # --------------------------------------------------------------------------- einsum
@@ -83,6 +100,13 @@ def _parse_einsum(equation: str, ndims: list[int]) -> tuple[list[str], str]:
 
 def _einsum_forward(*xs: np.ndarray, equation: str) -> np.ndarray:
     ins, out = _parse_einsum(equation, [x.ndim for x in xs])
+    sizes: dict[str, int] = {}
+    for subs, x in zip(ins, xs):
+        for c, n in zip(subs, x.shape):
+            if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                raise OpError(f"einsum: in {equation!r} the subscript {c!r} has size "
+                              f"{sizes[c]} in one operand and {n} in another (operand shapes "
+                              f"{' and '.join(str(y.shape) for y in xs)})")
     return np.einsum(",".join(ins) + "->" + out, *xs, optimize=len(xs) > 2)
 
 
@@ -206,13 +230,21 @@ def _cholesky_vjp(g: Any, out: Any, a: Any) -> Any:
 
 
 def _cholesky_jvp(t: Any, out: Any, a: Any) -> Any:
-    # dL = L Φ(L⁻¹ dA L⁻ᵀ)
+    # dL = L Φ(L⁻¹ dA L⁻ᵀ), with dA symmetrised as the VJP's Ā is (the two are transposes).
     low = out
+    t = 0.5 * (t + _mT(t))
     inner = _solve(low, _mT(_solve(low, _mT(t))))
     return low @ _phi(inner)
 
 
+def _symmetrize(a: Any) -> tuple:
+    return (0.5 * (a + _mT(a)),)
+
+
+# NOTE: the forward reads only the lower triangle of A, but the gradient is given as a symmetric
+# matrix (the derivative along symmetric perturbations), as PyTorch does; so the every-op test
+# differentiates A -> cholesky((A + Aᵀ)/2).
 cholesky = defop("cholesky", np.linalg.cholesky, _cholesky_vjp,
                  "A = LLᵀ: Ā = ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹", saves=False, saves_output=True,
-                 sample=Sample(make=_spd, atol=1e-4), torch="linalg.cholesky",
-                 jvp=_cholesky_jvp)
+                 sample=Sample(make=_spd, domain=_symmetrize, atol=1e-4),
+                 torch="linalg.cholesky", jvp=_cholesky_jvp)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import expand_back
+from ._util import expand_back, is_tensor, shape_of
 from .registry import Sample, defop
 
 _DIMS = {"dim": (-1,), "keepdim": False}
@@ -65,19 +65,21 @@ prod = defop(
     "∂/∂x_i Π_j x_j = Π_{j≠i} x_j", sample=Sample(shapes=((3, 4),), low=0.5, high=1.5,
                                                params={"dim": -1, "keepdim": False},
                                                variants=({"dim": -2, "keepdim": True},)),
-    torch="prod")
+    torch="prod",
+    jvp=lambda t, out, x, dim, keepdim=False: (t * _product_of_others(x, dim)).sum(
+        axis=dim, keepdims=keepdim))
 
 
 def _extreme_vjp(g: Any, out: Any, x: Any, dim: tuple, keepdim: bool = False) -> Any:
     # NOTE: ties share the gradient equally (PyTorch's amax/amin and full max()/min()).
     hit = x == expand_back(out, x.shape, dim, keepdim)
-    count = hit.sum(axis=dim, keepdims=True)
+    count = hit.sum(axis=dim, keepdims=True).astype(x.dtype)
     return expand_back(g, x.shape, dim, keepdim) * hit / count
 
 
 def _extreme_jvp(t: Any, out: Any, x: Any, dim: tuple, keepdim: bool = False) -> Any:
     hit = x == expand_back(out, x.shape, dim, keepdim)
-    w = hit / hit.sum(axis=dim, keepdims=True)
+    w = hit / hit.sum(axis=dim, keepdims=True).astype(x.dtype)
     return (t * w).sum(axis=dim, keepdims=keepdim)
 
 
@@ -133,13 +135,49 @@ cumsum = defop("cumsum", lambda x, dim: np.cumsum(x, axis=dim),
                "∂y_j/∂x_i = 1 for i ≤ j", saves=False,
                sample=Sample(shapes=((3, 4),), params={"dim": -1}, variants=({"dim": -2},)),
                torch="cumsum", jvp=lambda t, out, x, dim: np.cumsum(t, axis=dim))
-# NOTE: the gradient of cumprod divides by x: inputs along dim must be non-zero.
-cumprod = defop("cumprod", lambda x, dim: np.cumprod(x, axis=dim),
-                lambda g, out, x, dim: _flip_cumsum(g * out, dim) / x,
-                "∂y_j/∂x_i = y_j / x_i for i ≤ j (x ≠ 0)", saves_output=True,
+
+
+def _cumprod_others(x: Any, dim: int) -> Any:
+    """C[..., i, j] = Π_{k ≤ j, k ≠ i} x_k along ``dim`` (moved last): x with x_i set to 1,
+    cumulated; exact where some x are 0, at n² cost along ``dim``."""
+    n = shape_of(x)[dim]
+    xm = np.moveaxis(x, dim, -1)
+    eye = np.eye(n, dtype=bool)
+    return np.cumprod(np.expand_dims(xm, -2) * ~eye + eye, axis=-1)
+
+
+def _has_zero(x: Any) -> bool:
+    return not np.all(x.data if is_tensor(x) else x)
+
+
+def _cumprod_vjp(g: Any, out: Any, x: Any, dim: int) -> Any:
+    # ∂L/∂x_i = Σ_{j≥i} g_j Π_{k≤j, k≠i} x_k, which is Σ_{j≥i} g_j y_j / x_i when no x is 0.
+    if not _has_zero(x):
+        return _flip_cumsum(g * out, dim) / x
+    n = shape_of(x)[dim]
+    upper = np.triu(np.ones((n, n), dtype=bool))  # [i, j]: j ≥ i
+    gm = np.expand_dims(np.moveaxis(g, dim, -1), -2)
+    return np.moveaxis((gm * _cumprod_others(x, dim) * upper).sum(axis=-1), -1, dim)
+
+
+def _cumprod_jvp(t: Any, out: Any, x: Any, dim: int) -> Any:
+    # dy_j = Σ_{i≤j} t_i Π_{k≤j, k≠i} x_k  (t may carry leading batch dims)
+    if not _has_zero(x):
+        return out * np.cumsum(t / x, axis=dim)
+    n = shape_of(x)[dim]
+    upper = np.triu(np.ones((n, n), dtype=bool))
+    tm = np.expand_dims(np.moveaxis(t, dim, -1), -1)
+    return np.moveaxis((tm * _cumprod_others(x, dim) * upper).sum(axis=-2), -1, dim)
+
+
+# NOTE: with no zeros the gradient of cumprod divides by x (O(n)); where x has zeros it is
+# computed exactly from the products that leave x_i out (O(n²) along dim), as PyTorch's is exact.
+cumprod = defop("cumprod", lambda x, dim: np.cumprod(x, axis=dim), _cumprod_vjp,
+                "∂y_j/∂x_i = Π_{k≤j, k≠i} x_k for i ≤ j  (= y_j / x_i when x_i ≠ 0)",
+                saves_output=True,
                 sample=Sample(shapes=((3, 4),), low=0.5, high=1.5, params={"dim": -1},
                               variants=({"dim": -2},)),
-                torch="cumprod", jvp=lambda t, out, x, dim: out * np.cumsum(t / x, axis=dim))
+                torch="cumprod", jvp=_cumprod_jvp)
 
 
 def _softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:

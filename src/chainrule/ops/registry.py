@@ -42,6 +42,10 @@ class Sample:
     params: dict = field(default_factory=dict)
     variants: Sequence[dict] = ()  # further parameter sets to test
     make: Callable[[np.random.Generator], tuple] | None = None  # custom argument builder
+    # Maps the free test inputs onto the op's domain before the op sees them (as PyTorch's
+    # gradcheck wrappers do), e.g. A -> (A + Aᵀ)/2 for an op that reads one triangle only.
+    # Written with chainrule ops; takes and returns the float inputs, in order.
+    domain: Callable[..., tuple] | None = None
     second_order: bool = True
     jvp: bool = True  # check forward mode against reverse mode
     atol: float = 1e-5
@@ -91,6 +95,11 @@ class Op:
 
     def jvp(self, i: int, t: Any, out: Any, args: tuple, params: dict) -> Any:
         """The tangent that input ``i``'s tangent ``t`` contributes to the output."""
+        if self.vjps is None or (not self.variadic and i < len(self.vjps)
+                                 and self.vjps[i] is None):
+            # No derivative with respect to this input (a comparison, where's condition): it
+            # contributes nothing (zeros, broadcast by the engine to the output's shape).
+            return t * 0
         if self.variadic and self.jvps is not None and self.jvps[0] is not None:
             return self.jvps[0](i, t, out, *args, **params)
         rule = self.jvps[i] if self.jvps is not None and not self.variadic and i < len(
@@ -102,8 +111,22 @@ class Op:
         return _jvp_by_transposing(self, i, t, out, args, params)
 
     def explain_error(self, e: Exception, args: tuple, params: dict) -> Exception:
+        """NumPy's error in the forward, restated: the op, the input shapes, what to do. An
+        ``IndexError`` stays one (``OpIndexError``), a ``TypeError`` stays a ``TypeError``."""
+        if isinstance(e, (OpError, OpIndexError)):  # already ours, already explained
+            return e
         shapes = " and ".join(str(tuple(np.shape(_data(a)))) for a in args)
         msg = str(e)
+        extra = f" ({', '.join(f'{k}={_short(v)}' for k, v in params.items())})" \
+            if params else ""
+        if isinstance(e, TypeError):
+            return TypeError(f"{self.name}{extra}: {msg} (input shapes {shapes})")
+        if isinstance(e, IndexError):
+            return OpIndexError(f"{self.name}{extra}: {msg} (input shape {shapes})")
+        if isinstance(e, np.linalg.LinAlgError):
+            return OpError(f"{self.name}: {msg} (input shapes {shapes}); the matrix must be "
+                           "invertible" + (" and symmetric positive-definite"
+                                           if "definite" in msg else ""))
         if "broadcast" in msg:
             what = f"shapes {shapes} cannot be broadcast together"
             hint = "make the trailing dimensions equal or 1 (see reshape/unsqueeze)"
@@ -113,9 +136,18 @@ class Op:
         elif "out of bounds" in msg or "out of range" in msg:
             return OpIndexError(f"{self.name}: {msg} (input shapes {shapes})")
         else:
-            what, hint = msg, ""
-        extra = f" ({', '.join(f'{k}={v!r}' for k, v in params.items())})" if params else ""
+            what, hint = f"{msg} (input shapes {shapes})", ""
         return OpError(f"{self.name}{extra}: {what}" + (f"; {hint}" if hint else ""))
+
+
+def _short(v: Any) -> str:
+    """A parameter for an error message: arrays by shape and dtype, not by value."""
+    if isinstance(v, np.ndarray):
+        return f"<array of shape {v.shape}, {v.dtype}>"
+    if isinstance(v, tuple):
+        inner = ", ".join(_short(x) for x in v)
+        return f"({inner}{',' if len(v) == 1 else ''})"
+    return repr(v)
 
 
 def _data(a: Any) -> Any:
@@ -154,7 +186,10 @@ def _jvp_by_transposing(op: Op, i: int, t: Any, out: Any, args: tuple, params: d
         inner = (ct * t).sum()
         if not inner.requires_grad:
             return Tensor._make(np.zeros(out.shape, dtype=out.dtype))
-        res = walk([inner], [np.ones((), dtype=inner.dtype)], create_graph=True, targets=[u])
+        # retain_graph: the walk passes through the primal inputs' history, which the caller
+        # (and the reverse pass of an enclosing transform) still needs.
+        res = walk([inner], [np.ones((), dtype=inner.dtype)], retain_graph=True,
+                   create_graph=True, targets=[u])
         assert res is not None
         (jt,) = res
     return jt if jt is not None else Tensor._make(np.zeros(out.shape, dtype=out.dtype))

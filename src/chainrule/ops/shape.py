@@ -72,7 +72,9 @@ cat = defop("cat", lambda *xs, dim: np.concatenate(xs, axis=dim), (_cat_vjp,),
 
 
 def _pad_forward(x: np.ndarray, widths: tuple, value: float = 0.0) -> np.ndarray:
-    return np.pad(x, widths, constant_values=value)
+    # ``widths`` pads the last len(widths) dims; the leading ones are left alone.
+    full = ((0, 0),) * (x.ndim - len(widths)) + tuple(tuple(w) for w in widths)
+    return np.pad(x, full, constant_values=value)
 
 
 def _unpad(g: Any, widths: tuple) -> Any:
@@ -84,7 +86,8 @@ def _unpad(g: Any, widths: tuple) -> Any:
 constant_pad = defop(
     "constant_pad", _pad_forward, lambda g, out, x, widths, value=0.0: _unpad(g, widths),
     "pad: the gradient of the padding is dropped", saves=False,
-    sample=Sample(shapes=((2, 3),), params={"widths": ((1, 0), (2, 1))}), torch=None,
+    sample=Sample(shapes=((2, 3),), params={"widths": ((1, 0), (2, 1))},
+                  variants=({"widths": ((0, 2),), "value": 0.5},)), torch=None,
     jvp=lambda t, out, x, widths, value=0.0: np.pad(
         t, ((0, 0),) * (t.ndim - len(widths)) + tuple(widths)))
 
