@@ -15,6 +15,9 @@ from __future__ import annotations
 from . import (
     autograd,  # noqa: E402
     data,
+    diagnostics,
+    nn,
+    optim,
 )
 from . import linalg_namespace as linalg
 from ._dtypes import (
@@ -58,6 +61,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
+from .explain import draw, explain
 from .functional import *  # noqa: F403 - the op functions are the public API
 from .functional import __all__ as _functional_all
 from .gradcheck import GradcheckError, check_grads, gradcheck, gradgradcheck

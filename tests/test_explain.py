@@ -1,0 +1,296 @@
+"""cr.explain: the chain rule written out on real graphs, with the exact numbers of the texts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.explain import Explanation
+from chainrule.explain.examples import EXAMPLES, example, four_layer, two_layer
+
+# --------------------------------------------------------------------------- the 4-layer network
+
+FOUR_LAYER_STRINGS = [
+    "u1 = W1·x + b1 = 1·2 + 0 = 2",
+    "u2 = W2·a1 + b2 = 2·2 + 0 = 4",
+    "u3 = W3·a2 + b3 = 1·4 + 0 = 4",
+    "a3 = tanh(u3) = tanh(4) = 0.999329",
+    "u4 = W4·a3 + b4 = 1·0.999329 + 0 = 0.999329",
+    "z = identity(u4) = 0.999329",
+    "L = 40.506",
+    "δ4 = −9.00067",
+    "∂L/∂W4 = δ4·a3 = −9.00067 · 0.999329 = −8.99463",
+    "∂L/∂W4 = −8.99463",
+    "∂L/∂b4 = −9.00067",
+    "φ3′(u3) = 1 − tanh²(4) = 0.00134095",
+    "δ3 = ∂L/∂a3 · φ3′(u3) = (W4·δ4) · φ3′(u3) = −9.00067 · 0.00134095 = −0.0120695",
+    "δ3 = −0.0120695",
+    "∂L/∂W3 = −0.0482778",
+    "∂L/∂W2 = −0.0241389",
+    "∂L/∂W1 = −0.0482778",
+    "∂L/∂b1 = −0.0241389",
+    "[layer3] a3 = tanh(u3)",
+    "tanh: d/dx tanh x = 1 - tanh² x",  # the op table's formula
+]
+
+
+@pytest.fixture(scope="module")
+def four() -> Explanation:
+    return example("four-layer")
+
+
+@pytest.mark.parametrize("text", FOUR_LAYER_STRINGS)
+def test_four_layer_prints_the_exact_values(four: Explanation, text: str) -> None:
+    assert text in str(four)
+
+
+def test_four_layer_gradients_match_the_engine() -> None:
+    L, params = four_layer()
+    e = cr.explain(L, wrt=params)
+    L.backward()
+    for p in params:
+        assert e.gradients[p.name] == pytest.approx(p.grad.item(), rel=1e-12)
+    assert e.gradients["W3"] == pytest.approx(-0.0482778, abs=5e-8)
+    u = 4.0
+    delta4 = math.tanh(u) - 10.0
+    assert e.gradients["b3"] == pytest.approx(delta4 * (1 - math.tanh(u) ** 2), rel=1e-12)
+
+
+def test_explain_keeps_the_graph_and_writes_no_grad() -> None:
+    L, params = four_layer()
+    calls: list[int] = []
+    params[0].register_hook(lambda g: calls.append(1))
+    cr.explain(L)
+    cr.explain(L)  # the graph is still there
+    assert all(p.grad is None for p in params)
+    assert calls == []  # hooks belong to backward(), not to the explanation
+    L.backward()
+    assert calls == [1] and params[0].grad is not None
+
+
+def test_freed_graph_is_a_clear_error() -> None:
+    L, _ = four_layer()
+    L.backward()
+    with pytest.raises(cr.ChainruleError, match="freed by backward"):
+        cr.explain(L)
+
+
+def test_output_must_need_grad_and_be_scalar() -> None:
+    with pytest.raises(ValueError, match="does not require grad"):
+        cr.explain(cr.tensor(2.0) * 3)
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="gradient="):
+        cr.explain(x * 2)
+    with pytest.raises(TypeError):
+        cr.explain(3.0)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the small examples
+
+def test_sin_square() -> None:
+    text = str(example("sin-square"))
+    for s in ["u = x² = 1.5² = 2.25", "z = sin(u) = sin(2.25) = 0.778073",
+              "du/dx = 2x = 3", "dz/du = cos(u) = cos(2.25) = −0.628174",
+              "dz/dx = dz/du · du/dx = −0.628174 · 3 = −1.88452",
+              "dz/dx = cos(2.25)·3 = −1.88452", "pow: d/dx x^y = y·x^(y-1)"]:
+        assert s in text, s
+
+
+def test_cube_of_square() -> None:
+    e = example("cube-of-square")
+    x0 = 0.7
+    assert float(e.gradients["x"]) == pytest.approx(6 * x0 * (x0 ** 2 + 1) ** 2, rel=1e-14)
+    assert "dz/dv = 3·v² = 6.6603" in str(e)
+    assert "dz/dx = 6.6603·1.4 = 9.32442" in str(e)
+
+
+def test_exp_log_four_nested_functions() -> None:
+    e = example("exp-log")
+    assert float(e.gradients["x"]) == pytest.approx(18.0, rel=1e-14)
+    text = str(e)
+    for s in ["u = 3·x = 3·1 = 3", "v = u² = 3² = 9", "w = ln(v) = ln(9) = 2.19722",
+              "z = exp(w) = exp(2.19722) = 9", "dw/dv = 1/v = 0.111111", "dv/du = 2u = 6",
+              "(dz/dw · dw/dv · dv/du · du/dx)", "= 18"]:
+        assert s in text, s
+
+
+def test_every_example_runs_and_matches_backward() -> None:
+    for name, ex in EXAMPLES.items():
+        out, wrt = ex.build()
+        e = cr.explain(out, wrt=wrt)
+        out.backward()
+        for t in wrt:
+            np.testing.assert_allclose(e.gradients[t.name], t.grad.data, rtol=1e-12,
+                                       err_msg=name)
+
+
+# --------------------------------------------------------------------------- matrix forms
+
+def test_two_layer_matrix_forms() -> None:
+    e = example("two-layer")
+    text = str(e)
+    for s in ["u1 = W1·x + b1", "a1 = tanh(u1)", "z = W2·a1 + b2",
+              "linear layer u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·aᵀ, ∂L/∂a = Wᵀ·δ, ∂L/∂b = δ",
+              "∂L/∂W2 = δ2·a1ᵀ   (shapes (2×4) = (2×1)·(1×4)",
+              "∂L/∂a1 = W2ᵀ·δ2   (shapes (4×1) = (4×2)·(2×1)",
+              "δ1 = ∂L/∂a1 ⊙ φ1′(u1) = (W2ᵀ·δ2) ⊙ φ1′(u1)",
+              "∂L/∂W1 = δ1·xᵀ   (shapes (4×3) = (4×1)·(1×3)",
+              "shape (4), ", "‖·‖"]:
+        assert s in text, s
+    L, params = two_layer()
+    L.backward()
+    for p in params:
+        np.testing.assert_allclose(e.gradients[p.name], p.grad.data, rtol=1e-12)
+
+
+def test_batched_linear_of_a_module() -> None:
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Tanh(), cr.nn.Linear(4, 2))
+    x = cr.randn(5, 3)
+    loss = model(x).pow(2).mean()
+    e = cr.explain(loss, wrt=model)
+    text = str(e)
+    for s in ["u1 = x·0.weightᵀ + 0.bias", "a1 = tanh(u1)", "u2 = a1·2.weightᵀ + 2.bias",
+              "∂L/∂2.weight = δ2ᵀ·a1   (shapes (2×4) = (2×5)·(5×4)",
+              "∂L/∂a1 = δ2·2.weight", "∂L/∂0.bias = Σₙ δ1", "[2] u2 = a1·2.weightᵀ + 2.bias"]:
+        assert s in text, s
+    assert list(e.gradients) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    e2 = cr.explain(loss, wrt=model.parameters())
+    assert list(e2.gradients) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    loss.backward()
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(e.gradients[name], p.grad.data, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- fan-out, wrt, names
+
+def test_multivariate_chain_rule_one_term_per_path() -> None:
+    x = cr.tensor(0.5, dtype=cr.float64, requires_grad=True, name="x")
+    y = cr.tensor(2.0, dtype=cr.float64, requires_grad=True, name="y")
+    e = cr.explain(x * y + cr.sin(x))
+    text = str(e)
+    assert "∂z/∂x = ∂z/∂u · ∂u/∂x + ∂z/∂v · ∂v/∂x   (one term per path: 2 paths)" in text
+    assert "∂z/∂x = 2 + 0.877583 = 2.87758" in text
+    assert "∂z/∂x += ∂z/∂u · y = 1 · 2 = 2" in text
+    assert float(e.gradients["x"]) == pytest.approx(2.0 + math.cos(0.5), rel=1e-14)
+
+
+def test_fan_out_of_an_intermediate_sums_its_terms() -> None:
+    w = cr.tensor([1.0, -2.0], dtype=cr.float64, requires_grad=True, name="w")
+    h = cr.tanh(w)
+    h.name = "h"
+    out = (h * h + cr.exp(h)).sum()
+    e = cr.explain(out, wrt=[w])
+    text = str(e)
+    assert "∂z/∂h = " in text and " + " in text.split("∂z/∂h = ", 1)[1].split("\n")[0]
+    out.backward()
+    np.testing.assert_allclose(e.gradients["w"], w.grad.data, rtol=1e-12)
+
+
+def test_wrt_forms_and_names() -> None:
+    L, params = four_layer()
+    W3 = params[4]
+    e = cr.explain(L, wrt=W3)
+    assert list(e.gradients) == ["W3"]
+    assert "∂L/∂W3 = −0.0482778" in str(e)
+    assert "∂L/∂b4" not in str(e).split("Gradients")[1].split("Summary")[0]
+    e = cr.explain(L, wrt=[("first", params[0])])  # a (name, tensor) pair keeps the tensor's name
+    assert list(e.gradients) == ["W1"]
+    stranger = cr.tensor(1.0, requires_grad=True, name="c")
+    e = cr.explain(L, wrt=[stranger, params[0]])
+    assert float(e.gradients["c"]) == 0.0
+    assert "c does not affect L" in str(e)
+    assert e.grad(params[0]) == pytest.approx(-0.0482778, abs=5e-8)
+
+
+def test_wrt_an_intermediate_stops_there() -> None:
+    x = cr.tensor(1.5, dtype=cr.float64, requires_grad=True, name="x")
+    u = x ** 2
+    u.name = "u"
+    z = cr.sin(u)
+    e = cr.explain(z, wrt=u)
+    assert float(e.gradients["u"]) == pytest.approx(math.cos(2.25), rel=1e-14)
+    assert "∂z/∂x = " not in str(e).split("Summary")[0]
+
+
+def test_gradient_for_a_vector_output() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], dtype=cr.float64, requires_grad=True, name="x")
+    y = x ** 2
+    y.name = "y"
+    e = cr.explain(y, gradient=[1.0, 0.0, -1.0])
+    np.testing.assert_allclose(e.gradients["x"], [2.0, 0.0, -6.0])
+    assert "the seed: the given gradient" in str(e)
+    with pytest.raises(ValueError, match="shape"):
+        cr.explain(y, gradient=[1.0, 2.0])
+
+
+def test_names_scopes_and_auto_names() -> None:
+    a = cr.tensor(0.3, requires_grad=True)  # unnamed leaves: x1, x2
+    b = cr.tensor(0.7, requires_grad=True)
+    with cr.name_scope("block"):
+        c = a * b
+    c.name = "product"
+    out = cr.sigmoid(c) + a
+    text = str(cr.explain(out))
+    assert "product = x1·x2" in text
+    assert "[block] product = x1·x2" in text
+    assert "u = σ(product)" in text
+    assert "∂u/∂product = σ(product)·(1 − σ(product))" in text
+
+
+def test_digits() -> None:
+    e = example("four-layer", digits=3)
+    assert "δ4 = −9" in str(e)
+    assert "∂L/∂W4 = −8.99" in str(e)
+    with pytest.raises(ValueError):
+        cr.explain(four_layer()[0], digits=0)
+
+
+# --------------------------------------------------------------------------- output forms
+
+def test_markdown_html_latex_json(four: Explanation) -> None:
+    md = four.to_markdown()
+    assert md == four._repr_markdown_()
+    assert md.startswith("### ") and "**Backward pass" in md
+    assert "φ3′(u3) = 1 − tanh²(4) = 0.00134095" in md
+    assert "| value | gradient |" in md
+    html = four._repr_html_()
+    assert "<div" in html and "δ4 = −9.00067" in html and "<script" not in html
+    tex = four.to_latex()
+    assert r"\begin{align*}" in tex and r"\end{align*}" in tex
+    assert r"\delta_{4} &= -9.00067" in tex
+    assert r"\varphi_{3}'(u_{3}) &= 1 - \tanh^{2}\left(4\right) = 0.00134095" in tex
+    assert tex.count(r"\begin{align*}") == tex.count(r"\end{align*}")
+    d = json.loads(four.to_json())
+    assert d["output"] == "L" and d["value"] == pytest.approx(40.50601, rel=1e-6)
+    assert d["gradients"]["W4"]["value"] == pytest.approx(-8.994629, rel=1e-6)
+    assert d["layered"] is True and d["notation"] == "∂"
+    steps = d["steps"]
+    assert len(steps) == len(four.graph.steps) and all("formula" in s for s in steps)
+    assert d == four.to_dict()
+    assert "δ4 = −9.00067" in d["text"]
+
+
+def test_nan_values_serialise() -> None:
+    x = cr.tensor(-1.0, dtype=cr.float64, requires_grad=True, name="x")
+    with np.errstate(all="ignore"):
+        e = cr.explain(cr.sqrt(x))
+    assert "nan" in str(e)
+    json.loads(e.to_json())
+
+
+def test_trace_for_the_page(four: Explanation) -> None:
+    t = four.trace()
+    ids = {n["id"] for n in t["nodes"]}
+    assert {e["source"] for e in t["edges"]} <= ids
+    fwd = [s for s in t["steps"] if s["phase"] == "forward"]
+    back = [s for s in t["steps"] if s["phase"] == "backward"]
+    assert len(fwd) == len(four.graph.ops)
+    assert len(back) == len(four.graph.steps) + 1  # the seed, then one per step of the walk
+    w4 = next(n for n in t["nodes"] if n["label"] == "W4")
+    assert w4["grad"] == "−8.99463" and w4["kind"] == "leaf"
+    assert next(n for n in t["nodes"] if n["label"] == "L")["kind"] == "output"
