@@ -57,7 +57,7 @@ def as_dtype(dtype: Any) -> np.dtype:
         d = np.dtype(dtype)
     except TypeError:
         d = None
-    if d is None or d.kind not in "fiub":
+    if d is None or d.kind not in "fiub" or (d.kind == "f" and d.itemsize > 8):
         raise TypeError(
             f"unknown dtype {dtype!r}: use one of chainrule's dtypes, e.g. cr.float32, cr.float64, "
             "cr.int64 or cr.bool_"

@@ -33,8 +33,9 @@ class CustomOp:
         self.name: str = str(name or getattr(forward, "__name__", "custom_op"))
         self._vjp: Callable | None = None
         self._jvps: tuple[Callable, ...] | None = None
+        # saves_output: the rules receive the forward output (``ans``)
         self.op = Op(self.name, forward, None, formula, tensor_rules=True, variadic=True,
-                     doc=forward.__doc__ or "")
+                     saves_output=True, doc=forward.__doc__ or "")
         self.__doc__ = forward.__doc__
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -49,10 +50,20 @@ class CustomOp:
         several; ``None`` for an input without one). Written with chainrule ops, it is
         differentiable again."""
         self._vjp = vjp
+        # The engine asks for one input's gradient at a time; the user's vjp gives them all, so
+        # the last call's result is kept (by identity of its arguments) for the next input.
+        last: list = [None, None]
 
         def rule(i: int, g: Any, out: Any, *inputs: Any, **params: Any) -> Any:
             assert self._vjp is not None
-            grads = self._vjp(g, out, *inputs, **params)
+            key = (g, out, *inputs, *params.values())
+            prev = last[0]
+            if prev is not None and len(prev) == len(key) and all(
+                    a is b for a, b in zip(prev, key)):
+                grads = last[1]
+            else:
+                grads = self._vjp(g, out, *inputs, **params)
+            last[:] = [key, grads] if i < len(inputs) - 1 else [None, None]
             if isinstance(grads, (tuple, list)):
                 if len(grads) != len(inputs):
                     raise ChainruleError(f"custom op '{self.name}': its vjp returned "

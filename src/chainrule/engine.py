@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import traceback
 import weakref
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,13 +65,28 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
+class _NoArgGradMode(_GradMode):
+    """``with cr.no_grad():``, ``@cr.no_grad()`` and ``@cr.no_grad`` all work."""
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}() takes no arguments (or a function to decorate)")
+        return self(func)
+
+    def __init__(self, func: Callable | None = None) -> None:
+        pass
+
+
+class no_grad(_NoArgGradMode):
     """Record nothing: no graph is built and nothing is saved for backward."""
 
     enabled = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoArgGradMode):
     """Record operations again (inside ``no_grad``)."""
 
     enabled = True
@@ -87,6 +102,17 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self) -> None:
         pass
+
+    def __call__(self, fn: Callable) -> Callable:
+        STATE.grad_enabled = self._prev  # as a decorator it acts only when fn is called
+        mode = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 def is_grad_enabled() -> bool:
@@ -140,18 +166,26 @@ class detect_anomaly:
 class Node:
     """One recorded operation: what ``Tensor.grad_fn`` is.
 
-    ``inputs`` holds the op's arguments (tensors and constants) until backward frees them;
+    ``inputs`` holds the op's arguments (tensors and constants) and ``values`` their NumPy
+    arrays, until backward frees them. ``parents`` are the edges of the graph, fixed when the op
+    ran: for each input, the node that produced it, the leaf tensor itself, or ``None`` when it
+    needs no gradient. (Reading ``input.grad_fn`` at backward time instead would follow an
+    in-place operation made later, which must not change this node's history.)
     ``out`` is a weak reference to the output when the op's rules need it (a strong one would
     make a reference cycle), ``out_data`` its values, which the rules read in plain backward.
+    ``versions`` holds ``(input index, in-place version)`` for the values the rules will read
+    (index ``len(inputs)`` for the output), checked at backward time.
     """
 
-    __slots__ = ("op", "inputs", "params", "out", "out_data", "versions", "hooks", "retain",
-                 "stack", "scope", "__weakref__")
+    __slots__ = ("op", "inputs", "values", "parents", "params", "out", "out_data", "versions",
+                 "hooks", "retain", "stack", "scope", "result", "__weakref__")
 
-    def __init__(self, op: Op, inputs: tuple, params: dict, out: Tensor | None,
-                 versions: tuple | None) -> None:
+    def __init__(self, op: Op, inputs: tuple, values: list, parents: tuple, params: dict,
+                 out: Tensor | None, versions: tuple | None) -> None:
         self.op = op
         self.inputs: tuple | None = inputs
+        self.values: list | None = values
+        self.parents: tuple | None = parents
         self.params = params
         self.out = weakref.ref(out) if out is not None else None
         self.out_data = out.data if out is not None else None
@@ -160,6 +194,7 @@ class Node:
         self.retain: Callable[[], Tensor | None] | None = None
         self.stack: list[str] | None = traceback.format_stack()[:-3] if STATE.anomaly else None
         self.scope = STATE.scope
+        self.result: weakref.ref | None = None  # the output tensor (explain/draw read its name)
 
     def name(self) -> str:
         """The node's name, as in PyTorch: ``MulBackward``."""
@@ -167,13 +202,16 @@ class Node:
 
     @property
     def next_functions(self) -> tuple:
-        """The nodes (or leaf tensors) feeding this one, in input order."""
-        tensor_cls = _tensor_cls()
-        return tuple((x.grad_fn if x.grad_fn is not None else x, 0)
-                     for x in self.inputs or () if isinstance(x, tensor_cls) and x.requires_grad)
+        """The nodes (or leaf tensors) feeding this one, in input order (empty once freed)."""
+        return tuple((p, 0) for p in self.parents or () if p is not None)
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+# chainrule.tensor.Tensor, set by that module when it is imported: the hot paths read this
+# global instead of calling _tensor_cls().
+_Tensor: Any = None
 
 
 @functools.cache
@@ -185,67 +223,102 @@ def _tensor_cls() -> type[Tensor]:
 
 # --------------------------------------------------------------------------- apply
 
+_NO_PARAMS: dict = {}  # shared by the nodes of ops without parameters (never mutated)
+
+
 def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     """Run ``op`` on ``args`` (tensors, arrays or numbers) and record it if needed."""
-    Tensor = _tensor_cls()
+    Tensor = _Tensor
     arrays = []
     needs_grad = False
     tangents = False
-    float64_in = False
     for a in args:
         if isinstance(a, Tensor):
-            d = a.data
-            arrays.append(d)
+            if a._view is not None and a._view[3] != a._vbox[0] and STATE.grad_enabled:
+                _refresh_view(a)  # its base changed in place since its history was made
+            arrays.append(a.data)
             if a.requires_grad:
                 needs_grad = True
             if a._tangents is not None:
                 tangents = True
         else:
-            d = a
             arrays.append(a)
-        if isinstance(d, np.ndarray) and d.dtype.kind == "f" and d.dtype.itemsize == 8:
-            float64_in = True
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, np.linalg.LinAlgError, TypeError) as e:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype.kind == "f" and out.dtype.itemsize == 8 and not float64_in:
+    if out.dtype.char == "d" and "dtype" not in params and not any(
+            isinstance(d, np.ndarray) and d.dtype.char == "d" for d in arrays):
         # An int tensor met a Python float: PyTorch gives the default dtype, NumPy float64.
+        # (Not when the op was asked for a dtype, as cast is.)
         from ._dtypes import get_default_dtype
 
         out = out.astype(get_default_dtype())
     result = Tensor._make(out)
-    if op.view:
-        result._vbox = args[0]._vbox
+    if op.view and np.may_share_memory(out, arrays[0]):
+        a0 = args[0]
+        result._vbox = a0._vbox  # one in-place version for a view and its base
+        result._view = (a0, op, params, a0._vbox[0])
     if needs_grad and STATE.grad_enabled and op.vjps is not None:
-        versions = _versions_to_check(op, args, result) if op.saves or op.saves_output else None
-        result.grad_fn = Node(op, args, params, result if op.saves_output else None, versions)
+        parents = tuple([(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None
+                         for a in args])
+        versions = _versions_to_check(op, args, parents, result) \
+            if op.saves or op.saves_output else None
+        node = result.grad_fn = Node(op, args, arrays, parents, params or _NO_PARAMS,
+                                     result if op.saves_output else None, versions)
+        node.result = node.out or weakref.ref(result)
         result.requires_grad = True
     if tangents and STATE.levels:
         _push_tangents(op, args, params, result)
     return result
 
 
-def _versions_to_check(op: Op, args: tuple, result: Tensor) -> tuple:
-    """The in-place versions of what the backward rules will read (-1: not read)."""
-    Tensor = _tensor_cls()
-    need: Collection[int]
-    if op.reads is None:
-        need = range(len(args)) if op.saves else ()
+def _refresh_view(view: Tensor) -> None:
+    """Make ``view``'s history again from its base, whose history or values changed in place
+    after the view was taken (PyTorch regenerates a view's grad_fn the same way)."""
+    base, op, params, _ = view._view  # type: ignore[misc]
+    if not np.may_share_memory(view.data, base.data):  # the base's memory was replaced
+        view._view = None
+        return
+    r = apply(op, base, **params)
+    view.grad_fn, view.requires_grad, view._tangents = r.grad_fn, r.requires_grad, r._tangents
+    view._view = (base, op, params, base._vbox[0])
+
+
+def _versions_to_check(op: Op, args: tuple, parents: tuple, result: Tensor) -> tuple | None:
+    """``(index, version)`` of the tensors whose values the backward rules will read."""
+    Tensor = _Tensor
+    reads = op.reads
+    checks = []
+    if reads is None:
+        if op.saves:
+            for k, a in enumerate(args):
+                if isinstance(a, Tensor):
+                    checks.append((k, a._vbox[0]))
     else:
-        need = {k for i, a in enumerate(args)
-                if isinstance(a, Tensor) and a.requires_grad for k in op.reads[i]}
-    versions = tuple(a._vbox[0] if k in need and isinstance(a, Tensor) else -1
-                     for k, a in enumerate(args))
-    return versions + (result._vbox[0],) if op.saves_output else versions
+        seen = 0
+        for k, p in enumerate(parents):
+            if p is not None:
+                for j in reads[k]:
+                    if not seen >> j & 1:
+                        seen |= 1 << j
+                        a = args[j]
+                        if isinstance(a, Tensor):
+                            checks.append((j, a._vbox[0]))
+    if op.saves_output:
+        checks.append((len(args), result._vbox[0]))
+    return tuple(checks) if checks else None
 
 
 def _push_tangents(op: Op, args: tuple, params: dict, result: Tensor) -> None:
     """Forward mode: tangent of the output = sum over inputs of JVP_i(tangent_i)."""
     Tensor = _tensor_cls()
-    for level in list(STATE.levels):
+    # Outer levels first: a tangent pushed at an inner level is then computed from outputs
+    # that already carry their outer tangents, so it carries its own (nested jvp, jacfwd of
+    # jacfwd). The inner tangents of outer tangents are never read once the inner level ends.
+    for level in sorted(STATE.levels):
         pairs = [(i, a, a._tangents[level]) for i, a in enumerate(args)
                  if isinstance(a, Tensor) and a._tangents and level in a._tangents]
         if not pairs:
@@ -277,31 +350,82 @@ _FREED = (
 )
 
 
-def _topological_order(roots: Iterable[Node], stop: set[Node]) -> list[Node]:
-    """Nodes reachable from ``roots``, each after all of its inputs' nodes; no recursion."""
-    Tensor = _tensor_cls()
-    order: list[Node] = []
-    seen: set[Node] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+def _topological_order(roots: Sequence[Node], stop: set[Node],
+                       beyond: bool = False) -> list[Node]:
+    """Nodes reachable from ``roots``, each before all of its inputs' nodes (consumers first);
+    no recursion. ``stop`` nodes (targets) are included but not looked through, unless
+    ``beyond``: then what lies behind them is explored too (another target may be there), and
+    freed nodes found only there are left out rather than an error."""
+    Node_ = Node
+    consumers: dict[Node, int] = {}
+    stack = []
+    for r in roots:
+        if r not in consumers:
+            consumers[r] = 0
+            stack.append(r)
+    behind: list[Node] = []
+    get, push, pop = consumers.get, stack.append, stack.pop
+    while stack:  # count each node's consumers within the graph
+        node = pop()
+        if stop and node in stop:
+            if beyond:
+                behind.append(node)
             continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        if node in stop:
-            continue
-        if node.inputs is None:
+        parents = node.parents
+        if parents is None:
             raise ChainruleError(_FREED.format(op=node.op.name))
-        for x in node.inputs:
-            if isinstance(x, Tensor):
-                parent = x.grad_fn
-                if parent is not None and parent not in seen:
-                    stack.append((parent, False))
+        for p in parents:
+            if type(p) is Node_:
+                n = get(p)
+                if n is None:
+                    consumers[p] = 1
+                    push(p)
+                else:
+                    consumers[p] = n + 1
+    while behind:
+        parents = behind.pop().parents
+        for p in parents or ():
+            if type(p) is Node_:
+                n = consumers.get(p)
+                if n is None:
+                    consumers[p] = 1
+                    behind.append(p)
+                else:
+                    consumers[p] = n + 1
+    order: list[Node] = []
+    ready = [r for r in consumers if consumers[r] == 0]
+    add, push, pop = order.append, ready.append, ready.pop
+    while ready:  # Kahn: a node is ready once all of its consumers are done
+        node = pop()
+        add(node)
+        parents = node.parents
+        if parents is None or stop and not beyond and node in stop:
+            continue
+        for p in parents:
+            if type(p) is Node_:
+                n = consumers[p] - 1
+                consumers[p] = n
+                if n == 0:
+                    push(p)
     return order
+
+
+def _leading_to(order: list[Node], stop: set[Node], leaves: set[int]) -> list[Node]:
+    """The nodes of ``order`` that must run for a gradient to reach a target (a ``stop`` node
+    or a leaf whose id is in ``leaves``): those with an input leading to one."""
+    Node_ = Node
+    reaches: set[Node] = set()
+    run: set[Node] = set()
+    for node in reversed(order):  # inputs first
+        for p in node.parents or ():
+            if p is not None and (p in reaches if type(p) is Node_ else id(p) in leaves):
+                run.add(node)
+                reaches.add(node)
+                break
+        else:
+            if node in stop:
+                reaches.add(node)
+    return [n for n in order if n in run]
 
 
 def unbroadcast(grad: Any, shape: tuple) -> Any:
@@ -314,7 +438,8 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
     if axes:
         grad = grad.sum(axis=axes)
-    return grad.reshape(shape)
+    grad = grad.reshape(shape)
+    return np.asarray(grad) if isinstance(grad, np.generic) else grad  # not a NumPy scalar
 
 
 Step = Callable[[Node, int, Any, Any, Any], None]
@@ -331,66 +456,63 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
 
     Without ``targets`` the gradients of leaves are accumulated into their ``.grad`` (this is
     ``backward()``). With ``targets`` nothing is written; the gradients of those tensors are
-    returned instead (this is ``autograd.grad`` and the transforms).
+    returned instead (this is ``autograd.grad`` and the transforms), and only the part of the
+    graph that leads to them runs.
     """
     Tensor = _tensor_cls()
-    grads: dict[Node, Any] = {}
-    leaf_grads: dict[int, list] = {}
+    # Upstream gradients, keyed by node, or by leaf tensor (hashed by identity).
+    grads: dict[Any, Any] = {}
 
     def to_value(g: Any) -> Any:
         if create_graph:
             return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
         return g.data if isinstance(g, Tensor) else g
 
-    def send(x: Any, g: Any) -> None:
-        parent = x.grad_fn
-        if parent is not None:
-            prev = grads.get(parent)
-            grads[parent] = g if prev is None else prev + g
-        else:
-            entry = leaf_grads.get(id(x))
-            if entry is None:
-                leaf_grads[id(x)] = [x, g]
-            else:
-                entry[1] = entry[1] + g
-
     stop: set[Node] = set()
-    target_nodes: dict[Node, int] = {}
     if targets is not None:
-        for k, t in enumerate(targets):
-            if t.grad_fn is not None:
-                stop.add(t.grad_fn)
-                target_nodes[t.grad_fn] = k
+        stop = {t.grad_fn for t in targets if t.grad_fn is not None}
     for r, g in zip(roots, root_grads):
+        if r._view is not None and r._view[3] != r._vbox[0] and STATE.grad_enabled:
+            _refresh_view(r)  # a view whose base changed in place since it was taken
         if r.requires_grad:
-            send(r, to_value(g))
-    order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None], stop)
+            key: Any = r.grad_fn if r.grad_fn is not None else r
+            prev = grads.get(key)
+            grads[key] = to_value(g) if prev is None else prev + to_value(g)
+    many = targets is not None and len(targets) > 1  # one may lie behind another
+    order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None], stop, many)
+    if targets is not None:
+        order = _leading_to(order, stop, {id(t) for t in targets if t.grad_fn is None})
+    captured: dict[Node, Any] = {}  # gradients of target nodes that also run
 
-    with set_grad_enabled(create_graph):
-        for node in reversed(order):
-            g = grads.get(node)
-            if g is None or node in stop:
+    prev_enabled = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        for node in order:
+            g = grads.pop(node, None)
+            if g is None:
                 continue
-            del grads[node]
-            g = _run_tensor_hooks(node, g, create_graph)
-            _backward_node(node, g, create_graph, retain_graph, send, on_step)
+            if node in stop:
+                captured[node] = g
+            if node.hooks is not None or node.retain is not None:
+                g = _run_tensor_hooks(node, g, create_graph)
+            _backward_node(node, g, create_graph, retain_graph, grads, on_step)
+    finally:
+        STATE.grad_enabled = prev_enabled
 
     if targets is None:
-        for x, g in leaf_grads.values():
-            _accumulate_leaf(x, g, create_graph)
+        for x, g in grads.items():
+            if type(x) is not Node:
+                _accumulate_leaf(x, g, create_graph)
         return None
     result: list[Any] = []
     for t in targets:
-        if t.grad_fn is not None:
-            g = grads.get(t.grad_fn)
-        else:
-            entry = leaf_grads.get(id(t))
-            g = None if entry is None else entry[1]
-            if g is not None and t._hooks:
-                for hook in t._hooks:
-                    new = hook(_as_tensor(g))
-                    if new is not None:
-                        g = new.data if not create_graph else new
+        node_or_leaf: Any = t.grad_fn if t.grad_fn is not None else t
+        g = captured[node_or_leaf] if node_or_leaf in captured else grads.get(node_or_leaf)
+        if g is not None and t.grad_fn is None and t._hooks:
+            for hook in t._hooks:
+                new = hook(_as_tensor(g))
+                if new is not None:
+                    g = new.data if not create_graph else new
         result.append(g)
     return result
 
@@ -416,18 +538,21 @@ def _run_tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
 
 
 def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
-                   send: Callable[[Any, Any], None], on_step: Step | None) -> None:
-    Tensor = _tensor_cls()
+                   grads: dict[Any, Any], on_step: Step | None) -> None:
+    """One step of the chain rule: ``g`` (∂L/∂output) times each input's local derivative,
+    added into ``grads`` under the input's parent."""
+    Tensor = _Tensor
     op = node.op
-    assert op.vjps is not None
-    inputs = node.inputs
-    if inputs is None:
+    parents = node.parents
+    if parents is None:
         raise ChainruleError(_FREED.format(op=op.name))
+    inputs: tuple = node.inputs  # type: ignore[assignment]
     if node.versions is not None:
         _check_versions(node)
     out: Any = node.out_data
+    values: Any
     if create_graph:
-        values: tuple = inputs
+        values = inputs
         if node.out is not None:
             out = node.out()
             if out is None and node.out_data is not None:
@@ -437,42 +562,50 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
         out = None if out is None else Tensor._make(out)
         g = _as_tensor(g)
     else:
-        values = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
-    for i, x in enumerate(inputs):
-        if not (isinstance(x, Tensor) and x.requires_grad):
+        values = node.values
+    vjps: Any = op.vjps
+    variadic = op.variadic
+    params = node.params
+    anomaly = STATE.anomaly
+    for i, p in enumerate(parents):
+        if p is None:
             continue
-        rule = op.vjps[0] if op.variadic else op.vjps[i]
-        if rule is None:
-            continue
-        c = rule(i, g, out, *values, **node.params) if op.variadic else rule(
-            g, out, *values, **node.params)
+        if variadic:
+            c = vjps[0](i, g, out, *values, **params)
+        else:
+            rule = vjps[i]
+            if rule is None:
+                continue
+            c = rule(g, out, *values, **params)
         if c is None:
             continue
-        if not create_graph and isinstance(c, Tensor):
-            c = c.data
-        elif create_graph and not isinstance(c, Tensor):
-            c = Tensor._make(np.asarray(c))
+        if create_graph:
+            if not isinstance(c, Tensor):
+                c = Tensor._make(np.asarray(c))
+        elif type(c) is not np.ndarray:
+            # (a NumPy scalar, as a full reduction gives, would pass as a weak Python float)
+            c = c.data if isinstance(c, Tensor) else np.asarray(c)
+        x = inputs[i]
         if c.shape != x.shape:
             c = unbroadcast(c, x.shape)
-        if STATE.anomaly:
+        if anomaly:
             _check_finite(node, i, c)
         if on_step is not None:
             on_step(node, i, x, g, c)
-        send(x, c)
+        prev = grads.get(p)
+        grads[p] = c if prev is None else prev + c
     if not retain_graph:
-        node.inputs = None
+        node.inputs = node.values = node.parents = None
         node.out = node.out_data = None
 
 
 def _check_versions(node: Node) -> None:
-    Tensor = _tensor_cls()
     assert node.inputs is not None and node.versions is not None
-    checks = list(zip(node.inputs, node.versions))
-    if node.op.saves_output and node.out is not None:
-        checks.append((node.out(), node.versions[-1]))
-    for k, (x, v) in enumerate(checks):
-        if v >= 0 and isinstance(x, Tensor) and x._vbox[0] != v:
-            which = f"its input {k}" if k < len(node.inputs) else "its output"
+    inputs = node.inputs
+    for k, v in node.versions:
+        x = inputs[k] if k < len(inputs) else (node.out() if node.out is not None else None)
+        if x is not None and x._vbox[0] != v:
+            which = f"its input {k}" if k < len(inputs) else "its output"
             raise ChainruleError(
                 f"one of the values needed by the backward of '{node.op.name}' ({which}, "
                 f"shape {x.shape}) was modified by an in-place operation: it is at version "

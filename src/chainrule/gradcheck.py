@@ -21,12 +21,13 @@ def _as_inputs(inputs: Any) -> list:
 
 
 def _float64_copies(inputs: list) -> list:
+    """Fresh float64 leaves, C-contiguous (central differences perturb them through a flat
+    view, which for a transposed array would be a copy)."""
     out = []
     for x in inputs:
-        if isinstance(x, Tensor) and x.requires_grad:
-            out.append(Tensor._make(x.data.astype(np.float64)).requires_grad_())
-        elif isinstance(x, Tensor) and x.dtype.kind == "f":
-            out.append(Tensor._make(x.data.astype(np.float64)))
+        if isinstance(x, Tensor) and x.dtype.kind == "f":
+            t = Tensor._make(np.array(x.data, dtype=np.float64, order="C"))
+            out.append(t.requires_grad_() if x.requires_grad else t)
         else:
             out.append(x)
     return out

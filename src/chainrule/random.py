@@ -80,11 +80,15 @@ def randn(*size: Any, generator: Any = None, dtype: Any = None,
     return _finish(_gen(generator).standard_normal(_size(size)), dtype, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), *, generator: Any = None,
+def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None,
             dtype: Any = None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as PyTorch)."""
-    if high is None:
+    if high is None or isinstance(high, (tuple, list)):  # randint(high, size)
+        if high is not None:
+            size = high
         low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     arr = _gen(generator).integers(low, high, size=_size((size,)) if not isinstance(size, int)
                                    else (size,))
     return Tensor._make(arr.astype(_dtypes.int64 if dtype is None else _dtypes.as_dtype(dtype)))

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _dtypes
-from .engine import STATE, ChainruleError, Node, walk
+from . import engine as _engine
+from .engine import STATE, ChainruleError, Node, _refresh_view, walk
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -31,7 +32,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "requires_grad", "grad", "grad_fn", "name", "_vbox", "_hooks",
-                 "_tangents", "__weakref__")
+                 "_tangents", "_view", "__weakref__")
     __array_priority__ = 1000
 
     data: np.ndarray
@@ -42,6 +43,9 @@ class Tensor:
     _vbox: list[builtins.int]  # the in-place version, shared with views
     _hooks: list[Callable] | None
     _tangents: dict[builtins.int, Tensor] | None  # forward-mode tangents by level
+    # For a view sharing memory with its base: (base, view op, its params, the base's in-place
+    # version when this view's grad_fn was made). See _inplace and engine.apply.
+    _view: tuple | None
 
     def __init__(self, data: ArrayLike, dtype: Any = None, requires_grad: builtins.bool = False,
                  name: str | None = None) -> None:
@@ -61,6 +65,7 @@ class Tensor:
         t._vbox = [0]
         t._hooks = None
         t._tangents = None
+        t._view = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -119,14 +124,31 @@ class Tensor:
                  create_graph: builtins.bool = False, inputs: Any = None) -> None:
         """Backpropagate from this tensor: leaves' ``.grad`` accumulate ∂self/∂leaf.
 
-        ``gradient`` is ∂L/∂self (needed unless self has one element).
+        ``gradient`` is ∂L/∂self (needed unless self has one element). With ``inputs``, only
+        those tensors accumulate a gradient (and only the graph leading to them runs).
         """
         if not self.requires_grad:
             raise ChainruleError(
                 "backward: this tensor does not require grad and has no grad_fn; make an input "
                 "require grad (cr.tensor(..., requires_grad=True)) before computing it")
         g = _root_gradient(self, gradient, "backward")
-        walk([self], [g], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+        keep = retain_graph or create_graph
+        if inputs is None:
+            walk([self], [g], retain_graph=keep, create_graph=create_graph)
+            return
+        # only these tensors (leaves or not) accumulate into their .grad
+        ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = walk([self], [g], retain_graph=keep, create_graph=create_graph, targets=ins)
+        for x, gx in zip(ins, grads or ()):
+            if gx is None:
+                continue
+            gx = gx if create_graph else _engine._as_tensor(gx).data
+            if create_graph or x.grad is None or x.grad.requires_grad:
+                x.grad = _engine._as_tensor(gx) if x.grad is None else x.grad + gx
+                if not create_graph and x.grad.data is gx:
+                    x.grad = Tensor._make(np.array(gx, copy=True))
+            else:
+                x.grad.data = x.grad.data + gx
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory)."""
@@ -156,18 +178,16 @@ class Tensor:
             return
         self.grad_fn.retain = weakref.ref(self)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """``hook(grad)`` runs when this tensor's gradient is computed; returning a tensor
-        replaces the gradient. Returns a function that removes the hook."""
+        replaces the gradient. Returns a handle whose ``remove()`` removes the hook."""
         if not self.requires_grad:
             raise ChainruleError("register_hook: cannot register a hook on a tensor that does "
                                  "not require grad")
-        if self.grad_fn is not None:
-            node = self.grad_fn
-            node.hooks = (node.hooks or []) + [hook]
-            return lambda: setattr(node, "hooks", [h for h in node.hooks or [] if h is not hook])
-        self._hooks = (self._hooks or []) + [hook]
-        return lambda: setattr(self, "_hooks", [h for h in self._hooks or [] if h is not hook])
+        owner: Any = self.grad_fn if self.grad_fn is not None else self
+        attr = "hooks" if self.grad_fn is not None else "_hooks"
+        setattr(owner, attr, (getattr(owner, attr) or []) + [hook])
+        return RemovableHandle(owner, attr, hook)
 
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
@@ -292,34 +312,34 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
-        return F.E.add(self, other)
+        return _apply(_add, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return F.E.add(other, self)
+        return _apply(_add, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return F.E.sub(self, other)
+        return _apply(_sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return F.E.sub(other, self)
+        return _apply(_sub, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return F.E.mul(self, other)
+        return _apply(_mul, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return F.E.mul(other, self)
+        return _apply(_mul, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return F.E.div(self, other)
+        return _apply(_div, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return F.E.div(other, self)
+        return _apply(_div, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return F.E.pow(self, other)
+        return _apply(_pow, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return F.E.pow(other, self)
+        return _apply(_pow, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return F.matmul(self, other)
@@ -328,7 +348,7 @@ class Tensor:
         return F.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return F.E.neg(self)
+        return _apply(_neg, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -402,18 +422,25 @@ class Tensor:
     # ------------------------------------------------------------------ in-place ops
     def _inplace(self, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
         """Run ``compute`` out of place, write the result into this tensor's memory, and bump
-        the version so that a backward still needing the old values fails loudly."""
+        the version so that a backward still needing the old values fails loudly.
+
+        While recording, the tensor takes the new op as its history (nodes made earlier keep
+        theirs). An in-place change of a view is written back into its base's history too.
+        """
         recording = STATE.grad_enabled and (
             self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
+        forward_ad = builtins.bool(STATE.levels) and (self._tangents is not None or any(
+            isinstance(o, Tensor) and o._tangents is not None for o in others))
         if recording and self.requires_grad and self.grad_fn is None:
             raise ChainruleError(
-                "a leaf tensor that requires grad is being used in an in-place operation; "
-                "update parameters inside `with cr.no_grad():`, or clone() the tensor first")
+                "a leaf tensor that requires grad (or a view of one) is being used in an "
+                "in-place operation; update parameters inside `with cr.no_grad():`, or clone() "
+                "the tensor first")
         if not self.data.flags.writeable:
             raise ChainruleError(
                 f"in-place operation on a read-only tensor of shape {self.shape} (an expand() or "
                 "broadcast_to() view); clone() it first")
-        if not recording:
+        if not recording and not forward_ad:
             from .engine import no_grad
 
             with no_grad():
@@ -421,18 +448,54 @@ class Tensor:
             _copy_into(self.data, result.data)
             self._vbox[0] += 1
             return self
+        view = self._view
+        if recording and view is not None and np.may_share_memory(self.data, view[0].data):
+            return self._inplace_on_view(compute, view)
         old = self._snapshot()
         result = compute(old)
+        if recording and result.grad_fn is not None:
+            _keep_old_values(result.grad_fn, old)
         _copy_into(self.data, result.data)
         self._vbox[0] += 1
+        if recording:
+            self._take_history(result)
+        self._tangents = result._tangents
+        return self
+
+    def _take_history(self, result: Tensor) -> None:
+        """After an in-place op: this tensor is now ``result`` (its node, retain_grad)."""
         node = result.grad_fn
+        if node is not None:
+            node.result = weakref.ref(self)
         if node is not None and node.out is not None:
             node.out = weakref.ref(self)
             node.out_data = self.data
             if node.versions is not None and node.op.saves_output:
-                node.versions = node.versions[:-1] + (self._vbox[0],)
+                node.versions = node.versions[:-1] + ((node.versions[-1][0], self._vbox[0]),)
+        prev = self.grad_fn
+        if prev is not None and prev.retain is not None and node is not None:
+            node.retain, prev.retain = prev.retain, None
         self.grad_fn = node
         self.requires_grad = result.requires_grad
+
+    def _inplace_on_view(self, compute: Callable[[Tensor], Tensor], view: tuple) -> Tensor:
+        """An in-place op on a view while recording: the new values of the view are written
+        into the base (as a recorded op, so the base's gradient is right), then this view is
+        made again from the updated base (PyTorch's CopySlices)."""
+        base, op, params, _ = view
+        old = self._snapshot()
+        new = compute(old)
+        if new.grad_fn is not None:
+            _keep_old_values(new.grad_fn, old)
+        if new.shape != self.shape:
+            raise ValueError(f"in-place operation: the result has shape {new.shape}, which "
+                             f"does not fit in this tensor's shape {self.shape}")
+        if not np.can_cast(new.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"in-place operation: the result has dtype {new.dtype}, which "
+                            f"cannot be stored in this tensor's dtype {self.dtype}; use the "
+                            "out-of-place form")
+        base._inplace(lambda b: _write_back(b, new, op, params), new)
+        _refresh_view(self)
         return self
 
     def _snapshot(self) -> Tensor:
@@ -466,29 +529,30 @@ class Tensor:
         """Copy ``src``'s values (broadcast) into this tensor."""
         def compute(old: Tensor) -> Tensor:
             s = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
-            return F.broadcast_to(s.to(self.dtype), self.shape) + old * 0
+            return _replace(old, s.to(self.dtype))
         return self._inplace(compute, src)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._inplace(lambda old: old * 0 + value, value)
+        """Set every element to ``value`` (a number or a one-element tensor), in place."""
+        return self._inplace(lambda old: _replace(old, value), value)
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place."""
-        return self._inplace(lambda old: old * 0)
+        return self._inplace(lambda old: _replace(old, 0))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *,
                 generator: Any = None) -> Tensor:
         from .random import _gen
 
         vals = _gen(generator).normal(mean, std, self.shape)
-        return self._inplace(lambda old: old * 0 + Tensor._make(vals.astype(self.dtype)))
+        return self._inplace(lambda old: _replace(old, Tensor._make(vals.astype(self.dtype))))
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *,
                  generator: Any = None) -> Tensor:
         from .random import _gen
 
         vals = _gen(generator).uniform(a, b, self.shape)
-        return self._inplace(lambda old: old * 0 + Tensor._make(vals.astype(self.dtype)))
+        return self._inplace(lambda old: _replace(old, Tensor._make(vals.astype(self.dtype))))
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         return self._inplace(lambda old: F.masked_fill(old, mask, value), value)
@@ -777,13 +841,78 @@ class Tensor:
         return F.trace(self)
 
 
+_engine._Tensor = Tensor
+
+
 def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
+    if src.shape != dst.shape and np.broadcast_shapes(src.shape, dst.shape) != dst.shape:
+        raise ValueError(f"in-place operation: the result has shape {src.shape}, which does not "
+                         f"fit in this tensor's shape {dst.shape}; use the out-of-place form")
     try:
         np.copyto(dst, src, casting="same_kind")
     except TypeError:
         raise TypeError(f"in-place operation: the result has dtype {src.dtype}, which cannot be "
                         f"stored in this tensor's dtype {dst.dtype}; use the out-of-place form"
                         ) from None
+
+
+def _keep_old_values(node: Node, old: Tensor) -> None:
+    """If the in-place op's own backward reads the values it overwrites (``x.mul_(w)`` needs x
+    for w's gradient), give it a copy of them, as PyTorch does."""
+    inputs = node.inputs
+    if node.versions is None or inputs is None or node.values is None:
+        return
+    for j, (k, _) in enumerate(node.versions):
+        if k < len(inputs) and inputs[k] is old:
+            kept = Tensor._make(old.data.copy())
+            kept.requires_grad, kept.grad_fn = old.requires_grad, old.grad_fn
+            node.inputs = inputs = inputs[:k] + (kept,) + inputs[k + 1:]
+            node.values[k] = kept.data
+            versions = list(node.versions)
+            versions[j] = (k, 0)
+            node.versions = tuple(versions)
+
+
+def _replace(old: Tensor, value: Any) -> Tensor:
+    """``value`` broadcast to ``old``'s shape and dtype, recorded as a function of ``old`` with
+    zero derivative (so even inf or NaN in ``old`` leave no trace)."""
+    return F.E.where(np.False_, old, value)
+
+
+def _write_back(base: Tensor, new: Tensor, op: Any, params: dict) -> Tensor:
+    """``base`` with the region that ``op(base, **params)`` views replaced by ``new``."""
+    from .ops.indexing import getitem, index_put
+    from .ops.shape import identity, permute, reshape
+
+    if op is getitem:
+        return index_put(base, new, key=params["key"])
+    if op is reshape:
+        return reshape(new, shape=base.shape)
+    if op is permute:
+        return permute(new, dims=tuple(int(i) for i in np.argsort(params["dims"])))
+    if op is identity:
+        return identity(new)
+    raise ChainruleError(f"in-place operation on a view made by '{op.name}' while recording "
+                         "gradients is not supported; clone() the view first")
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` (or calling it) removes the hook."""
+
+    def __init__(self, owner: Any, attr: str, hook: Callable) -> None:
+        self._owner, self._attr, self._hook = owner, attr, hook
+
+    def remove(self) -> None:
+        hooks = getattr(self._owner, self._attr) or []
+        setattr(self._owner, self._attr, [h for h in hooks if h is not self._hook] or None)
+
+    __call__ = remove
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def _int_op(fn: Callable, *args: Any) -> Tensor:
@@ -828,6 +957,8 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
         arr = data.data
     elif isinstance(data, np.ndarray):
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an array does
+        arr = np.asarray(data)
     else:
         try:
             arr = np.asarray(data)
@@ -861,3 +992,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 from . import functional as F  # noqa: E402  (functional builds on Tensor)
+
+# The arithmetic operators call the engine directly (one Python call less per op).
+_apply = _engine.apply
+_add, _sub, _mul, _div, _pow, _neg = F.E.add, F.E.sub, F.E.mul, F.E.div, F.E.pow, F.E.neg

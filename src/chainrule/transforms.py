@@ -63,6 +63,18 @@ def _wrap_inputs(args: Sequence[Any], nums: tuple[int, ...],
     return new_args, inputs, record
 
 
+def _detached(tree: Any) -> Any:
+    """Tensors in a (nested) tuple/list/dict, cut from the graph (for results of a transform
+    that no enclosing transform differentiates)."""
+    if isinstance(tree, Tensor):
+        return tree.detach()
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_detached(t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _detached(v) for k, v in tree.items()}
+    return tree
+
+
 def _fill(grads: list, inputs: list[Tensor], record: bool) -> list[Tensor]:
     out = []
     for g, x in zip(grads, inputs):
@@ -100,6 +112,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                          create_graph=record, targets=inputs) or grads
         gs = _fill(grads, inputs, record)
         value = out if record else out.detach()
+        if not record:
+            aux = _detached(aux)
         g = gs[0] if isinstance(argnums, int) else tuple(gs)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -155,6 +169,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
     shown = out if record else (
         type(out)(o.detach() for o in outs) if isinstance(out, (tuple, list)) else outs[0].detach())
+    if not record:
+        aux = _detached(aux)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
 
 
@@ -200,6 +216,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    record = _outer_active([as_tensor(x) for x in primals + tangents])
     with _Level(0) as level:
         args = []
         for p, t in zip(primals, tangents):
@@ -211,43 +228,72 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
         out = fun(*args)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
         touts = [_tangent_of(as_tensor(o), level, ()) for o in outs]
+    if not record:  # nothing outside differentiates this: hand back plain values
+        out, outs, touts = _detached(out), _detached(outs), _detached(touts)
     if isinstance(out, (tuple, list)):
         return type(out)(outs), type(out)(touts)
     return out, touts[0]
 
 
+def _arrange(per_arg: list[list[Tensor]], single_arg: bool, out_type: type | None) -> Any:
+    """Jacobians ``per_arg[argument][output]`` in JAX's layout: the output structure outside,
+    the ``argnums`` tuple inside."""
+    if out_type is None:
+        return per_arg[0][0] if single_arg else tuple(j[0] for j in per_arg)
+    n_out = len(per_arg[0])
+    if single_arg:
+        return out_type(per_arg[0][o] for o in range(n_out))
+    return out_type(tuple(j[o] for j in per_arg) for o in range(n_out))
+
+
+def _outputs(out: Any) -> tuple[list[Tensor], type | None]:
+    if isinstance(out, (tuple, list)):
+        return [as_tensor(o) for o in out], type(out)
+    return [as_tensor(out)], None
+
+
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Jacobian by forward mode: all basis tangents pushed through in ONE batched pass.
 
-    The result has shape ``out.shape + x.shape``.
+    The result has shape ``out.shape + x.shape`` (a tuple of them for a tuple of outputs or of
+    ``argnums``, as in JAX).
     """
     @functools.wraps(fun)
     def wrapper(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacfwd")
-        jacs = [_jacfwd_one(fun, args, i) for i in nums]
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        per_arg, out_type = [], None
+        for i in nums:
+            jacs, out_type = _jacfwd_one(fun, args, i)
+            per_arg.append(jacs)
+        return _arrange(per_arg, isinstance(argnums, int), out_type)
 
     return wrapper
 
 
-def _jacfwd_one(fun: Callable, args: tuple, i: int) -> Tensor:
+def _jacfwd_one(fun: Callable, args: tuple, i: int) -> tuple[list[Tensor], type | None]:
     x = _float_tensor(args[i], "jacfwd")
+    record = _outer_active([as_tensor(a) for a in args if isinstance(a, Tensor)])
     n = x.data.size
     basis = Tensor._make(np.eye(n, dtype=x.dtype).reshape((n,) + x.shape))
     with _Level(1) as level:
         args2 = list(args)
         args2[i] = _seed(x, basis, level, "jacfwd")
-        out = as_tensor(fun(*args2))
-        t = _tangent_of(out, level, (n,))
+        outs, out_type = _outputs(fun(*args2))
+        tangents = [_tangent_of(out, level, (n,)) for out in outs]
     from .functional import movedim, reshape
 
-    return reshape(movedim(t, 0, -1), out.shape + x.shape) if t.ndim else t
+    jacs = []
+    for out, t in zip(outs, tangents):
+        jac = reshape(movedim(t, 0, -1), out.shape + x.shape) if t.ndim else t
+        jacs.append(jac if record else jac.detach())
+    return jacs, out_type
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Jacobian by reverse mode: one backward pass per output element.
 
-    The result has shape ``out.shape + x.shape``.
+    The result has shape ``out.shape + x.shape`` (a tuple of them for a tuple of outputs or of
+    ``argnums``, as in JAX).
     """
     @functools.wraps(fun)
     def wrapper(*args: Any) -> Any:
@@ -261,20 +307,29 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             return fun(*full)
 
         out, vjp_fn = vjp(partial, *[args[k] for k in nums])
-        out = as_tensor(out)
-        rows = []
-        for k in range(max(out.data.size, 1)):
-            e = np.zeros(out.data.size, dtype=out.dtype)
-            e[k] = 1
-            rows.append(vjp_fn(Tensor._make(e.reshape(out.shape))))
+        outs, out_type = _outputs(out)
         from .functional import reshape, stack
 
-        jacs = []
-        for j, k in enumerate(nums):
-            x_shape = np.shape(getattr(args[k], "data", args[k]))
-            jac = stack([r[j] for r in rows], 0) if rows else None
-            jacs.append(reshape(jac, out.shape + tuple(x_shape)))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        x_shapes = [tuple(np.shape(getattr(args[k], "data", args[k]))) for k in nums]
+        per_out = []
+        for o, y in enumerate(outs):
+            rows = []
+            for k in range(y.data.size):
+                cts = [Tensor._make(np.zeros(z.shape, dtype=z.dtype)) for z in outs]
+                e = np.zeros(y.data.size, dtype=y.dtype)
+                e[k] = 1
+                cts[o] = Tensor._make(e.reshape(y.shape))
+                rows.append(vjp_fn(cts if out_type is not None else cts[0]))
+            jacs = []
+            for j, x_shape in enumerate(x_shapes):
+                if rows:
+                    jac = reshape(stack([r[j] for r in rows], 0), y.shape + x_shape)
+                else:
+                    jac = Tensor._make(np.zeros(y.shape + x_shape, dtype=y.dtype))
+                jacs.append(jac)
+            per_out.append(jacs)
+        per_arg = [[per_out[o][j] for o in range(len(outs))] for j in range(len(nums))]
+        return _arrange(per_arg, isinstance(argnums, int), out_type)
 
     return wrapper
 
