@@ -85,7 +85,8 @@ def _getitem_vjp(g: Any, out: Any, x: Any, key: tuple) -> Any:
 
 
 getitem = defop(
-    "getitem", lambda x, key: x[key + (Ellipsis,)],  # a 0-d view, never a copied scalar _getitem_vjp,
+    # The trailing ... makes a full integer index a 0-d view, not a copied NumPy scalar.
+    "getitem", lambda x, key: x[key + (Ellipsis,)], _getitem_vjp,
     "y = x[key]: ∂L/∂x = zeros with ∂L/∂y added at key (repeats accumulate)", saves=False,
     view=True, sample=Sample(make=_index_sample, params={"key": (np.array([0, 2, 0]), slice(1, 3))},
                              variants=({"key": (slice(None, None, 2), 1)},
