@@ -180,12 +180,12 @@ class Node:
     __slots__ = ("op", "inputs", "values", "parents", "params", "out", "out_data", "versions",
                  "hooks", "retain", "stack", "scope", "result", "__weakref__")
 
-    def __init__(self, op: Op, inputs: tuple, values: list, parents: tuple, params: dict,
+    def __init__(self, op: Op, inputs: tuple, values: list, parents: list, params: dict,
                  out: Tensor | None, versions: tuple | None) -> None:
         self.op = op
         self.inputs: tuple | None = inputs
         self.values: list | None = values
-        self.parents: tuple | None = parents
+        self.parents: list | None = parents
         self.params = params
         self.out = weakref.ref(out) if out is not None else None
         self.out_data = out.data if out is not None else None
@@ -230,6 +230,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     """Run ``op`` on ``args`` (tensors, arrays or numbers) and record it if needed."""
     Tensor = _Tensor
     arrays = []
+    parents: list = []  # per input: its node, the leaf itself, or None (no gradient needed)
     needs_grad = False
     tangents = False
     for a in args:
@@ -239,10 +240,14 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
             arrays.append(a.data)
             if a.requires_grad:
                 needs_grad = True
+                parents.append(a.grad_fn or a)
+            else:
+                parents.append(None)
             if a._tangents is not None:
                 tangents = True
         else:
             arrays.append(a)
+            parents.append(None)
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, np.linalg.LinAlgError, TypeError) as e:
@@ -262,8 +267,6 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         result._vbox = a0._vbox  # one in-place version for a view and its base
         result._view = (a0, op, params, a0._vbox[0])
     if needs_grad and STATE.grad_enabled and op.vjps is not None:
-        parents = tuple([(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else None
-                         for a in args])
         versions = _versions_to_check(op, args, parents, result) \
             if op.saves or op.saves_output else None
         node = result.grad_fn = Node(op, args, arrays, parents, params or _NO_PARAMS,
@@ -287,7 +290,7 @@ def _refresh_view(view: Tensor) -> None:
     view._view = (base, op, params, base._vbox[0])
 
 
-def _versions_to_check(op: Op, args: tuple, parents: tuple, result: Tensor) -> tuple | None:
+def _versions_to_check(op: Op, args: tuple, parents: list, result: Tensor) -> tuple | None:
     """``(index, version)`` of the tensors whose values the backward rules will read."""
     Tensor = _Tensor
     reads = op.reads
