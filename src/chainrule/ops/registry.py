@@ -220,3 +220,16 @@ def all_ops() -> list[Op]:
     from . import elementwise, indexing, linalg, reductions, shape  # noqa: F401
 
     return list(ALL_OPS.values())
+
+
+def markdown_table() -> str:
+    """The op table as Markdown (docs/ops.md is generated from it; a test keeps it current)."""
+    import chainrule  # noqa: F401 - importing the package registers every op module
+
+    lines = ["| op | derivative | PyTorch |", "|---|---|---|"]
+    for op in sorted(all_ops(), key=lambda o: o.name):
+        formula = "<br>".join(f for f in op.formulas if f) if op.differentiable else \
+            "no gradient"
+        torch_name = f"`torch.{op.torch}`" if op.torch else ""
+        lines.append(f"| `{op.name}` | {formula.replace('|', '∣')} | {torch_name} |")
+    return "\n".join(lines) + "\n"
