@@ -71,9 +71,11 @@ def _add_run_flags(p: argparse.ArgumentParser, out_default: str | None) -> None:
     """Flags shared by ``demo`` and ``train``."""
     p.add_argument("--epochs", type=_positive_int, metavar="N",
                    help="passes over the training data (default: per model and dataset, "
-                        "e.g. 20 for the MLP on digits)")
+                        "e.g. 30 for the MLP and the CNN on digits)")
     p.add_argument("--lr", type=_learning_rate, metavar="X",
-                   help="learning rate (default: 0.003 for adam, 0.05 for sgd)")
+                   help="initial learning rate, decayed to 0 along a cosine over the epochs "
+                        "(default: tuned per model and optimizer, e.g. 0.003 for adam and 0.1 "
+                        "for sgd on the mlp)")
     p.add_argument("--optimizer", choices=_OPTIMIZERS, default="adam",
                    help="adam, or sgd with momentum 0.9 (default: adam)")
     p.add_argument("--batch-size", type=_positive_int, metavar="B",
@@ -107,7 +109,9 @@ def _add_train_parser(sub: Any) -> None:
                     "20% after every epoch; save checkpoint.safetensors and curves.png. "
                     "Compatible pairs: mlp with any dataset, cnn with digits, rnn with sine "
                     "or digits (read row by row).")
-    p.add_argument("--model", choices=_MODELS, default="mlp", help="default: mlp")
+    p.add_argument("--model", choices=_MODELS, default="mlp",
+                   help="mlp (fully connected, any dataset), cnn (convolutional: digits), "
+                        "rnn (tanh recurrent: sine, or digits read row by row); default: mlp")
     p.add_argument("--dataset", choices=_DATASETS, default="digits",
                    help="digits (8x8 images, 10 classes), moons (2 classes), spirals "
                         "(3 classes), sine (predict the next value; regression); "
@@ -154,7 +158,7 @@ def _run_training(args: argparse.Namespace, model: str, dataset: str, demo: bool
     if result.checkpoint:
         print(f"Saved {result.checkpoint} (model and optimizer state, config, metrics)")
     if result.curves:
-        print(f"Saved {result.curves} (learning curves: loss and accuracy per epoch)")
+        print(f"Saved {result.curves} (learning curves: train and test, per epoch)")
     if result.gradient_flow:
         print(f"Saved {result.gradient_flow} (gradient flow per layer)")
     for note in result.notes:
