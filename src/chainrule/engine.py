@@ -254,8 +254,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype.char == "d" and "dtype" not in params and not any(
-            isinstance(d, np.ndarray) and d.dtype.char == "d" for d in arrays):
+    if out.dtype.char == "d" and "dtype" not in params and not _has_float64(arrays):
         # An int tensor met a Python float: PyTorch gives the default dtype, NumPy float64.
         # (Not when the op was asked for a dtype, as cast is.)
         from ._dtypes import get_default_dtype
@@ -276,6 +275,13 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     if tangents and STATE.levels:
         _push_tangents(op, args, params, result)
     return result
+
+
+def _has_float64(arrays: list) -> bool:
+    for d in arrays:  # (a plain loop: this runs for every float64 op)
+        if type(d) is np.ndarray and d.dtype.char == "d":
+            return True
+    return False
 
 
 def _refresh_view(view: Tensor) -> None:

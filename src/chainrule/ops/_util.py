@@ -10,12 +10,24 @@ from .registry import OpError, OpIndexError
 
 
 def is_tensor(x: Any) -> bool:
-    from ..tensor import Tensor
+    return isinstance(x, _tensor_type())
 
-    return isinstance(x, Tensor)
+
+def _tensor_type() -> type:
+    global _TENSOR
+    if _TENSOR is None:
+        from ..tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
+
+
+_TENSOR: Any = None
 
 
 def shape_of(x: Any) -> tuple:
+    if isinstance(x, np.ndarray):
+        return x.shape
     return tuple(np.shape(x.data if is_tensor(x) else x))
 
 
@@ -72,6 +84,8 @@ def reduced_shape(shape: tuple, dims: tuple[int, ...] | None) -> tuple:
 
 def expand_back(g: Any, shape: tuple, dims: tuple[int, ...] | None, keepdim: bool) -> Any:
     """The gradient of a reduction: ``g`` reshaped to the keepdim shape, broadcast to ``shape``."""
+    if type(g) is np.ndarray and g.size == 1:  # the common case (a loss): one C call
+        return np.full(shape, g.reshape(()), dtype=g.dtype)
     if not keepdim:
         g = g.reshape(reduced_shape(shape, dims))
     return np.broadcast_to(g, shape)
