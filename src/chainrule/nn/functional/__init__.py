@@ -7,9 +7,13 @@ chainrule ops (so gradients come for free), except the few fused primitives in `
 
 from ...functional import pad
 from .activation import *
+from .attention import *
+from .conv import *
 from .distance import *
 from .dropout import *
 from .embedding import *
 from .linear import *
 from .loss import *
 from .normalization import *
+from .pooling import *
+from .recurrent import *

@@ -52,8 +52,8 @@ def _max_pool(nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any, 
             raise ValueError(f"{op}: padding {p} should be at most half of the effective "
                              f"kernel size {tuple(dd * (a - 1) + 1 for a, dd in zip(k, d))}")
     fn = C.max_pool1d if nd == 1 else C.max_pool2d
-    params = {"kernel_size": k, "stride": s, "padding": p, "dilation": d,
-              "ceil_mode": bool(ceil_mode)}
+    params: dict[str, Any] = {"kernel_size": k, "stride": s, "padding": p, "dilation": d,
+                              "ceil_mode": bool(ceil_mode)}
     y = fn(x, **params)
     if return_indices:
         offs = C.max_pool_argmax(y, x, nd, **params)

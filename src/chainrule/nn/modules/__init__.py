@@ -1,10 +1,14 @@
 """The layers of ``cr.nn`` (one import line per submodule)."""
 
 from .activation import *
+from .attention import *
 from .container import *
+from .conv import *
 from .dropout import *
 from .linear import *
 from .loss import *
 from .module import *
 from .normalization import *
+from .pooling import *
+from .rnn import *
 from .sparse import *

@@ -1,0 +1,278 @@
+"""Attention: scaled_dot_product_attention and nn.MultiheadAttention against torch (outputs,
+attention weights, input and parameter gradients) with masks of every kind, causal attention,
+key padding, kdim/vdim, batch_first, bias_kv, zero attention; gradcheck in float64."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+torch = pytest.importorskip("torch")
+F = nn.functional
+TF = torch.nn.functional
+
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+TDT = {np.float64: torch.float64, np.float32: torch.float32}
+
+
+def close(actual: Any, expected: Any, rtol: float, what: str = "") -> None:
+    a = actual.data if isinstance(actual, cr.Tensor) else np.asarray(actual)
+    e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} vs torch {e.shape}"
+    scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def _t(x: Any, dtype: Any = np.float64, grad: bool = True) -> tuple[Any, Any]:
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        x = x.astype(dtype)
+        return cr.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+    return cr.tensor(x), torch.tensor(x)
+
+
+def masks(l: int, s: int, rng: np.random.Generator) -> dict[str, Any]:
+    keep = rng.random((l, s)) > 0.3
+    keep[:, 0] = True  # every query may attend to something
+    return {"none": None, "bool": keep, "float": rng.normal(size=(l, s)),
+            "float-inf": np.where(keep, 0.0, -np.inf), "broadcast": keep[None, None]}
+
+
+# --------------------------------------------------------------------------- SDPA
+
+@pytest.mark.parametrize("mask_kind,causal,scale,dtype", [
+    *[(m, False, None, np.float64) for m in ("none", "bool", "float", "float-inf",
+                                             "broadcast")],
+    ("none", True, None, np.float64), ("none", False, 0.3, np.float64),
+    ("bool", False, None, np.float32), ("none", True, None, np.float32),
+])
+def test_sdpa_matches_torch(mask_kind: str, causal: bool, scale: Any, dtype: Any) -> None:
+    rng = np.random.default_rng(0)
+    b, h, l, s, e, ev = 2, 3, 4, 5, 6, 7
+    q, tq = _t(rng.normal(size=(b, h, l, e)), dtype)
+    k, tk = _t(rng.normal(size=(b, h, s, e)), dtype)
+    v, tv = _t(rng.normal(size=(b, h, s, ev)), dtype)
+    m = masks(l, s, rng)[mask_kind]
+    cm = tm = None
+    if m is not None:
+        cm, tm = _t(m, dtype, grad=False)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=cm, is_causal=causal, scale=scale)
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, is_causal=causal,
+                                           scale=scale)
+    rtol = TOL[dtype]
+    close(out, tout, rtol, "output")
+    g = rng.normal(size=tout.shape).astype(dtype)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    for a, t, name in [(q, tq, "q"), (k, tk, "k"), (v, tv, "v")]:
+        close(a.grad, t.grad, rtol, f"grad {name}")
+        assert a.grad.dtype == dtype
+
+
+def test_sdpa_fully_masked_query_gives_zero() -> None:
+    rng = np.random.default_rng(0)
+    q, tq = _t(rng.normal(size=(2, 3, 4)))
+    k, tk = _t(rng.normal(size=(2, 5, 4)))
+    v, tv = _t(rng.normal(size=(2, 5, 4)))
+    keep = np.ones((3, 5), dtype=bool)
+    keep[1] = False
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(keep))
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(keep))
+    close(out, tout, 1e-10)
+    assert np.all(out.data[:, 1] == 0)
+    out.sum().backward()
+    tout.sum().backward()
+    for a, t in [(q, tq), (k, tk), (v, tv)]:
+        assert np.all(np.isfinite(a.grad.data))
+        close(a.grad, t.grad, 1e-10)
+
+
+def test_sdpa_grouped_query_attention() -> None:
+    rng = np.random.default_rng(0)
+    q, tq = _t(rng.normal(size=(2, 4, 3, 5)))
+    k, tk = _t(rng.normal(size=(2, 2, 6, 5)))
+    v, tv = _t(rng.normal(size=(2, 2, 6, 5)))
+    out = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
+    close(out, tout, 1e-10)
+    out.sum().backward()
+    tout.sum().backward()
+    close(k.grad, tk.grad, 1e-10)
+
+
+def test_sdpa_gradcheck_and_dropout() -> None:
+    rng = np.random.default_rng(0)
+    xs = [cr.tensor(rng.normal(size=s), requires_grad=True) for s in [(2, 3, 4), (2, 5, 4),
+                                                                       (2, 5, 2)]]
+    keep = rng.random((3, 5)) > 0.3
+    keep[:, 0] = True
+    cr.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), xs)
+    cr.gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, attn_mask=cr.tensor(keep)), xs)
+    out = F.scaled_dot_product_attention(*xs, dropout_p=0.5)
+    assert out.shape == (2, 3, 2)
+    with pytest.raises(ValueError, match="do not fit"):
+        F.scaled_dot_product_attention(xs[0], xs[0], xs[2])
+
+
+# --------------------------------------------------------------------------- MHA
+
+def mha_pair(e: int, h: int, dtype: Any = np.float64, **kw: Any) -> tuple[Any, Any]:
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(e, h, **kw).to(TDT[dtype])
+    cm = nn.MultiheadAttention(e, h, **kw).to(dtype)
+    for p in tm.parameters():  # non-zero biases, so their gradients are tested too
+        with torch.no_grad():
+            p.add_(torch.randn_like(p) * 0.1)
+    missing, unexpected = cm.load_state_dict(tm.state_dict())
+    assert not missing and not unexpected
+    assert list(cm.state_dict()) == list(tm.state_dict())
+    return cm, tm
+
+
+def run_mha(cm: Any, tm: Any, inputs: list[np.ndarray], dtype: Any = np.float64,
+            self_attention: bool = False, **kw: Any) -> None:
+    rtol = TOL[dtype]
+    pairs = [_t(x, dtype) for x in inputs]
+    if self_attention:
+        pairs = pairs * 3
+    ckw = {k: (cr.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    tkw = {k: (torch.tensor(v.astype(dtype) if v.dtype.kind == "f" else v)
+               if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    out, w = cm(*[p[0] for p in pairs], **ckw)
+    tout, tw = tm(*[p[1] for p in pairs], **tkw)
+    close(out, tout, rtol, "output")
+    if tw is None:
+        assert w is None
+    else:
+        close(w, tw, rtol, "weights")
+    rng = np.random.default_rng(5)
+    loss = (out * cr.tensor(rng.normal(size=out.shape).astype(dtype))).sum()
+    rng = np.random.default_rng(5)
+    tloss = (tout * torch.tensor(rng.normal(size=tuple(tout.shape)).astype(dtype))).sum()
+    if tw is not None:
+        gw = rng.normal(size=tuple(tw.shape)).astype(dtype)
+        loss = loss + (w * cr.tensor(gw)).sum()
+        tloss = tloss + (tw * torch.tensor(gw)).sum()
+    loss.backward()
+    tloss.backward()
+    for k, (c, t) in enumerate(pairs[:1] if self_attention else pairs):
+        close(c.grad, t.grad, rtol, f"input {k} gradient")
+    tparams = dict(tm.named_parameters())
+    for name, p in cm.named_parameters():
+        close(p.grad, tparams[name].grad, rtol, f"{name} gradient")
+
+
+@pytest.mark.parametrize("batch_first,need_weights,average,self_attention", list(
+    itertools.product([False, True], [True, False], [True, False], [True, False])))
+def test_mha_matches_torch(batch_first: bool, need_weights: bool, average: bool,
+                           self_attention: bool) -> None:
+    rng = np.random.default_rng(0)
+    cm, tm = mha_pair(8, 2, batch_first=batch_first)
+    shape = lambda l: (3, l, 8) if batch_first else (l, 3, 8)  # noqa: E731
+    inputs = [rng.normal(size=shape(4))] if self_attention else [
+        rng.normal(size=shape(4)), rng.normal(size=shape(5)), rng.normal(size=shape(5))]
+    run_mha(cm, tm, inputs, self_attention=self_attention, need_weights=need_weights,
+            average_attn_weights=average)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float", "float-inf"])
+@pytest.mark.parametrize("which", ["attn_mask", "key_padding_mask", "both", "3d"])
+def test_mha_masks_match_torch(kind: str, which: str) -> None:
+    rng = np.random.default_rng(1)
+    l, s, n, h = 4, 5, 3, 2
+    cm, tm = mha_pair(8, h)
+    inputs = [rng.normal(size=(l, n, 8)), rng.normal(size=(s, n, 8)), rng.normal(size=(s, n, 8))]
+    drop = rng.random((l, s)) < 0.3  # True: do not attend (nn.MultiheadAttention's sense)
+    drop[:, 0] = False
+    pad = np.zeros((n, s), dtype=bool)
+    pad[0, -2:] = True
+    pad[2, -1] = True
+
+    def as_kind(m: np.ndarray) -> np.ndarray:
+        if kind == "bool":
+            return m
+        if kind == "float":
+            return np.where(m, -1e9, 0.0) + rng.normal(size=m.shape) * 0.1
+        return np.where(m, -np.inf, 0.0)
+
+    kw: dict[str, Any] = {}
+    if which in ("attn_mask", "both"):
+        kw["attn_mask"] = as_kind(drop)
+    if which in ("key_padding_mask", "both"):
+        kw["key_padding_mask"] = as_kind(pad)
+    if which == "3d":
+        kw["attn_mask"] = as_kind(np.broadcast_to(drop, (n * h, l, s)).copy())
+    run_mha(cm, tm, inputs, **kw)
+
+
+def test_mha_causal() -> None:
+    rng = np.random.default_rng(2)
+    cm, tm = mha_pair(8, 4, batch_first=True)
+    causal = np.triu(np.ones((5, 5), dtype=bool), 1)
+    run_mha(cm, tm, [rng.normal(size=(2, 5, 8))], self_attention=True, attn_mask=causal,
+            is_causal=True)
+    # our is_causal also works without a mask (PyTorch requires one as a hint)
+    x = cr.tensor(rng.normal(size=(2, 5, 8)))
+    a, _ = cm(x, x, x, is_causal=True)
+    b, _ = cm(x, x, x, attn_mask=cr.tensor(causal))
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(kdim=3, vdim=5), dict(add_bias_kv=True),
+                                dict(add_zero_attn=True), dict(bias=False),
+                                dict(add_bias_kv=True, add_zero_attn=True, kdim=6, vdim=4)],
+                         ids=str)
+def test_mha_options_match_torch(kw: dict) -> None:
+    rng = np.random.default_rng(3)
+    cm, tm = mha_pair(8, 2, **kw)
+    inputs = [rng.normal(size=(4, 3, 8)), rng.normal(size=(5, 3, kw.get("kdim", 8))),
+              rng.normal(size=(5, 3, kw.get("vdim", 8)))]
+    pad = np.zeros((3, 5), dtype=bool)
+    pad[1, -1] = True
+    run_mha(cm, tm, inputs, key_padding_mask=pad)
+
+
+def test_mha_unbatched_float32_and_dropout() -> None:
+    rng = np.random.default_rng(4)
+    cm, tm = mha_pair(8, 2, dtype=np.float32)
+    run_mha(cm, tm, [rng.normal(size=(4, 8)), rng.normal(size=(6, 8)), rng.normal(size=(6, 8))],
+            np.float32)
+    cm, tm = mha_pair(8, 2, dropout=0.5)
+    cm.eval()
+    tm.eval()
+    run_mha(cm, tm, [rng.normal(size=(4, 2, 8))], self_attention=True)
+    cm.train()
+    x = cr.tensor(rng.normal(size=(4, 2, 8)))
+    a, _ = cm(x, x, x)
+    b, _ = cm(x, x, x)
+    assert not np.allclose(a.data, b.data)
+
+
+def test_mha_initialisation_and_errors() -> None:
+    m = nn.MultiheadAttention(16, 4)
+    assert m.in_proj_weight.shape == (48, 16) and m.out_proj.weight.shape == (16, 16)
+    assert np.all(m.in_proj_bias.data == 0) and np.all(m.out_proj.bias.data == 0)
+    bound = np.sqrt(6 / (48 + 16))  # xavier_uniform_
+    assert np.abs(m.in_proj_weight.data).max() <= bound
+    assert m.in_proj_weight.dtype == np.float32
+    sep = nn.MultiheadAttention(16, 4, kdim=8, vdim=4)
+    assert sep.in_proj_weight is None and sep.k_proj_weight.shape == (16, 8)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(10, 3)
+    with pytest.raises(ValueError, match="embedding dimension"):
+        m(cr.randn(3, 2, 8), cr.randn(3, 2, 8), cr.randn(3, 2, 8))
+
+
+def test_mha_gradcheck() -> None:
+    rng = np.random.default_rng(0)
+    m = nn.MultiheadAttention(4, 2).double()
+    x = cr.tensor(rng.normal(size=(3, 2, 4)), requires_grad=True)
+    pad = cr.tensor(np.array([[False, False, True], [False, False, False]]))
+    cr.gradcheck(lambda t: m(t, t, t, key_padding_mask=pad)[0], (x,))
