@@ -27,8 +27,9 @@ def _matmul_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
 def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     if a.ndim == 1:  # out[..., n] = a[k] b[..., k, n]
         return g * a if b.ndim == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
-    if b.ndim == 1:  # out[..., m] = a[..., m, k] b[k]
-        return (np.expand_dims(g, -1) * a).reshape((-1,) + a.shape[-2:]).sum(axis=(0, 1))
+    if b.ndim == 1:  # out[..., m] = a[..., m, k] b[k]: δb = Σ_batch gᵀ·a, one GEMM (the
+        # engine sums the batch dims away)
+        return (np.expand_dims(g, -2) @ a)[..., 0, :]
     return _mT(a) @ g
 
 
