@@ -833,3 +833,20 @@ def test_random_graphs_match_torch_to_second_order(graph):
                 close(a, b, tol=1e-9)
             else:
                 assert (a is None or not np.any(a.numpy())) and (b is None or not b.any())
+
+
+def test_leaf_gradients_never_share_memory():
+    """The engine keeps a fresh gradient buffer without copying; shared ones are copied."""
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).backward(cr.tensor([1.0, 1.0]))  # add passes one upstream array to both
+    a.grad.data += 10
+    assert b.grad.tolist() == [1.0, 1.0]
+    g = np.array([2.0, 5.0], dtype=np.float32)
+    c = cr.tensor([0.0, 0.0], requires_grad=True)
+    c.backward(g)  # a leaf as root: its gradient is the caller's array
+    c.grad.data *= 0
+    assert g.tolist() == [2.0, 5.0]
+    w = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    (w.reshape(2) * 3).sum().backward()  # a view of another buffer
+    assert w.grad.data.base is None and w.grad.tolist() == [[3.0, 3.0]]

@@ -509,9 +509,10 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
         STATE.grad_enabled = prev_enabled
 
     if targets is None:
+        given = {id(g) for g in root_grads}  # arrays the caller still holds
         for x, g in grads.items():
             if type(x) is not Node:
-                _accumulate_leaf(x, g, create_graph)
+                _accumulate_leaf(x, g, create_graph, given)
         return None
     result: list[Any] = []
     for t in targets:
@@ -633,7 +634,7 @@ def _check_finite(node: Node, i: int, c: Any) -> None:
         )
 
 
-def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool) -> None:
+def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool, given: set[int]) -> None:
     Tensor = _tensor_cls()
     for hook in x._hooks or ():
         new = hook(_as_tensor(g))
@@ -646,9 +647,12 @@ def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool) -> None:
     if isinstance(g, Tensor):
         g = g.data
     if x.grad is None:
-        # Own the buffer: a rule may have passed its upstream array through unchanged.
-        arr = np.array(g, dtype=x.data.dtype, copy=True)
-        x.grad = Tensor._make(arr)
+        # Keep the buffer if this walk made it and nobody else holds it (a rule may pass its
+        # upstream array through unchanged, to several inputs; a view shares another's memory).
+        owned = (type(g) is np.ndarray and g.base is None and g.flags.writeable
+                 and g.dtype == x.data.dtype and id(g) not in given)
+        given.add(id(g))
+        x.grad = Tensor._make(g if owned else np.array(g, dtype=x.data.dtype, copy=True))
     else:
         if x.grad.requires_grad or x.grad.data.shape != g.shape:
             x.grad = Tensor._make(x.grad.data + g)
