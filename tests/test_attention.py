@@ -276,3 +276,39 @@ def test_mha_gradcheck() -> None:
     x = cr.tensor(rng.normal(size=(3, 2, 4)), requires_grad=True)
     pad = cr.tensor(np.array([[False, False, True], [False, False, False]]))
     cr.gradcheck(lambda t: m(t, t, t, key_padding_mask=pad)[0], (x,))
+
+
+# --------------------------------------------------------------------------- the fused op
+
+def test_fused_attention_equals_the_composite_and_passes_mask_gradients() -> None:
+    from chainrule.ops import attention as A
+
+    rng = np.random.default_rng(6)
+    q, tq = _t(rng.normal(size=(2, 3, 4, 5)))
+    k, tk = _t(rng.normal(size=(2, 3, 6, 5)))
+    v, tv = _t(rng.normal(size=(2, 3, 6, 2)))
+    m, tm = _t(rng.normal(size=(4, 6)))
+    out = A.attention(q, k, v, m, is_causal=False, scale=0.4)
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, scale=0.4)
+    close(out, tout, 1e-10)
+    g = rng.normal(size=tout.shape)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    for a, t in [(q, tq), (k, tk), (v, tv), (m, tm)]:
+        close(a.grad, t.grad, 1e-10)
+    # the composite (taken with dropout, or for the weights) agrees with the fused op
+    comp = cr.softmax(cr.matmul(q, k.transpose(-2, -1)) * 0.4 + m, -1) @ v
+    close(out, comp.data, 1e-12)
+    xs = [cr.tensor(rng.normal(size=s), requires_grad=True) for s in [(2, 3, 4), (2, 5, 4),
+                                                                       (2, 5, 3)]]
+    cr.gradgradcheck(lambda a, b, c: A.attention(a, b, c, is_causal=True, scale=None), xs)
+
+
+def test_float32_attention_stays_float32() -> None:
+    rng = np.random.default_rng(0)
+    q, k, v = (cr.tensor(rng.normal(size=(2, 4, 8)).astype(np.float32), requires_grad=True)
+               for _ in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=cr.tensor(np.ones((4, 4), bool)))
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert q.grad.dtype == np.float32 and k.grad.dtype == np.float32

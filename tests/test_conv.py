@@ -394,3 +394,28 @@ def test_layouts_agree(n: int, c: int, h: int, o: int, k: int, monkeypatch: Any)
         results.append((y.data, cx.grad.data, cw.grad.data))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_bias_gradients_of_convolutions_sharing_an_upstream_gradient() -> None:
+    """Two convolutions of the same input summed: each bias gets its own gradient, also when
+    the other layer's bias or weight is frozen (the weight GEMM's bias row is not mixed up)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 6, 6))
+    ws = [rng.normal(size=(4, 3, 3, 3)) for _ in range(2)]
+    bs = [rng.normal(size=4) for _ in range(2)]
+    for frozen in [(), ("b0",), ("w1",), ("b0", "w1"), ("w0", "b1")]:
+        cw = [cr.tensor(w, requires_grad=f"w{i}" not in frozen) for i, w in enumerate(ws)]
+        cb = [cr.tensor(b, requires_grad=f"b{i}" not in frozen) for i, b in enumerate(bs)]
+        tw = [torch.tensor(w, requires_grad=f"w{i}" not in frozen) for i, w in enumerate(ws)]
+        tb = [torch.tensor(b, requires_grad=f"b{i}" not in frozen) for i, b in enumerate(bs)]
+        cx = cr.tensor(x)
+        y = nn.functional.conv2d(cx, cw[0], cb[0]) + nn.functional.conv2d(cx, cw[1], cb[1])
+        ty = sum(torch.nn.functional.conv2d(torch.tensor(x), w, b) for w, b in zip(tw, tb))
+        g = rng.normal(size=tuple(ty.shape))
+        y.backward(cr.tensor(g))
+        ty.backward(torch.tensor(g))
+        for c, t in [*zip(cw, tw), *zip(cb, tb)]:
+            if t.requires_grad:
+                close(c.grad, t.grad, 1e-10, f"frozen {frozen}")
+            else:
+                assert c.grad is None

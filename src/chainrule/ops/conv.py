@@ -1,17 +1,25 @@
 """Convolution and pooling over 1-D and 2-D signals (layout ``(N, C, *spatial)``).
 
 A convolution is one GEMM. ``im2col`` takes a strided view of the padded input that lists, for
-every output position, the window it sees, and copies it once into a ``(C·K, N·P)`` matrix
-(``K`` kernel offsets, ``P`` output positions); the weight ``(O, C·K)`` times that matrix is the
-output. Groups are a batched matmul over a leading group axis. The VJP is two GEMMs as well:
+every output position, the window it sees (``sliding_window_view``), and copies it once into a
+matrix of ``C·K`` rows (``K`` kernel offsets); the weight ``(O, C·K)`` times that matrix is the
+output. Two layouts: channel-major ``(C·K, N·P)`` (one big GEMM, then one transposing copy to
+``(N, O, P)``) and batch-major ``(N, C·K, P)`` (a batched GEMM that writes ``(N, O, P)`` in
+place), chosen by the positions per sample. With stride 1 the windows are shifts of the
+flattened padded plane (``_Wide``), so copies and scatter-adds run over long rows. The bias
+rides in the same GEMM as a row of ones. Groups are a batched matmul over a group axis.
+
+The VJP is two GEMMs as well:
 
 * the input gradient is the *transposed convolution* of the upstream gradient with the same
   weight (``Wᵀ·δ`` then ``col2im``: a scatter-add over the K kernel offsets), and
-* the weight gradient is ``δ·colsᵀ`` (``conv{n}d_weight``).
+* the weight gradient is ``δ·colsᵀ`` (``conv{n}d_weight``), reusing the forward's window
+  matrix (remembered per input buffer); its bias row gives the bias gradient.
 
 The three ops are adjoint to one another, so their rules are written with each other and
 differentiate again to any order (``create_graph=True``). Pooling follows the same pattern: a
-pooling op and its scatter ("unpool") are an adjoint pair.
+pooling op and its scatter ("unpool") are an adjoint pair; max pooling remembers each
+window's argmax for the backward, and non-overlapping windows are searched separably.
 
 All spatial parameters are tuples with one entry per spatial dim (the functions in
 ``cr.nn.functional`` accept ints and strings such as ``padding='same'``).
@@ -106,12 +114,12 @@ def _channels_first(a: np.ndarray) -> np.ndarray:
 BATCH_MAJOR_MIN_POSITIONS = 256  # a module attribute, so tests can force either layout
 
 
-def _batch_major(n: int, positions: int) -> bool:
+def _batch_major(n: int, positions: int, groups: int = 1) -> bool:
     """Which GEMM layout to use. Batch-major (one ``(O, C·K) @ (C·K, P)`` product per sample)
     writes the output in place as ``(N, O, P)``, saving two transposing copies; it pays off when
     each sample has many positions. Otherwise one big channel-major GEMM over ``N·P`` columns
-    is faster."""
-    return n == 1 or positions >= BATCH_MAJOR_MIN_POSITIONS
+    is faster; always with groups, where batch-major would make N·G small products."""
+    return n == 1 or (groups == 1 and positions >= BATCH_MAJOR_MIN_POSITIONS)
 
 
 class _Wide:
@@ -161,7 +169,7 @@ class _Wide:
         return y[(slice(None), slice(None)) + tuple(slice(0, o) for o in self.out)]
 
 
-def _geometry(x_shape: tuple, k: tuple, s: tuple, p: tuple, d: tuple) -> tuple:
+def _geometry(x_shape: tuple, k: tuple, s: tuple, p: tuple, d: tuple, groups: int) -> tuple:
     """``(output size, batch_major, wide or None)`` for a convolution of an input of
     ``x_shape``; the wide (shifted flat plane) layout serves stride-1, channel-major 2-D+."""
     sp = x_shape[2:]
@@ -169,7 +177,7 @@ def _geometry(x_shape: tuple, k: tuple, s: tuple, p: tuple, d: tuple) -> tuple:
     if any(o <= 0 for o in out):
         raise OpError(f"conv: the input's spatial size {sp} is too small for kernel {k} with "
                       f"padding {p} and dilation {d}; pad the input or use a smaller kernel")
-    bm = _batch_major(x_shape[0], math.prod(out))
+    bm = _batch_major(x_shape[0], math.prod(out), groups)
     wide = None
     if not bm and len(k) > 1 and all(ss == 1 for ss in s):
         wide = _Wide(tuple(L + 2 * pp for L, pp in zip(sp, p)), out, k, d)
@@ -299,7 +307,8 @@ def _gemm(a: np.ndarray, b: np.ndarray, groups: int, trans_a: bool = False,
         a = np.swapaxes(a, -1, -2)
     if trans_b:
         b = np.swapaxes(b, -1, -2)
-    r = np.matmul(a, b)
+    # an outer product (depthwise transposed convs): BLAS is slow with an inner size of 1
+    r = a * b if a.shape[-1] == 1 else np.matmul(a, b)
     if groups > 1:
         r = r.reshape(r.shape[:-3] + (-1, r.shape[-1]))
     return r
@@ -318,7 +327,7 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: Any = None, stride: Any = 1,
                       f"{w.shape} with groups={groups}: expected (N, {w.shape[1] * groups}, "
                       f"{', '.join('L' * nd)}) and out channels divisible by groups")
     k = w.shape[2:]
-    out, bm, wide = _geometry(x.shape, k, s, p, d)
+    out, bm, wide = _geometry(x.shape, k, s, p, d, groups)
     # With one group the bias rides in the GEMM: a row of ones below the windows, the bias as
     # one more weight column (and the weight gradient's GEMM then also yields the bias's).
     ones = b is not None and groups == 1
@@ -360,7 +369,7 @@ def _conv_transpose_forward(y: np.ndarray, w: np.ndarray, b: Any = None, stride:
                  for L, kk, ss, pp, dd, oo in zip(out, k, s, p, d, op))
     if any(L <= 0 for L in size):
         raise OpError(f"conv_transpose{nd}d: the output size {size} is not positive")
-    bm = _batch_major(n, math.prod(out))
+    bm = _batch_major(n, math.prod(out), groups)
     wide = None
     if nd > 1 and all(ss == 1 for ss in s):
         wide = _Wide(tuple(L + 2 * pp for L, pp in zip(size, p)), out, k, d)
@@ -379,7 +388,7 @@ def _conv_weight_forward(x: np.ndarray, gy: np.ndarray, kernel_size: tuple, stri
     k = tuple(kernel_size)
     s, p, d = _tup(stride, nd), _tup(padding, nd), _tup(dilation, nd)
     n, c, o = x.shape[0], x.shape[1], gy.shape[1]
-    out, bm, wide = _geometry(x.shape, k, s, p, d)
+    out, bm, wide = _geometry(x.shape, k, s, p, d, groups)
     if gy.shape[0] != n or any(a > b for a, b in zip(gy.shape[2:], out)):
         raise OpError(f"conv{nd}d_weight: gradient of shape {gy.shape} does not match the "
                       f"output {(n, o) + out} of the convolution")
@@ -398,7 +407,8 @@ def _conv_weight_forward(x: np.ndarray, gy: np.ndarray, kernel_size: tuple, stri
     return np.ascontiguousarray(gw).reshape((o, c // groups) + k)
 
 
-# The bias gradient Σ δ, left by the weight gradient's GEMM for the bias rule that follows.
+# The bias gradient Σ δ that the weight gradient's GEMM gave along the way, for the bias
+# rule of the same node (which the engine runs next): [δ, x, W, Σδ].
 _BIAS_GRAD: list = []
 
 
@@ -459,13 +469,22 @@ def _make_conv_ops(nd: int) -> _ConvOps:
 
     def conv_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any = None, stride: Any = 1,
                    padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
-        return _call(ops.weight, x, g, kernel_size=tuple(w.shape[2:]), stride=stride,
-                     padding=padding, dilation=dilation, groups=groups)
-
-    def bias_grad(g: Any, *args: Any, **kw: Any) -> Any:
-        if _BIAS_GRAD and _BIAS_GRAD[0] is g:  # already summed by the weight gradient
-            gb = _BIAS_GRAD[1]
+        _BIAS_GRAD.clear()
+        gw = _call(ops.weight, x, g, kernel_size=tuple(w.shape[2:]), stride=stride,
+                   padding=padding, dilation=dilation, groups=groups)
+        if len(_BIAS_GRAD) == 2 and _BIAS_GRAD[0] is g:
+            # the bias gradient came out of the same GEMM: keep it for this node's bias rule
+            # (keyed by all of the node's values, so no other node can pick it up)
+            _BIAS_GRAD[:] = [g, x, w, _BIAS_GRAD[1]]
+        else:
             _BIAS_GRAD.clear()
+        return gw
+
+    def bias_grad(g: Any, out: Any, *args: Any, **kw: Any) -> Any:
+        memo = _BIAS_GRAD
+        if len(memo) == 4 and memo[0] is g and memo[1] is args[0] and memo[2] is args[1]:
+            gb = memo[3]
+            memo.clear()
             return gb
         if _is_tensor(g):
             return g.sum(axis=(0,) + tuple(range(2, 2 + nd)))
@@ -747,17 +766,18 @@ def _max_pool_search(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, ceil
 def max_pool_argmax(out: Any, x: Any, nd: int, kernel_size: Any, stride: Any = None,
                     padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> np.ndarray:
     """For each output element, the kernel offset (row-major in the window) of its maximum."""
-    od = out.data if _is_tensor(out) else out
-    xd = x.data if _is_tensor(x) else x
+    od: Any = out.data if _is_tensor(out) else out
+    xd: Any = x.data if _is_tensor(x) else x
     k, s, p, d = _pool_params(nd, kernel_size, stride, padding, dilation)
     hit = _ARGMAX.get(id(od)) if od is not None else None
     if hit is not None and hit[0]() is od:
         idx = hit[1]
         if not isinstance(idx, tuple):
             return idx
-        lead = xd.shape[: xd.ndim - nd]
-        return _tile_offsets(idx[1:], k, od.shape[od.ndim - nd:]).reshape(lead + od.shape[
-            od.ndim - nd:])
+        shape: tuple = tuple(out.shape)
+        out_sp = shape[len(shape) - nd:]
+        return _tile_offsets(idx[1:], k, out_sp).reshape(tuple(xd.shape[: xd.ndim - nd])
+                                                         + out_sp)
     return _max_pool_search(xd, k, s, p, d, ceil_mode, want_index=True)[1]  # type: ignore
 
 

@@ -128,12 +128,12 @@ def _rnn_bptt(g: Any, out: Any, h0: Any, w: Any, nonlinearity: str) -> tuple:
         return dz_all, dh
     slope = _rnn_slope(out, nonlinearity)
     dzs: list = [None] * out.shape[0]
-    dh = None
+    dprev: Any = None
     for t in range(out.shape[0] - 1, -1, -1):
-        dz = (g[t] if dh is None else g[t] + dh) * slope[t]
+        dz = (g[t] if dprev is None else g[t] + dprev) * slope[t]
         dzs[t] = dz
-        dh = dz @ w
-    return _stack(dzs), dh
+        dprev = dz @ w
+    return _stack(dzs), dprev
 
 
 def _rnn_vjp_xp(g: Any, out: Any, xp: Any, h0: Any, w: Any, nonlinearity: str = "tanh") -> Any:

@@ -1,8 +1,9 @@
 """Attention: ``scaled_dot_product_attention`` and ``multi_head_attention_forward``.
 
-Composed from matmul, softmax and where (no derivative code here):
-softmax(q·kᵀ·scale + mask)·v, with ∂ℒ/∂q = (δS)·k·scale, ∂ℒ/∂k = (δS)ᵀ·q·scale,
-∂ℒ/∂v = Aᵀ·δ where δS is the softmax VJP of Aᵀ... as the ops' rules give.
+softmax(q·kᵀ·scale + mask)·v is one fused op (``chainrule/ops/attention.py``): with
+P = softmax(S), δv = Pᵀδo, δS = P⊙(δo vᵀ − rowsum(δo⊙o)), δq = δS k·scale,
+δk = δSᵀ q·scale. With attention dropout (or when the weights are returned) it is composed
+from matmul and softmax instead.
 
 >>> import chainrule as cr
 >>> q = k = v = cr.randn(2, 4, 5, 8)  # (batch, heads, length, head_dim)
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ... import functional as F
+from ...ops import attention as A
 from ...ops._util import ndim_of, shape_of
 from ...tensor import Tensor
 from .dropout import dropout as _dropout
@@ -55,6 +57,21 @@ def _apply_mask(scores: Tensor, mask: Any) -> tuple[Tensor, np.ndarray | None]:
     return scores, None if row_ok.all() else np.asarray(row_ok)
 
 
+def _additive(mask: Any, dtype: np.dtype) -> Any:
+    """An attention mask as an additive float mask of at least 2 dims: bool True (may
+    attend) -> 0, False -> -inf; a float mask as it is (a Tensor keeps its gradient)."""
+    if mask is None:
+        return None
+    m = _data(mask)
+    if m.dtype == np.bool_:
+        out: Any = Tensor._make(np.where(m, 0.0, -np.inf).astype(dtype))
+    elif isinstance(mask, Tensor) and m.dtype == dtype:
+        out = mask
+    else:
+        out = Tensor._make(m.astype(dtype))
+    return F.unsqueeze(out, 0) if ndim_of(out) < 2 else out
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,
@@ -87,6 +104,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         value = F.index_select(value, ndim_of(value) - 3, idx)
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+    if dropout_p == 0.0:
+        mask = _additive(attn_mask, query.dtype)
+        args = (query, key, value) if mask is None else (query, key, value, mask)
+        return A.attention(*args, is_causal=bool(is_causal),
+                           scale=None if scale is None else float(scale))
     factor = 1.0 / math.sqrt(e) if scale is None else float(scale)
     scores = F.matmul(query, F.transpose(key, -2, -1)) * factor
     if is_causal:
@@ -209,6 +231,12 @@ def multi_head_attention_forward(
         kpm = F.reshape(F.expand(F.reshape(kpm, (bsz, 1, 1, s)), bsz, num_heads, 1, s),
                         (bsz * num_heads, 1, s))
         mask = kpm if mask is None else mask + kpm
+    if not need_weights and not (dropout_p > 0.0 and training):  # the fused op
+        out = A.attention(q, k, v, is_causal=False) if mask is None else A.attention(
+            q, k, v, mask, is_causal=False)
+        out = F.reshape(F.transpose(out, 0, 1), (tgt_len * bsz, embed_dim))
+        out = F.reshape(linear(out, out_proj_weight, out_proj_bias), (tgt_len, bsz, embed_dim))
+        return (out if batched else F.squeeze(out, 1)), None
     scores = F.matmul(q * (1.0 / math.sqrt(head_dim)), F.transpose(k, 1, 2))
     if mask is not None:
         scores = scores + mask

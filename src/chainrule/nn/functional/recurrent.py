@@ -141,7 +141,8 @@ def _network(mode: str, input: Tensor, hx: Any, params: Sequence[Tensor], has_bi
         if dropout and train and layer < num_layers - 1:
             x = _dropout(x, dropout, True)
     out = F.transpose(x, 0, 1) if batch_first else x
-    return (out,) + tuple(F.stack(f, 0) for f in finals)
+    return (out,) + tuple(F.unsqueeze(f[0], 0) if len(f) == 1 else F.stack(f, 0)
+                          for f in finals)
 
 
 def rnn_tanh(input: Tensor, hx: Tensor, params: Sequence[Tensor], has_biases: bool,
