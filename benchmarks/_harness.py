@@ -119,16 +119,15 @@ def setup_threads() -> None:
     torch.set_num_threads(TORCH_THREADS)
 
 
-def _pool_owner(path: str) -> str:
-    """Which package shipped a thread pool's library (numpy.libs -> NumPy's BLAS)."""
-    parts = Path(path).parts
-    for part in reversed(parts[:-1]):
+def _pool_owner(path: str, user_api: str) -> str:
+    """Which package shipped a thread pool's library: "NumPy's BLAS", "torch's OpenMP"."""
+    api = {"blas": "BLAS", "openmp": "OpenMP"}.get(user_api, user_api)
+    names = {"numpy": "NumPy", "torch": "torch", "scipy": "SciPy"}
+    for part in reversed(Path(path).parts[:-1]):
         pkg = part.removesuffix(".libs")
-        if pkg == "numpy":
-            return "NumPy's BLAS"
-        if pkg in ("torch", "scipy", "lib") and pkg != "lib":
-            return f"{pkg}'s"
-    return "other"
+        if pkg in names:
+            return f"{names[pkg]}'s {api}"
+    return api
 
 
 def thread_info() -> list[str]:
@@ -143,11 +142,11 @@ def thread_info() -> list[str]:
         f"{os.cpu_count()}",
     ]
     for pool in threadpoolctl.threadpool_info():
-        owner = _pool_owner(pool.get("filepath", ""))
-        lines.append(
-            f"threadpoolctl [{owner}]: {pool.get('user_api')} {pool.get('internal_api')} "
-            f"{pool.get('version', '')} num_threads={pool.get('num_threads')} "
-            f"({os.path.basename(pool.get('filepath', ''))})")
+        owner = _pool_owner(pool.get("filepath", ""), pool.get("user_api", ""))
+        fields = [pool.get("internal_api"), pool.get("version"),
+                  f"num_threads={pool.get('num_threads')}",
+                  f"({os.path.basename(pool.get('filepath', ''))})"]
+        lines.append(f"threadpoolctl [{owner}]: " + " ".join(str(f) for f in fields if f))
     env = {k: v for k, v in os.environ.items()
            if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
     lines.append(f"thread env vars: {env if env else 'none set'}")
