@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, descent_direction
 
 __all__ = ["Adagrad", "adagrad_step"]
 
@@ -29,16 +29,7 @@ def adagrad_step(params: list[np.ndarray], grads: list[np.ndarray], state_sums: 
         s = state_sums[i]
         tmp = np.empty_like(p)
         std = np.empty_like(p)
-        d = grad
-        if weight_decay != 0:
-            np.multiply(p, weight_decay, out=tmp)
-            if maximize:
-                np.subtract(tmp, grad, out=tmp)
-            else:
-                np.add(tmp, grad, out=tmp)
-            d = tmp
-        elif maximize:
-            d = np.negative(grad, out=tmp)
+        d = descent_direction(p, grad, weight_decay, maximize, tmp)
         np.multiply(d, d, out=std)
         s += std
         np.sqrt(s, out=std)

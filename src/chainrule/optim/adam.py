@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, descent_direction
 
 __all__ = ["Adam", "AdamW", "adam_step"]
 
@@ -45,19 +45,10 @@ def adam_step(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[
         step = float(step_t)
         tmp = np.empty_like(p)
         tmp2 = np.empty_like(p)
-        d = grad
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p *= 1 - lr * weight_decay
-            else:
-                np.multiply(p, weight_decay, out=tmp)
-                if maximize:
-                    np.subtract(tmp, grad, out=tmp)
-                else:
-                    np.add(tmp, grad, out=tmp)
-                d = tmp
-        if maximize and d is grad:
-            d = np.negative(grad, out=tmp)
+        if weight_decay != 0 and decoupled_weight_decay:
+            p *= 1 - lr * weight_decay  # AdamW: decay the weights, not the gradient
+        d = descent_direction(p, grad, 0.0 if decoupled_weight_decay else weight_decay,
+                              maximize, tmp)
         _lerp_(m, d, 1 - beta1, tmp2)
         v *= beta2
         np.multiply(d, 1 - beta2, out=tmp2)

@@ -25,6 +25,22 @@ __all__ = ["Optimizer", "ParamsT"]
 ParamsT = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
 
 
+def descent_direction(p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
+                      tmp: np.ndarray) -> np.ndarray:
+    """``±grad + weight_decay·p`` (L2 weight decay; ``-grad`` when maximizing), written into
+    ``tmp`` when it differs from ``grad``, which is never changed."""
+    if weight_decay != 0:
+        np.multiply(p, weight_decay, out=tmp)
+        if maximize:
+            np.subtract(tmp, grad, out=tmp)
+        else:
+            np.add(tmp, grad, out=tmp)
+        return tmp
+    if maximize:
+        return np.negative(grad, out=tmp)
+    return grad
+
+
 def _snapshot(value: Any) -> Any:
     """A copy of a state value that later in-place updates do not change."""
     if isinstance(value, Tensor):

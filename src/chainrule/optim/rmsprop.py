@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _lerp_
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, descent_direction
 
 __all__ = ["RMSprop", "rmsprop_step"]
 
@@ -36,16 +36,7 @@ def rmsprop_step(params: list[np.ndarray], grads: list[np.ndarray],
         v = square_avgs[i]
         tmp = np.empty_like(p)
         avg = np.empty_like(p)
-        d = grad
-        if weight_decay != 0:
-            np.multiply(p, weight_decay, out=tmp)
-            if maximize:
-                np.subtract(tmp, grad, out=tmp)
-            else:
-                np.add(tmp, grad, out=tmp)
-            d = tmp
-        elif maximize:
-            d = np.negative(grad, out=tmp)
+        d = descent_direction(p, grad, weight_decay, maximize, tmp)
         v *= alpha
         np.multiply(d, 1 - alpha, out=avg)
         avg *= d

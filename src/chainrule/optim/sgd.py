@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT
+from .optimizer import Optimizer, ParamsT, descent_direction
 
 __all__ = ["SGD", "sgd_step"]
 
@@ -27,17 +27,7 @@ def sgd_step(params: list[np.ndarray], grads: list[np.ndarray],
     """
     for i, (p, grad) in enumerate(zip(params, grads)):
         tmp = np.empty_like(p)
-        if weight_decay != 0:
-            np.multiply(p, weight_decay, out=tmp)
-            if maximize:
-                np.subtract(tmp, grad, out=tmp)
-            else:
-                np.add(tmp, grad, out=tmp)
-            d = tmp
-        elif maximize:
-            d = np.negative(grad, out=tmp)
-        else:
-            d = grad
+        d = descent_direction(p, grad, weight_decay, maximize, tmp)
         if momentum != 0:
             buf = momentum_buffers[i]
             if buf is None:

@@ -25,6 +25,19 @@ def _buffer(shape: tuple[int, ...], fill: float, dtype: Any) -> Tensor:
     return Tensor._make(np.full(shape, fill, dtype=d))
 
 
+def _add_affine(module: Module, shape: tuple | None, bias: bool, dtype: Any) -> None:
+    """Register ``weight`` (and ``bias`` unless ``bias=False``) of ``shape``; with ``shape``
+    None (no affine transform) both are registered as None, as PyTorch does."""
+    if shape is None:
+        module.register_parameter("weight", None)
+    else:
+        module.weight = _empty(shape, dtype)
+    if shape is not None and bias:
+        module.bias = _empty(shape, dtype)
+    else:
+        module.register_parameter("bias", None)
+
+
 class _NormBase(Module):
     """Running statistics and the affine parameters shared by batch and instance norm."""
 
@@ -39,15 +52,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = _empty((num_features,), dtype)
-            if bias:
-                self.bias = _empty((num_features,), dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, (num_features,) if affine else None, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", _buffer((num_features,), 0.0, dtype))
             self.register_buffer("running_var", _buffer((num_features,), 1.0, dtype))
@@ -192,15 +197,7 @@ class LayerNorm(Module):
                                  else tuple(normalized_shape))
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = _empty(self.normalized_shape, dtype)
-            if bias:
-                self.bias = _empty(self.normalized_shape, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, self.normalized_shape if elementwise_affine else None, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -232,15 +229,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = _empty((num_channels,), dtype)
-            if bias:
-                self.bias = _empty((num_channels,), dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_affine(self, (num_channels,) if affine else None, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
