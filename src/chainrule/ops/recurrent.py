@@ -109,21 +109,21 @@ def _rnn_bptt(g: Any, out: Any, h0: Any, w: Any, nonlinearity: str) -> tuple:
         dz_all = np.empty(out.shape, dtype=np.result_type(g, out, w))
         wc = np.ascontiguousarray(w, dtype=dz_all.dtype)
         dh = np.empty(out.shape[1:], dtype=dz_all.dtype)
-        tmp = np.empty_like(dh)
-        dot, mul, tanh = np.dot, np.multiply, nonlinearity == "tanh"
+        # f'(z_t) for every step at once (1 - h² for tanh), so each step is add, multiply, GEMM
+        slope = np.multiply(out, out, dtype=dz_all.dtype)
+        if nonlinearity == "tanh":
+            np.subtract(1, slope, out=slope)
+        else:
+            np.greater(out, 0, out=slope, casting="unsafe")
+        dot, mul = np.dot, np.multiply
         last = out.shape[0] - 1
         for t in range(last, -1, -1):
-            d, h = dz_all[t], out[t]
+            d = dz_all[t]
             if t == last:
-                d[...] = g[t]
+                mul(g[t], slope[t], out=d)
             else:
                 np.add(g[t], dh, out=d)
-            if tanh:  # d·(1 - h²), with h hot in cache
-                mul(d, h, out=tmp)
-                tmp *= h
-                d -= tmp
-            else:
-                d *= h > 0
+                d *= slope[t]
             dot(d, wc, out=dh)
         return dz_all, dh
     slope = _rnn_slope(out, nonlinearity)
