@@ -254,9 +254,7 @@ def test_round_trip_tensors(tmp_path: pathlib.Path) -> None:
 
 
 def test_reexported_as_cr_save_and_cr_load() -> None:
-    if not hasattr(cr, "save"):  # pragma: no cover - until __init__ re-exports them
-        pytest.skip("cr.save / cr.load not re-exported yet")
-    assert getattr(cr, "save") is save and getattr(cr, "load") is load  # noqa: B009
+    assert cr.save is save and cr.load is load
 
 
 def test_complex_arrays_stay_numpy(tmp_path: pathlib.Path) -> None:
