@@ -21,7 +21,28 @@ def _index(idx: Any, n: int, what: str) -> int:
     return i + n if i < 0 else i
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """Sub-modules keyed "0", "1", ...: the shared part of Sequential and ModuleList."""
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)
+        name = type(self).__name__
+        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), name)]]:
+            del self._modules[key]
+        # PyTorch renumbers so that the keys stay 0..n-1.
+        items = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(m for m in self._modules.values() if m is not None)
+
+
+class Sequential(_NumberedModules):
     """Modules applied one after another: ``Sequential(m0, m1, ...)(x) = ...m1(m0(x))``.
 
     Keys are ``"0"``, ``"1"``, ... (or the names of an ``OrderedDict`` argument), so the
@@ -60,22 +81,6 @@ class Sequential(Module):
         key = list(self._modules)[_index(idx, len(self), "Sequential")]
         self.add_module(key, module)
 
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
-                                                                          "Sequential")]]:
-            del self._modules[key]
-        # PyTorch renumbers so that the keys stay 0..n-1.
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(m for m in self._modules.values() if m is not None)
 
     def __add__(self, other: Sequential) -> Sequential:
         return Sequential(*self, *other)
@@ -111,7 +116,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules, registered as ``"0"``, ``"1"``, ... (no ``forward``)."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -133,21 +138,6 @@ class ModuleList(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
 
-    def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
-                                                                          "ModuleList")]]:
-            del self._modules[key]
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(m for m in self._modules.values() if m is not None)
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
