@@ -199,3 +199,13 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01,
     for c in range(cols):
         w[rng.permutation(rows)[:zeros], c] = 0
     return _fill(tensor, w)
+
+
+def default_layer_init_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default for Linear and Conv layers: ``kaiming_uniform_(a=√5)`` for the
+    weight, U(−1/√fan_in, 1/√fan_in) for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
