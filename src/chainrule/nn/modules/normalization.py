@@ -25,6 +25,14 @@ def _buffer(shape: tuple[int, ...], fill: float, dtype: Any) -> Tensor:
     return Tensor._make(np.full(shape, fill, dtype=d))
 
 
+def _reset_affine(module: Module) -> None:
+    """The identity transform: weight 1, bias 0 (PyTorch's default for the norm layers)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 def _add_affine(module: Module, shape: tuple | None, bias: bool, dtype: Any) -> None:
     """Register ``weight`` (and ``bias`` unless ``bias=False``) of ``shape``; with ``shape``
     None (no affine transform) both are registered as None, as PyTorch does."""
@@ -74,10 +82,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._dims:
@@ -201,10 +206,7 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -233,10 +235,7 @@ class GroupNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
