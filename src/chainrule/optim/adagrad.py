@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, descent_direction
+from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
 
 __all__ = ["Adagrad", "adagrad_step"]
 
@@ -67,12 +67,8 @@ class Adagrad(Optimizer):
                           "sum": Tensor._make(np.full_like(p.data, value))}
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        for key, label in (("lr", "learning rate"), ("lr_decay", "lr_decay value"),
-                           ("weight_decay", "weight_decay value"),
-                           ("initial_accumulator_value", "initial_accumulator_value value"),
-                           ("eps", "epsilon value")):
-            if not 0.0 <= group[key]:
-                raise ValueError(f"Invalid {label}: {group[key]}")
+        check_non_negative(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value",
+                           "eps")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient once; returns ``closure()`` if given."""

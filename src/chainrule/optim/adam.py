@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, descent_direction
+from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
 
 __all__ = ["Adam", "AdamW", "adam_step"]
 
@@ -97,18 +97,14 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        check_non_negative(group, "lr", "eps")
         betas = group["betas"]
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         for k in (0, 1):
             if not 0.0 <= betas[k] < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        check_non_negative(group, "weight_decay")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient once; returns ``closure()`` if given."""

@@ -25,6 +25,14 @@ __all__ = ["Optimizer", "ParamsT"]
 ParamsT = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
 
 
+def check_non_negative(group: Mapping[str, Any], *keys: str) -> None:
+    """PyTorch's "Invalid learning rate: -1" checks of a param group's hyper-parameters."""
+    for key in keys:
+        if not 0.0 <= group[key]:
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(key, f"{key} value")
+            raise ValueError(f"Invalid {label}: {group[key]}")
+
+
 def descent_direction(p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
                       tmp: np.ndarray) -> np.ndarray:
     """``±grad + weight_decay·p`` (L2 weight decay; ``-grad`` when maximizing), written into

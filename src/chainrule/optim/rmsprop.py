@@ -9,7 +9,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _lerp_
-from .optimizer import Optimizer, ParamsT, descent_direction
+from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
 
 __all__ = ["RMSprop", "rmsprop_step"]
 
@@ -85,11 +85,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        for key, label in (("lr", "learning rate"), ("eps", "epsilon value"),
-                           ("momentum", "momentum value"),
-                           ("weight_decay", "weight_decay value"), ("alpha", "alpha value")):
-            if not 0.0 <= group[key]:
-                raise ValueError(f"Invalid {label}: {group[key]}")
+        check_non_negative(group, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient once; returns ``closure()`` if given."""
