@@ -13,9 +13,11 @@ forward level, and each op pushes them through its JVP rule in the same pass.
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import traceback
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +39,27 @@ class _State:
     levels: dict[int, int] = {}  # active forward-mode levels -> number of leading batch dims
     next_level = 0
     scope: tuple[str, ...] = ()  # the open cr.name_scope()s, recorded on each node
+    # Counts in-place changes of any tensor: a node records the count when it is made, so
+    # backward checks the values it reads only when something changed since (see Node).
+    epoch = 0
+
+
+def bump_version(t: Tensor) -> None:
+    """Record an in-place change of ``t``'s memory: its version (``t._version``, as PyTorch's)
+    and the epoch of the change, which backward compares with the epoch of its nodes."""
+    STATE.epoch += 1
+    box = version_box(t)
+    box[0] += 1
+    box[1] = STATE.epoch
+
+
+def version_box(t: Tensor) -> list[int]:
+    """``t``'s ``[in-place version, epoch of its last change]``, shared with its views, its
+    detached copies and its base. Made on first need: most tensors never change in place."""
+    box = t._vbox
+    if box is None:
+        box = t._vbox = [0, 0]
+    return box
 
 
 STATE = _State()
@@ -163,6 +186,9 @@ class detect_anomaly:
 
 # --------------------------------------------------------------------------- nodes
 
+_sequence = itertools.count()
+_heappush = heapq.heappush
+
 class Node:
     """One recorded operation: what ``Tensor.grad_fn`` is.
 
@@ -173,28 +199,39 @@ class Node:
     in-place operation made later, which must not change this node's history.)
     ``out`` is a weak reference to the output when the op's rules need it (a strong one would
     make a reference cycle), ``out_data`` its values, which the rules read in plain backward.
-    ``versions`` holds ``(input index, in-place version)`` for the values the rules will read
-    (index ``len(inputs)`` for the output), checked at backward time.
+    ``seq`` numbers nodes in creation order: an op is recorded after the ops making its
+    inputs, so visiting nodes by decreasing ``seq`` is a valid backward order.
+    ``epoch`` is ``STATE.epoch`` when the node was made: if no tensor has changed in place
+    since, none of the values its rules read can have (checked at backward).
+
+    The attributes most nodes leave unset (``out``, ``hooks``, ``retain``, ``stack``) default
+    to ``None`` on the class and live in the instance dict only when set: recording is cheaper.
     """
 
-    __slots__ = ("op", "inputs", "values", "parents", "params", "out", "out_data", "versions",
-                 "hooks", "retain", "stack", "scope", "result", "__weakref__")
+    __slots__ = ("op", "inputs", "values", "parents", "params", "seq", "epoch", "scope",
+                 "__dict__", "__weakref__")
+
+    out: weakref.ref | None = None
+    out_data: np.ndarray | None = None
+    hooks: list[Callable] | None = None  # tensor hooks of the output (register_hook)
+    retain: Callable[[], Tensor | None] | None = None  # the output, after retain_grad()
+    stack: list[str] | None = None  # the forward call's stack, in anomaly mode
 
     def __init__(self, op: Op, inputs: tuple, values: list, parents: list, params: dict,
-                 out: Tensor | None, versions: tuple | None) -> None:
+                 out: Tensor | None) -> None:
         self.op = op
         self.inputs: tuple | None = inputs
         self.values: list | None = values
         self.parents: list | None = parents
         self.params = params
-        self.out = weakref.ref(out) if out is not None else None
-        self.out_data = out.data if out is not None else None
-        self.versions = versions
-        self.hooks: list[Callable] | None = None
-        self.retain: Callable[[], Tensor | None] | None = None
-        self.stack: list[str] | None = traceback.format_stack()[:-3] if STATE.anomaly else None
+        if out is not None:
+            self.out = weakref.ref(out)
+            self.out_data = out.data
+        self.seq = next(_sequence)
+        self.epoch = STATE.epoch
         self.scope = STATE.scope
-        self.result: weakref.ref | None = None  # the output tensor (explain/draw read its name)
+        if STATE.anomaly:
+            self.stack = traceback.format_stack()[:-2]  # without apply and __init__
 
     def name(self) -> str:
         """The node's name, as in PyTorch: ``MulBackward``."""
@@ -235,7 +272,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     tangents = False
     for a in args:
         if isinstance(a, Tensor):
-            if a._view is not None and a._view[3] != a._vbox[0] and STATE.grad_enabled:
+            if a._view is not None and a._view[3] != version_box(a)[0] and STATE.grad_enabled:
                 _refresh_view(a)  # its base changed in place since its history was made
             arrays.append(a.data)
             if a.requires_grad:
@@ -254,7 +291,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype.char == "d" and "dtype" not in params and not _has_float64(arrays):
+    if out.dtype.char == "d" and not _has_float64(arrays) and "dtype" not in params:
         # An int tensor met a Python float: PyTorch gives the default dtype, NumPy float64.
         # (Not when the op was asked for a dtype, as cast is.)
         from ._dtypes import get_default_dtype
@@ -263,14 +300,11 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     result = Tensor._make(out)
     if op.view and np.may_share_memory(out, arrays[0]):
         a0 = args[0]
-        result._vbox = a0._vbox  # one in-place version for a view and its base
-        result._view = (a0, op, params, a0._vbox[0])
+        box = result._vbox = version_box(a0)  # one in-place version for a view and its base
+        result._view = (a0, op, params, box[0])
     if needs_grad and STATE.grad_enabled and op.vjps is not None:
-        versions = _versions_to_check(op, args, parents, result) \
-            if op.saves or op.saves_output else None
-        node = result.grad_fn = Node(op, args, arrays, parents, params or _NO_PARAMS,
-                                     result if op.saves_output else None, versions)
-        node.result = node.out or weakref.ref(result)
+        result.grad_fn = Node(op, args, arrays, parents, params or _NO_PARAMS,
+                              result if op.saves_output else None)
         result.requires_grad = True
     if tangents and STATE.levels:
         _push_tangents(op, args, params, result)
@@ -293,32 +327,21 @@ def _refresh_view(view: Tensor) -> None:
         return
     r = apply(op, base, **params)
     view.grad_fn, view.requires_grad, view._tangents = r.grad_fn, r.requires_grad, r._tangents
-    view._view = (base, op, params, base._vbox[0])
+    view._view = (base, op, params, version_box(base)[0])
 
 
-def _versions_to_check(op: Op, args: tuple, parents: list, result: Tensor) -> tuple | None:
-    """``(index, version)`` of the tensors whose values the backward rules will read."""
-    Tensor = _Tensor
+def read_inputs(node: Node) -> list[int]:
+    """The inputs whose values ``node``'s backward rules read (index ``len(inputs)``: its
+    output): what an in-place change must not touch before backward."""
+    op, parents = node.op, node.parents or ()
     reads = op.reads
-    checks = []
     if reads is None:
-        if op.saves:
-            for k, a in enumerate(args):
-                if isinstance(a, Tensor):
-                    checks.append((k, a._vbox[0]))
+        indices = list(range(len(parents))) if op.saves else []
     else:
-        seen = 0
-        for k, p in enumerate(parents):
-            if p is not None:
-                for j in reads[k]:
-                    if not seen >> j & 1:
-                        seen |= 1 << j
-                        a = args[j]
-                        if isinstance(a, Tensor):
-                            checks.append((j, a._vbox[0]))
+        indices = sorted({j for k, p in enumerate(parents) if p is not None for j in reads[k]})
     if op.saves_output:
-        checks.append((len(args), result._vbox[0]))
-    return tuple(checks) if checks else None
+        indices.append(len(parents))
+    return indices
 
 
 def _push_tangents(op: Op, args: tuple, params: dict, result: Tensor) -> None:
@@ -481,15 +504,24 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
     if targets is not None:
         stop = {t.grad_fn for t in targets if t.grad_fn is not None}
     for r, g in zip(roots, root_grads):
-        if r._view is not None and r._view[3] != r._vbox[0] and STATE.grad_enabled:
+        if r._view is not None and r._view[3] != version_box(r)[0] and STATE.grad_enabled:
             _refresh_view(r)  # a view whose base changed in place since it was taken
         if r.requires_grad:
             key: Any = r.grad_fn if r.grad_fn is not None else r
             prev = grads.get(key)
             grads[key] = to_value(g) if prev is None else prev + to_value(g)
-    many = targets is not None and len(targets) > 1  # one may lie behind another
-    order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None], stop, many)
-    if targets is not None:
+    root_nodes = list(dict.fromkeys(r.grad_fn for r in roots if r.grad_fn is not None))
+    order: Iterable[Node]
+    queue: list | None = None
+    if targets is None:
+        # Every reachable node runs: take them by decreasing sequence number, each queued when
+        # its first gradient arrives (one pass, no graph search before the walk).
+        queue = [(-n.seq, n) for n in root_nodes]
+        heapq.heapify(queue)
+        order = _by_decreasing_seq(queue)
+    else:
+        many = len(targets) > 1  # one may lie behind another
+        order = _topological_order(root_nodes, stop, many)
         order = _leading_to(order, stop, {id(t) for t in targets if t.grad_fn is None})
     captured: dict[Node, Any] = {}  # gradients of target nodes that also run
 
@@ -500,11 +532,11 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
             g = grads.pop(node, None)
             if g is None:
                 continue
-            if node in stop:
+            if stop and node in stop:
                 captured[node] = g
             if node.hooks is not None or node.retain is not None:
                 g = _run_tensor_hooks(node, g, create_graph)
-            _backward_node(node, g, create_graph, retain_graph, grads, on_step)
+            _backward_node(node, g, create_graph, retain_graph, grads, on_step, queue)
     finally:
         STATE.grad_enabled = prev_enabled
 
@@ -525,6 +557,14 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
                     g = new.data if not create_graph else new
         result.append(g)
     return result
+
+
+def _by_decreasing_seq(queue: list) -> Iterator[Node]:
+    """Pop the nodes of the heap ``queue`` (of ``(-seq, node)``) latest first, while the walk
+    pushes more (``_backward_node``)."""
+    pop = heapq.heappop
+    while queue:
+        yield pop(queue)[1]
 
 
 def _as_tensor(g: Any) -> Tensor:
@@ -548,16 +588,17 @@ def _run_tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
 
 
 def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
-                   grads: dict[Any, Any], on_step: Step | None) -> None:
+                   grads: dict[Any, Any], on_step: Step | None, queue: list | None = None) -> None:
     """One step of the chain rule: ``g`` (∂L/∂output) times each input's local derivative,
-    added into ``grads`` under the input's parent."""
+    added into ``grads`` under the input's parent (and a parent node seen for the first time
+    pushed on the walk's ``queue``, if it keeps one)."""
     Tensor = _Tensor
     op = node.op
     parents = node.parents
     if parents is None:
         raise ChainruleError(_FREED.format(op=op.name))
     inputs: tuple = node.inputs  # type: ignore[assignment]
-    if node.versions is not None:
+    if node.epoch != STATE.epoch:
         _check_versions(node)
     out: Any = node.out_data
     values: Any
@@ -576,7 +617,7 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
     vjps: Any = op.vjps
     variadic = op.variadic
     params = node.params
-    anomaly = STATE.anomaly
+    watched = STATE.anomaly or on_step is not None
     for i, p in enumerate(parents):
         if p is None:
             continue
@@ -586,7 +627,7 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
             rule = vjps[i]
             if rule is None:
                 continue
-            c = rule(g, out, *values, **params)
+            c = rule(g, out, *values, **params) if params else rule(g, out, *values)
         if c is None:
             continue
         if create_graph:
@@ -596,30 +637,39 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
             # (a NumPy scalar, as a full reduction gives, would pass as a weak Python float)
             c = c.data if isinstance(c, Tensor) else np.asarray(c)
         x = inputs[i]
-        if c.shape != x.shape:
-            c = unbroadcast(c, x.shape)
-        if anomaly:
-            _check_finite(node, i, c)
-        if on_step is not None:
-            on_step(node, i, x, g, c)
+        shape = x.data.shape
+        if c.shape != shape:
+            c = unbroadcast(c, shape)
+        if watched:
+            if STATE.anomaly:
+                _check_finite(node, i, c)
+            if on_step is not None:
+                on_step(node, i, x, g, c)
         prev = grads.get(p)
-        grads[p] = c if prev is None else prev + c
+        if prev is None:
+            grads[p] = c
+            if queue is not None and type(p) is Node:
+                _heappush(queue, (-p.seq, p))
+        else:
+            grads[p] = prev + c
     if not retain_graph:
         node.inputs = node.values = node.parents = None
-        node.out = node.out_data = None
+        if node.out is not None:
+            node.out = node.out_data = None
 
 
 def _check_versions(node: Node) -> None:
-    assert node.inputs is not None and node.versions is not None
+    """Fail if a value ``node``'s rules read was changed in place after the node was made."""
     inputs = node.inputs
-    for k, v in node.versions:
+    assert inputs is not None
+    for k in read_inputs(node):
         x = inputs[k] if k < len(inputs) else (node.out() if node.out is not None else None)
-        if x is not None and x._vbox[0] != v:
+        if isinstance(x, _Tensor) and x._vbox is not None and x._vbox[1] > node.epoch:
             which = f"its input {k}" if k < len(inputs) else "its output"
             raise ChainruleError(
                 f"one of the values needed by the backward of '{node.op.name}' ({which}, "
-                f"shape {x.shape}) was modified by an in-place operation: it is at version "
-                f"{x._vbox[0]}, the backward expected version {v}. Use the out-of-place form "
+                f"shape {x.shape}) was modified by an in-place operation after '{node.op.name}' "
+                f"used it (it is now at version {x._vbox[0]}). Use the out-of-place form "
                 "(e.g. x = x + 1 instead of x.add_(1)) or clone() the tensor before changing it."
             )
 

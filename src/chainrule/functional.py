@@ -7,6 +7,7 @@ clear messages) and composes ops; every derivative lives in ``chainrule/ops/``.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -137,11 +138,19 @@ def _data(x: Any) -> Any:
 # --------------------------------------------------------------------------- reductions
 
 def _all_dims(x: Any) -> tuple[int, ...]:
-    return tuple(range(-ndim_of(x), 0))
+    return _dims_up_to(ndim_of(x))
+
+
+@functools.cache
+def _dims_up_to(ndim: int) -> tuple[int, ...]:
+    return tuple(range(-ndim, 0))
 
 
 def _reduce(op: Any, name: str, input: Any, dim: Any, keepdim: bool, axis: Any = None,
             keepdims: Any = None) -> Tensor:
+    if dim is None and axis is None and isinstance(input, Tensor):
+        # A full reduction (a loss, usually): nothing to check, and worth being quick.
+        return op(input, dim=_dims_up_to(input.data.ndim), keepdim=pick_keep(keepdim, keepdims))
     dims = norm_dims(pick(dim, axis, name), ndim_of(input), name)
     return op(input, dim=_all_dims(input) if dims is None else dims,
               keepdim=pick_keep(keepdim, keepdims))

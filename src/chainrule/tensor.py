@@ -40,7 +40,7 @@ class Tensor:
     grad: Tensor | None
     grad_fn: Node | None
     name: str | None
-    _vbox: list[builtins.int]  # the in-place version, shared with views
+    _vbox: list[builtins.int] | None  # [in-place version, epoch of its last change] (shared)
     _hooks: list[Callable] | None
     _tangents: dict[builtins.int, Tensor] | None  # forward-mode tangents by level
     # For a view sharing memory with its base: (base, view op, its params, the base's in-place
@@ -62,7 +62,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t.name = None
-        t._vbox = [0]
+        t._vbox = None  # made by engine.version_box when first needed
         t._hooks = None
         t._tangents = None
         t._view = None
@@ -102,7 +102,7 @@ class Tensor:
 
     @property
     def _version(self) -> builtins.int:
-        return self._vbox[0]
+        return self._vbox[0] if self._vbox is not None else 0
 
     def size(self, dim: builtins.int | None = None) -> Any:
         return self.data.shape if dim is None else self.data.shape[dim]
@@ -153,7 +153,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory)."""
         t = Tensor._make(self.data)
-        t._vbox = self._vbox
+        t._vbox = _engine.version_box(self)
         return t
 
     def detach_(self) -> Tensor:
@@ -446,7 +446,7 @@ class Tensor:
             with no_grad():
                 result = compute(self.detach())
             _copy_into(self.data, result.data)
-            self._vbox[0] += 1
+            _engine.bump_version(self)
             return self
         view = self._view
         if recording and view is not None and np.may_share_memory(self.data, view[0].data):
@@ -456,7 +456,7 @@ class Tensor:
         if recording and result.grad_fn is not None:
             _keep_old_values(result.grad_fn, old)
         _copy_into(self.data, result.data)
-        self._vbox[0] += 1
+        _engine.bump_version(self)
         if recording:
             self._take_history(result)
         self._tangents = result._tangents
@@ -466,12 +466,12 @@ class Tensor:
         """After an in-place op: this tensor is now ``result`` (its node, retain_grad)."""
         node = result.grad_fn
         if node is not None:
-            node.result = weakref.ref(self)
-        if node is not None and node.out is not None:
-            node.out = weakref.ref(self)
-            node.out_data = self.data
-            if node.versions is not None and node.op.saves_output:
-                node.versions = node.versions[:-1] + ((node.versions[-1][0], self._vbox[0]),)
+            # Made just before this tensor's memory took its values: what the node reads is
+            # unchanged since (the values it overwrote were copied by _keep_old_values).
+            node.epoch = STATE.epoch
+            if node.out is not None:
+                node.out = weakref.ref(self)
+                node.out_data = self.data
         prev = self.grad_fn
         if prev is not None and prev.retain is not None and node is not None:
             node.retain, prev.retain = prev.retain, None
@@ -501,7 +501,8 @@ class Tensor:
     def _snapshot(self) -> Tensor:
         """The tensor as it is now in the graph (same memory), before an in-place change."""
         t = Tensor._make(self.data)
-        t.requires_grad, t.grad_fn, t._vbox = self.requires_grad, self.grad_fn, self._vbox
+        t.requires_grad, t.grad_fn = self.requires_grad, self.grad_fn
+        t._vbox = _engine.version_box(self)
         if self.grad_fn is not None and self.grad_fn.out is not None:
             self.grad_fn.out = weakref.ref(t)
         t._tangents = self._tangents
@@ -860,17 +861,14 @@ def _keep_old_values(node: Node, old: Tensor) -> None:
     """If the in-place op's own backward reads the values it overwrites (``x.mul_(w)`` needs x
     for w's gradient), give it a copy of them, as PyTorch does."""
     inputs = node.inputs
-    if node.versions is None or inputs is None or node.values is None:
+    if inputs is None or node.values is None:
         return
-    for j, (k, _) in enumerate(node.versions):
+    for k in _engine.read_inputs(node):
         if k < len(inputs) and inputs[k] is old:
             kept = Tensor._make(old.data.copy())
             kept.requires_grad, kept.grad_fn = old.requires_grad, old.grad_fn
             node.inputs = inputs = inputs[:k] + (kept,) + inputs[k + 1:]
             node.values[k] = kept.data
-            versions = list(node.versions)
-            versions[j] = (k, 0)
-            node.versions = tuple(versions)
 
 
 def _replace(old: Tensor, value: Any) -> Tensor:

@@ -191,10 +191,8 @@ def _user_name(it: Item) -> str | None:
     if it.tensor is not None:
         n = getattr(it.tensor, "name", None)
         return str(n) if n else None
-    if it.node is not None:
-        ref = getattr(it.node, "result", None)
-        t = ref() if ref is not None else None
-        n = getattr(t, "name", None) if t is not None else None
+    if it.output is not None:
+        n = getattr(it.output, "name", None)
         return str(n) if n else None
     return None
 

@@ -34,6 +34,7 @@ class Item:
         self.op = ""
         self.params: dict = {}
         self.value: np.ndarray | None = None
+        self.output: Any = None  # for an op: its output tensor, if the graph still holds it
         self.inputs: list[Item | None] = []  # aligned with node.inputs (None: not an array)
         self.consumers: list[tuple[Item, int]] = []
         self.requires_grad = False
@@ -155,6 +156,9 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
             "create the inputs with requires_grad=True (and do not compute under no_grad())")
     by_node: dict[Node, Item] = {}
     by_tensor: dict[int, Item] = {}
+    output_of: dict[Node, Any] = {}  # each node's output tensor, as its consumers hold it
+    if output.grad_fn is not None:
+        output_of[output.grad_fn] = output
 
     def new(kind: str) -> Item:
         it = Item(f"n{len(g.items)}", kind)
@@ -199,7 +203,8 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
         for k, src in enumerate(srcs):
             if src is not None:
                 src.consumers.append((it, k))
-        it.value = _node_value(node, list(values))
+        it.output = output_of.get(node)
+        it.value = _node_value(node, it.output, list(values))
         by_node[node] = it
         return it
 
@@ -222,6 +227,9 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
                     f"'{node.op.name}'); call {who}() before backward(), or call "
                     "backward(retain_graph=True)")
             stack.append((node, True))
+            for x, p in zip(node.inputs, node.parents):
+                if isinstance(p, Node):
+                    output_of.setdefault(p, x)
             for p in reversed(node.parents):  # so that the first input comes first
                 if isinstance(p, Node) and p not in seen:
                     stack.append((p, False))
@@ -232,9 +240,7 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
     return g
 
 
-def _node_value(node: Node, args: list[Any]) -> np.ndarray | None:
-    ref = getattr(node, "result", None)
-    t = ref() if ref is not None else None
+def _node_value(node: Node, t: Tensor | None, args: list[Any]) -> np.ndarray | None:
     if t is not None:
         return np.asarray(t.data)
     if node.out_data is not None:

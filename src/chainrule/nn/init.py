@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import bump_version
 from ..random import _gen
 from ..tensor import Tensor
 
@@ -30,7 +31,7 @@ __all__ = [
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into the tensor's memory (no graph) and bump its version."""
     np.copyto(tensor.data, np.asarray(values), casting="unsafe")
-    tensor._vbox[0] += 1
+    bump_version(tensor)
     return tensor
 
 

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 
 from .. import _dtypes
+from ..engine import version_box
 from ..tensor import Tensor, _to_array
 
 __all__ = ["Parameter", "Buffer"]
 
 
-def _init_slots(t: Tensor, data: np.ndarray, vbox: list[int]) -> None:
+def _init_slots(t: Tensor, data: np.ndarray, vbox: list[int] | None) -> None:
     """Fill every slot as ``Tensor._make`` does (so new core slots are covered too)."""
     plain = Tensor._make(data)
     for slot in Tensor.__slots__:
@@ -43,11 +44,11 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             arr = np.empty((0,), dtype=_dtypes.get_default_dtype())
-            vbox = [0]
+            vbox = None
         elif isinstance(data, Tensor):
-            arr, vbox = data.data, data._vbox
+            arr, vbox = data.data, version_box(data)
         else:
-            arr, vbox = _to_array(data, None, copy=False), [0]
+            arr, vbox = _to_array(data, None, copy=False), None
         _init_slots(self, arr, vbox)
         if requires_grad:
             self.requires_grad_()
@@ -79,5 +80,5 @@ class Buffer(Tensor):
 
     def __init__(self, data: Any, *, persistent: bool = True) -> None:
         t = data if isinstance(data, Tensor) else Tensor._make(_to_array(data, None, copy=True))
-        _init_slots(self, t.data, t._vbox)
+        _init_slots(self, t.data, version_box(t))
         self.persistent = persistent

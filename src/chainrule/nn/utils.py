@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import bump_version
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
@@ -110,7 +111,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     for p in params:
         n = p.numel()
         np.copyto(p.data, flat[pointer:pointer + n].reshape(p.shape))
-        p._vbox[0] += 1
+        bump_version(p)
         pointer += n
 
 

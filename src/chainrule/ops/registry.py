@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -78,8 +78,8 @@ class Op:
     variadic: bool = False  # any number of tensor inputs; rules get the input index first
     doc: str = ""
 
-    def __call__(self, *args: Any, **params: Any) -> Any:
-        return apply(self, *args, **params)
+    # Calling an op is engine.apply(op, ...) itself (no wrapper frame: this is the hot path).
+    __call__ = cast("Callable[..., Any]", apply)
 
     @property
     def differentiable(self) -> bool:

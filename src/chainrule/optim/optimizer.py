@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import enable_grad
+from ..engine import bump_version, enable_grad
 from ..serialization import StateDictError
 from ..tensor import Tensor
 
@@ -215,7 +215,7 @@ class Optimizer:
                     p.grad = Tensor._make(np.zeros_like(g.data))
                 else:
                     g.data.fill(0)
-                    g._vbox[0] += 1
+                    bump_version(g)
 
     # ------------------------------------------------------------------ state dicts
     def state_dict(self) -> dict[str, Any]:
@@ -375,7 +375,7 @@ class Optimizer:
     @staticmethod
     def _bump_versions(params: list[Tensor]) -> None:
         for p in params:
-            p._vbox[0] += 1
+            bump_version(p)
 
 
 def _norm_key(key: Any) -> Any:

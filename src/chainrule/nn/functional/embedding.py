@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ...engine import bump_version
 from ...ops import nn as N
 from ...tensor import Tensor
 
@@ -47,7 +48,7 @@ def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: fl
     big = norms > max_norm
     if big.any():
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
-        weight._vbox[0] += 1
+        bump_version(weight)
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:

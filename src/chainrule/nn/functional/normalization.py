@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import functional as F
+from ...engine import bump_version
 from ...ops import elementwise as E
 from ...ops import nn as N
 from ...tensor import Tensor
@@ -37,7 +38,7 @@ def _update_running(running: Tensor, value: np.ndarray, momentum: float) -> None
     r = running.data
     r *= 1.0 - momentum
     r += momentum * value.astype(r.dtype, copy=False)
-    running._vbox[0] += 1
+    bump_version(running)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine import bump_version
 from ...tensor import Tensor
 from .. import functional as F
 from .module import Module
@@ -254,7 +255,7 @@ class PReLU(Module):
 
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init
-        self.weight._vbox[0] += 1
+        bump_version(self.weight)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.prelu(input, self.weight)

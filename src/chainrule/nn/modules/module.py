@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from ... import _dtypes
-from ...engine import name_scope
+from ...engine import bump_version, name_scope, version_box
 from ...serialization import check_state_dict
 from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
@@ -196,7 +196,7 @@ class Module:
                             f"'{name}' (cr.Tensor or None required)")
         if isinstance(tensor, (Buffer, Parameter)):
             plain = Tensor._make(tensor.data)
-            plain._vbox = tensor._vbox
+            plain._vbox = version_box(tensor)
             tensor = plain
         self._buffers[name] = tensor
         if persistent:
@@ -427,7 +427,7 @@ class Module:
                 new = fn(t.data)
                 if new is not t.data:
                     t.data = new
-                    t._vbox[0] += 1
+                    bump_version(t)
                 if t.grad is not None:
                     t.grad.data = fn(t.grad.data)
 
@@ -528,7 +528,7 @@ class Module:
                 t.data = np.array(given[key], dtype=t.dtype, copy=True)
             else:
                 np.copyto(t.data, given[key])
-            t._vbox[0] += 1
+            bump_version(t)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ copying

@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import _dtypes
 from ... import functional as CF
+from ...engine import bump_version
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -78,7 +79,7 @@ class _NormBase(Module):
             self.running_var.data[...] = 1
             self.num_batches_tracked.data[...] = 0
             for b in (self.running_mean, self.running_var, self.num_batches_tracked):
-                b._vbox[0] += 1
+                bump_version(b)
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -97,7 +98,7 @@ class _NormBase(Module):
         """Count the batch; ``momentum=None`` means a cumulative average (1/batches)."""
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
-            self.num_batches_tracked._vbox[0] += 1
+            bump_version(self.num_batches_tracked)
             if self.momentum is None:
                 return 1.0 / float(self.num_batches_tracked.item())
         return 0.0 if self.momentum is None else self.momentum
