@@ -1,5 +1,5 @@
 """Convolution and pooling: cr.nn against torch.nn (outputs, input and parameter gradients,
-float64 to 1e-10 and float32 to 1e-5) over many configurations and both GEMM layouts;
+float64 to 1e-10 and float32 to 1e-5) over many configurations and every GEMM layout;
 gradcheck and gradgradcheck of every conv/pool op; ties, errors and initialisation."""
 
 from __future__ import annotations
@@ -53,11 +53,18 @@ def parity(cm: nn.Module, tm: Any, x: np.ndarray, dtype: Any = np.float64,
         assert p.grad.dtype == dtype
 
 
-@pytest.fixture(params=["channel-major", "batch-major"])
+LAYOUTS = {  # name: (BATCH_MAJOR_MIN_POSITIONS, HWNC_MODE)
+    "channel-major": (10 ** 9, "never"), "batch-major": (0, "never"),
+    "channels-inner": (10 ** 9, "always"),
+}
+
+
+@pytest.fixture(params=list(LAYOUTS))
 def layout(request: Any, monkeypatch: Any) -> str:
-    """Run a test with each GEMM layout forced."""
-    monkeypatch.setattr(C, "BATCH_MAJOR_MIN_POSITIONS", 10 ** 9 if request.param ==
-                        "channel-major" else 0)
+    """Run a test with each GEMM layout forced (channels-inner: one-group 2-D convs only)."""
+    threshold, mode = LAYOUTS[request.param]
+    monkeypatch.setattr(C, "BATCH_MAJOR_MIN_POSITIONS", threshold)
+    monkeypatch.setattr(C, "HWNC_MODE", mode)
     return request.param
 
 
@@ -238,6 +245,46 @@ def test_max_pool_ties_go_to_the_first_maximum() -> None:
         close(cx.grad, tx.grad, 0, f"ties k={k} s={s}")
 
 
+@pytest.mark.parametrize("size", [(8, 6), (9, 7)])
+@pytest.mark.parametrize("k", [2, 3, (2, 3)])
+def test_max_pool_tiles_in_any_memory_layout(size: tuple, k: Any) -> None:
+    """Non-overlapping windows (the separable fast path) on a channels-inner input (as
+    conv2d gives), with many ties (relu'd values) and an upstream gradient in the other
+    layout: the same output, argmax and gradient as PyTorch, and the input's layout kept."""
+    rng = np.random.default_rng(3)
+    hwnc = np.maximum(rng.normal(size=size + (2, 3)), 0).round(1)
+    ch = cr.tensor(hwnc, requires_grad=True)
+    cx = ch.permute(2, 3, 0, 1)  # (N, C, H, W) view of (H, W, N, C) memory
+    th = torch.tensor(hwnc, requires_grad=True)
+    tx = th.permute(2, 3, 0, 1)
+    assert not cx.data.flags.c_contiguous
+    y, idx = nn.functional.max_pool2d(cx, k, return_indices=True)
+    ty, tidx = torch.nn.functional.max_pool2d(tx, k, return_indices=True)
+    close(y, ty, 0)
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    assert np.argsort(y.data.strides).tolist() == np.argsort(cx.data.strides).tolist()
+    g = rng.normal(size=tuple(ty.shape))  # C-contiguous, unlike y
+    y.backward(cr.tensor(g))
+    ty.backward(torch.tensor(g))
+    close(ch.grad, th.grad, 0, "gradient")
+
+
+def test_conv2d_channels_inner_matches_torch(monkeypatch: Any) -> None:
+    """The default layout choice on a small CNN in float32: a one-channel input (the window
+    matrix built transposed), 16 channels (built row-wise), stride, padding, dilation and an
+    input gradient (col2im in the channels-inner layout)."""
+    monkeypatch.setattr(C, "HWNC_MODE", "auto")
+    x = np.random.default_rng(4).normal(size=(3, 1, 12, 11))
+    for layer in [(1, 16, 3, 1, 0, 1), (16, 8, 3, 2, 1, 1), (16, 4, (3, 2), 1, 2, 2)]:
+        cin, cout, k, s, p, d = layer
+        xi = x if cin == 1 else np.random.default_rng(5).normal(size=(3, cin, 12, 11))
+        parity(nn.Conv2d(cin, cout, k, s, p, d), torch.nn.Conv2d(cin, cout, k, s, p, d), xi,
+               dtype=np.float32, what=f"Conv2d{layer}")
+        parity(nn.ConvTranspose2d(cin, cout, k, s, p, dilation=d),
+               torch.nn.ConvTranspose2d(cin, cout, k, s, p, dilation=d), xi,
+               dtype=np.float32, what=f"ConvTranspose2d{layer}")
+
+
 AVGPOOL = [  # (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
     (2, None, 0, False, True, None), (3, 2, 1, False, True, None), (3, 2, 1, True, False, None),
     ((2, 3), (2, 1), (1, 1), True, True, None), (3, 1, 1, False, False, 2),
@@ -304,6 +351,27 @@ def _cases(op: Any) -> list[tuple[list[np.ndarray], dict]]:
 def test_gradcheck_and_gradgradcheck(op: Any) -> None:
     assert op.formula and op.sample is not None
     for args, params in _cases(op):
+        xs = [cr.tensor(a, requires_grad=True) for a in args]
+
+        def f(*t: Any, params: dict = params) -> cr.Tensor:
+            return op(*t, **params)
+
+        cr.gradcheck(f, xs)
+        cr.gradgradcheck(f, xs)
+
+
+@pytest.mark.parametrize("op", [C.conv2d, C.conv_transpose2d, C.conv2d_weight],
+                         ids=lambda op: op.name)
+def test_gradcheck_channels_inner(op: Any, monkeypatch: Any) -> None:
+    """The channels-inner path (one group) against float64 central differences, to second
+    order: the samples' variants with groups=1 (and the input cut to fit the weight)."""
+    monkeypatch.setattr(C, "HWNC_MODE", "always")
+    for args, params in _cases(op):
+        params = {**params, "groups": 1}
+        if op is C.conv2d:
+            args = [args[0][:, :2], *args[1:]]  # weight (4, 2, ...): 2 input channels
+        elif op is C.conv_transpose2d:
+            args = [args[0], args[1], args[2][:1]]  # weight (4, 1, ...): 1 output channel
         xs = [cr.tensor(a, requires_grad=True) for a in args]
 
         def f(*t: Any, params: dict = params) -> cr.Tensor:
@@ -386,14 +454,16 @@ def test_layouts_agree(n: int, c: int, h: int, o: int, k: int, monkeypatch: Any)
     rng = np.random.default_rng(0)
     x, w = rng.normal(size=(n, c, h, h + 1)), rng.normal(size=(o, c, k, k))
     results = []
-    for thr in (0, 10 ** 9):
+    for thr, mode in LAYOUTS.values():
         monkeypatch.setattr(C, "BATCH_MAJOR_MIN_POSITIONS", thr)
+        monkeypatch.setattr(C, "HWNC_MODE", mode)
         cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
         y = nn.functional.conv2d(cx, cw, padding=1)
         y.backward(cr.tensor(np.cos(y.data)))
         results.append((y.data, cx.grad.data, cw.grad.data))
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_bias_gradients_of_convolutions_sharing_an_upstream_gradient() -> None:

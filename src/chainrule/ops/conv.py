@@ -9,6 +9,12 @@ place), chosen by the positions per sample. With stride 1 the windows are shifts
 flattened padded plane (``_Wide``), so copies and scatter-adds run over long rows. The bias
 rides in the same GEMM as a row of ones. Groups are a batched matmul over a group axis.
 
+2-D convolutions with one group run *channels-inner* (``_conv_hwnc``): the input is laid out
+``(H, W, N, C)``, the window matrix is ``(P·N, K·C)`` (each kernel offset one copy of a shifted
+slice) and the GEMM's ``(P·N, O)`` result is handed on as an ``(N, O, H, W)`` view of that
+memory. Elementwise ops and pooling keep that layout and loop over runs of N·O values instead
+of short image rows, and the backward's col2im is K adds of contiguous blocks.
+
 The VJP is two GEMMs as well:
 
 * the input gradient is the *transposed convolution* of the upstream gradient with the same
@@ -100,10 +106,15 @@ def _crop(buf: np.ndarray, lo: tuple, size: tuple) -> np.ndarray:
     return buf[(Ellipsis,) + tuple(slice(a, a + n) for a, n in zip(lo, size))]
 
 
+def _window(offs: tuple, out: tuple, s: tuple, d: tuple) -> tuple[slice, ...]:
+    """The slices (one per spatial dim) that kernel offset ``offs`` reads at every output."""
+    return tuple(slice(o * dd, o * dd + (n - 1) * ss + 1, ss)
+                 for o, n, ss, dd in zip(offs, out, s, d))
+
+
 def _offset_view(buf: np.ndarray, offs: tuple, out: tuple, s: tuple, d: tuple) -> np.ndarray:
     """The strided view of ``buf`` that kernel offset ``offs`` reads at every output position."""
-    return buf[(Ellipsis,) + tuple(slice(o * dd, o * dd + (n - 1) * ss + 1, ss)
-                                   for o, n, ss, dd in zip(offs, out, s, d))]
+    return buf[(Ellipsis,) + _window(offs, out, s, d)]
 
 
 def _channels_first(a: np.ndarray) -> np.ndarray:
@@ -190,6 +201,24 @@ def _geometry(x_shape: tuple, k: tuple, s: tuple, p: tuple, d: tuple, groups: in
 _COLS: dict[int, tuple[weakref.ref, tuple, np.ndarray]] = {}
 
 
+def _keep_cols(x: np.ndarray, key: tuple, cols: np.ndarray) -> None:
+    """Remember ``cols`` as the window matrix of ``x`` (when a backward may follow)."""
+    if not STATE.grad_enabled:
+        return
+    ident = id(x)
+    if ident not in _COLS:
+        weakref.finalize(x, _COLS.pop, ident, None)
+    _COLS[ident] = (weakref.ref(x), key, cols)
+
+
+def _take_cols(x: np.ndarray, key: tuple) -> np.ndarray | None:
+    """The remembered window matrix of ``x`` built with ``key``, if any (dropped either way)."""
+    hit = _COLS.pop(id(x), None)
+    if hit is not None and hit[0]() is x and hit[1] == key:
+        return hit[2]
+    return None
+
+
 def _view_as(a: np.ndarray, shape: tuple) -> np.ndarray:
     """A reshaped view of ``a`` (raises rather than copy)."""
     v = a.view()
@@ -205,9 +234,9 @@ def _im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, bm: bool,
     gradient; without it, a remembered matrix is used (and dropped)."""
     key = (tuple(k), tuple(s), tuple(p), tuple(d), bm, wide is not None)
     if not keep:
-        hit = _COLS.pop(id(x), None)
-        if hit is not None and hit[0]() is x and hit[1] == key:
-            return hit[2]
+        hit = _take_cols(x, key)
+        if hit is not None:
+            return hit
     nd = len(k)
     n, c = x.shape[:2]
     ck = c * math.prod(k)
@@ -236,11 +265,8 @@ def _im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, bm: bool,
             _view_as(cols[:ck], (c,) + tuple(k) + (n,) + out)[...] = v.transpose(perm)
     if ones:
         cols[..., ck, :] = 1
-    if keep and STATE.grad_enabled:
-        ident = id(x)
-        if ident not in _COLS:
-            weakref.finalize(x, _COLS.pop, ident, None)
-        _COLS[ident] = (weakref.ref(x), key, cols)
+    if keep:
+        _keep_cols(x, key, cols)
     return cols
 
 
@@ -314,6 +340,127 @@ def _gemm(a: np.ndarray, b: np.ndarray, groups: int, trans_a: bool = False,
     return r
 
 
+# --------------------------------------------------------------------------- channels-inner
+
+# Which 2-D convolutions (one group) run in the channels-inner layout: "auto" (see
+# _use_hwnc), or "always" / "never" (a module attribute, so tests can force either way).
+HWNC_MODE = "auto"
+HWNC_MIN_CHANNELS = 8
+
+
+def _use_hwnc(nd: int, groups: int, c: int) -> bool:
+    """Whether a 2-D, one-group convolution whose window matrix has ``c`` channels per kernel
+    offset runs channels-inner. Its copies move runs of ``c`` values (or, with ``c == 1``,
+    whole planes), so a few channels (RGB) would make them short; the NCHW paths serve those."""
+    if nd != 2 or groups != 1 or HWNC_MODE == "never":
+        return False
+    return HWNC_MODE == "always" or c == 1 or c >= HWNC_MIN_CHANNELS
+
+
+def _to_hwnc(a: np.ndarray, p: tuple = (0, 0)) -> np.ndarray:
+    """``(N, C, H, W)`` as a contiguous ``(H + 2p₀, W + 2p₁, N, C)`` array, zero-padded (no
+    copy for an unpadded array that is already a view of that layout)."""
+    t = a.transpose(2, 3, 0, 1)
+    if not any(p):
+        return np.ascontiguousarray(t)
+    h, w = t.shape[:2]
+    buf = np.zeros((h + 2 * p[0], w + 2 * p[1]) + t.shape[2:], dtype=a.dtype)
+    buf[p[0]:p[0] + h, p[1]:p[1] + w] = t
+    return buf
+
+
+def _offsets(k: tuple) -> list[tuple[int, ...]]:
+    """The kernel offsets in row-major order (the order of the weight's kernel axes)."""
+    return list(itertools.product(*(range(a) for a in k)))
+
+
+def _im2col_hwnc(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple,
+                 keep: bool = False, ones: bool = False) -> np.ndarray:
+    """The window matrix ``(P·N, K·C)`` of the channels-inner layout: rows (i, j, n), columns
+    (kernel offset, c), plus a column of ones with ``ones``. ``keep`` / reuse as ``_im2col``.
+
+    Each kernel offset is one copy of a shifted slice of the ``(H, W, N, C)`` input, read in
+    runs of N·C values. With one channel the matrix is built transposed, one contiguous row
+    per offset, and handed out as a transposed view (BLAS takes either)."""
+    key = ("hwnc", tuple(k), tuple(s), tuple(p), tuple(d))
+    if not keep:
+        hit = _take_cols(x, key)
+        if hit is not None:
+            return hit
+    n, c = x.shape[:2]
+    xh = _to_hwnc(x, p)
+    kc = math.prod(k) * c
+    width = kc + 1 if ones else kc
+    if c == 1:
+        rows = np.empty((width,) + out + (n,), dtype=x.dtype)
+        for j, offs in enumerate(_offsets(k)):
+            rows[j] = xh[_window(offs, out, s, d)][..., 0]
+        if ones:
+            rows[kc] = 1
+        cols = rows.reshape(width, -1).T
+    else:
+        buf = np.empty(out + (n, width), dtype=x.dtype)
+        for j, offs in enumerate(_offsets(k)):
+            buf[..., j * c:(j + 1) * c] = xh[_window(offs, out, s, d)]
+        if ones:
+            buf[..., kc] = 1
+        cols = buf.reshape(-1, width)
+    if keep:
+        _keep_cols(x, key, cols)
+    return cols
+
+
+def _conv_hwnc(x: np.ndarray, w: np.ndarray, b: Any, s: tuple, p: tuple, d: tuple,
+               out: tuple) -> np.ndarray:
+    """Convolution as ``cols @ Wᵀ`` in the channels-inner layout; the result ``(P·N, O)`` is
+    returned as an ``(N, O, *out)`` view of that memory, so the activation and pooling after
+    it run their loops over long runs of N·O values."""
+    n, o = x.shape[0], w.shape[0]
+    # the bias rides in the GEMM as a column of ones (as in _conv_forward)
+    cols = _im2col_hwnc(x, w.shape[2:], s, p, d, out, keep=True, ones=b is not None)
+    wm = w.transpose(0, 2, 3, 1).reshape(o, -1)  # columns (kernel offset, c), as the windows
+    if b is not None:
+        wm = np.concatenate([wm, np.reshape(b, (o, 1)).astype(wm.dtype, copy=False)], axis=1)
+    y = cols @ wm.T
+    return y.reshape(out + (n, o)).transpose(2, 3, 0, 1)
+
+
+def _conv_weight_hwnc(x: np.ndarray, gy: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple,
+                      out: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weight gradient ``δᵀ·cols`` (one GEMM) and, when the forward's window matrix had
+    the bias's column of ones, the bias gradient from the same GEMM (else None)."""
+    o, c = gy.shape[1], x.shape[1]
+    cols = _im2col_hwnc(x, k, s, p, d, out)
+    # (colsᵀ·δ)ᵀ: OpenBLAS runs this product faster than δᵀ·cols (measured: 15-35%)
+    gw = (cols.T @ _to_hwnc(gy).reshape(-1, o)).T  # (O, K·C [+1])
+    kc = math.prod(k) * c
+    gb = gw[:, kc] if gw.shape[1] > kc else None
+    gw = gw[:, :kc].reshape((o,) + tuple(k) + (c,)).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(gw), gb
+
+
+def _conv_transpose_hwnc(y: np.ndarray, w: np.ndarray, b: Any, size: tuple, s: tuple,
+                         p: tuple, d: tuple) -> np.ndarray:
+    """Transposed convolution in the channels-inner layout: one GEMM per kernel offset (a
+    batched matmul) gives that offset's contributions as a contiguous ``(*out, N, C)`` block,
+    which is added onto a shifted slice of the output: K long vectorised adds (col2im)."""
+    n, cin = y.shape[:2]
+    k, cout = tuple(w.shape[2:]), w.shape[1]
+    out = tuple(y.shape[2:])
+    wk = w.transpose(2, 3, 0, 1).reshape(-1, cin, cout)  # (K, Cin, Cout)
+    parts = np.matmul(_to_hwnc(y).reshape(-1, cin), wk).reshape((len(wk),) + out + (n, cout))
+    # the windows may reach past the padded output only when the input was cut short
+    need = tuple((o - 1) * ss + dd * (kq - 1) + 1 for o, ss, dd, kq in zip(out, s, d, k))
+    lim = tuple(max(L + 2 * pp, e) for L, pp, e in zip(size, p, need))
+    buf = np.zeros(lim + (n, cout), dtype=parts.dtype)
+    for j, offs in enumerate(_offsets(k)):
+        buf[_window(offs, out, s, d)] += parts[j]
+    res = buf[p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
+    if b is not None:
+        res += b
+    return res.transpose(2, 3, 0, 1)
+
+
 # --------------------------------------------------------------------------- forwards
 
 def _conv_forward(x: np.ndarray, w: np.ndarray, b: Any = None, stride: Any = 1,
@@ -328,6 +475,8 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: Any = None, stride: Any = 1,
                       f"{', '.join('L' * nd)}) and out channels divisible by groups")
     k = w.shape[2:]
     out, bm, wide = _geometry(x.shape, k, s, p, d, groups)
+    if _use_hwnc(nd, groups, c):
+        return _conv_hwnc(x, w, b, s, p, d, out)
     # With one group the bias rides in the GEMM: a row of ones below the windows, the bias as
     # one more weight column (and the weight gradient's GEMM then also yields the bias's).
     ones = b is not None and groups == 1
@@ -369,6 +518,8 @@ def _conv_transpose_forward(y: np.ndarray, w: np.ndarray, b: Any = None, stride:
                  for L, kk, ss, pp, dd, oo in zip(out, k, s, p, d, op))
     if any(L <= 0 for L in size):
         raise OpError(f"conv_transpose{nd}d: the output size {size} is not positive")
+    if _use_hwnc(nd, groups, cout):
+        return _conv_transpose_hwnc(y, w, b, size, s, p, d)
     bm = _batch_major(n, math.prod(out), groups)
     wide = None
     if nd > 1 and all(ss == 1 for ss in s):
@@ -392,8 +543,14 @@ def _conv_weight_forward(x: np.ndarray, gy: np.ndarray, kernel_size: tuple, stri
     if gy.shape[0] != n or any(a > b for a, b in zip(gy.shape[2:], out)):
         raise OpError(f"conv{nd}d_weight: gradient of shape {gy.shape} does not match the "
                       f"output {(n, o) + out} of the convolution")
+    g0 = gy
     if tuple(gy.shape[2:]) != out:  # the transposed conv's adjoint: trailing outputs are 0
         gy = _pad(gy, (0,) * nd, tuple(b - a for a, b in zip(gy.shape[2:], out)))
+    if _use_hwnc(nd, groups, c):
+        gw, gb = _conv_weight_hwnc(x, gy, k, s, p, d, out)
+        if gb is not None:
+            _BIAS_GRAD[:] = [g0, gb]
+        return gw
     cols = _im2col(x, k, s, p, d, bm, wide)
     if bm:
         gw = _gemm(gy.reshape(n, o, -1), cols, groups, trans_b=True).sum(axis=0)
@@ -402,7 +559,7 @@ def _conv_weight_forward(x: np.ndarray, gy: np.ndarray, kernel_size: tuple, stri
         gw = _gemm(gm, cols, groups, trans_b=True)
     ck = (c // groups) * math.prod(k)
     if gw.shape[-1] > ck:  # the forward's matrix had the bias's row of ones
-        _BIAS_GRAD[:] = [gy, gw[:, ck]]
+        _BIAS_GRAD[:] = [g0, gw[:, ck]]
         gw = gw[:, :ck]
     return np.ascontiguousarray(gw).reshape((o, c // groups) + k)
 
@@ -667,72 +824,77 @@ def _running_max(views: list) -> tuple[np.ndarray, np.ndarray]:
     return out, idx
 
 
-def _spread(g: np.ndarray, which: np.ndarray, n: int, dst: np.ndarray) -> None:
-    """``dst[:, i] = g·[which == i]`` for i < n: ``g`` sent to the chosen one of ``n``."""
-    if n == 2:  # which is 0 or 1: two products instead of compares
-        np.multiply(g, which, out=dst[:, 1])
-        np.subtract(g, dst[:, 1], out=dst[:, 0])
+def _spread(g: np.ndarray, which: np.ndarray, dst: list) -> None:
+    """``dst[i][...] = g·[which == i]``: ``g`` sent to the chosen one of the views ``dst``."""
+    if len(dst) == 2:  # which is 0 or 1: two products instead of compares
+        np.multiply(g, which, out=dst[1])
+        np.subtract(g, dst[1], out=dst[0])
         return
-    for i in range(n):
-        np.multiply(g, which == i, out=dst[:, i])
+    for i, view in enumerate(dst):
+        np.multiply(g, which == i, out=view)
+
+
+def _tile_views(a: np.ndarray, k: int, n: int, axis: int) -> list[np.ndarray]:
+    """The ``k`` strided views of ``a`` along ``axis`` (counted from the end) that hold the
+    first, second, ... entry of each of ``n`` consecutive tiles of ``k``."""
+    lead = (slice(None),) * (a.ndim + axis)
+    return [a[lead + (slice(j, n * k, k),)] for j in range(k)]
 
 
 def _max_pool_tiles(x: np.ndarray, k: tuple, out_sp: tuple) -> tuple[np.ndarray, tuple]:
-    """Max pooling of non-overlapping windows, separably: first along each row of a window
-    (flat runs of ``kw`` values: long 1-D strided loops), then over the window's rows. The
-    two argmaxes (column within each row, then row) give the same first maximum as a
-    row-major search."""
+    """Max pooling of non-overlapping windows, separably: first over the columns of each
+    window row, then over the window's rows. The two argmaxes (column within each row, then
+    row) give the same first maximum as a row-major search. All on strided views, which
+    NumPy walks in memory order: in any layout (the channels-inner one of ``_conv_hwnc``
+    gives loops over N·C values) the result keeps the input's layout."""
     nd = len(k)
-    lead = x.shape[: x.ndim - nd]
     xs = x[(Ellipsis,) + tuple(slice(0, o * kk) for o, kk in zip(out_sp, k))]
-    kw = k[-1]
-    flat = xs.reshape(-1, kw)
-    m, col = _running_max([flat[:, j] for j in range(kw)])
+    m, col = _running_max(_tile_views(xs, k[-1], out_sp[-1], -1))
     if nd == 1:
-        return m.reshape(lead + out_sp), (col,)
-    kh, ow = k[0], out_sp[1]
-    rows = m.reshape(-1, kh, ow)
-    m2, row = _running_max([rows[:, i] for i in range(kh)])
-    return m2.reshape(lead + out_sp), (col, row)
+        return m, (col,)
+    m2, row = _running_max(_tile_views(m, k[0], out_sp[0], -2))
+    return m2, (col, row)
 
 
-def _route_tiles(g: np.ndarray, bits: tuple, input_size: tuple, k: tuple) -> np.ndarray:
+def _laid_out_as(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``a`` in the memory layout of ``ref`` (same shape), copied if it is not: the loops over
+    mixed layouts run along short runs, several times slower than one transposing copy."""
+    res = np.empty_like(ref, dtype=a.dtype)
+    if res.strides == a.strides:
+        return a
+    res[...] = a
+    return res
+
+
+def _route_tiles(g: np.ndarray, bits: tuple, like: np.ndarray, k: tuple) -> np.ndarray:
     """The backward of ``_max_pool_tiles``: each window's gradient to its maximum's row, then
-    within that row to its column."""
+    within that row to its column. The result has the shape and layout of ``like`` (the
+    input)."""
     nd = len(k)
-    lead = g.shape[: g.ndim - nd]
     out_sp = g.shape[g.ndim - nd:]
+    col = bits[0]
+    g = _laid_out_as(g, bits[-1])
     if nd == 2:
-        kh, ow = k[0], out_sp[1]
-        g2 = g.reshape(-1, ow)
-        spread = np.empty((g2.shape[0], kh, ow), dtype=g.dtype)
-        _spread(g2, bits[1], kh, spread)
-        g1 = spread.reshape(-1)
+        g1 = np.empty_like(col, dtype=g.dtype)  # (..., oh·kh, ow), laid out as the input
+        _spread(g, bits[1], _tile_views(g1, k[0], out_sp[0], -2))
     else:
-        g1 = g.reshape(-1)
-    kw = k[-1]
-    gx = np.empty((g1.shape[0], kw), dtype=g.dtype)
-    _spread(g1, bits[0], kw, gx)
-    tiled = tuple(o * kk for o, kk in zip(out_sp, k))
-    gx = gx.reshape(lead + tiled)
-    if tiled == tuple(input_size):
-        return gx
-    full = np.zeros(lead + tuple(input_size), dtype=g.dtype)
-    full[(Ellipsis,) + tuple(slice(0, t) for t in tiled)] = gx
-    return full
+        g1 = g
+    tiled = all(o * kk == L for o, kk, L in zip(out_sp, k, like.shape[like.ndim - nd:]))
+    gx = (np.empty_like if tiled else np.zeros_like)(like, dtype=g.dtype)
+    gs = gx[(Ellipsis,) + tuple(slice(0, o * kk) for o, kk in zip(out_sp, k))]
+    _spread(g1, col, _tile_views(gs, k[-1], out_sp[-1], -1))
+    return gx
 
 
-def _tile_offsets(bits: tuple, k: tuple, out_sp: tuple) -> np.ndarray:
+def _tile_offsets(bits: tuple, k: tuple) -> np.ndarray:
     """The row-major kernel offset of each window's maximum, from the separable argmax."""
     col = bits[0]
     if len(k) == 1:
-        return col.reshape(out_sp if col.size == math.prod(out_sp) else (-1,) + out_sp)
-    kh, ow = k[0], out_sp[1]
+        return col
     row = bits[1]
-    cols = col.reshape(-1, kh, ow)
     chosen = np.zeros(row.shape, dtype=np.int8)
-    for i in range(kh):
-        chosen += (row == i) * cols[:, i]
+    for i, cols in enumerate(_tile_views(col, k[0], row.shape[-2], -2)):
+        chosen += (row == i) * cols
     return row * np.int8(k[1]) + chosen
 
 
@@ -774,10 +936,7 @@ def max_pool_argmax(out: Any, x: Any, nd: int, kernel_size: Any, stride: Any = N
         idx = hit[1]
         if not isinstance(idx, tuple):
             return idx
-        shape: tuple = tuple(out.shape)
-        out_sp = shape[len(shape) - nd:]
-        return _tile_offsets(idx[1:], k, out_sp).reshape(tuple(xd.shape[: xd.ndim - nd])
-                                                         + out_sp)
+        return _tile_offsets(idx[1:], k)
     return _max_pool_search(xd, k, s, p, d, ceil_mode, want_index=True)[1]  # type: ignore
 
 
@@ -862,7 +1021,7 @@ def _make_max_pool_ops(nd: int) -> tuple[Op, Op, Op]:
             hit = _ARGMAX.get(id(out))
             if hit is not None and hit[0]() is out and isinstance(hit[1], tuple):
                 k = _pool_params(nd, kw["kernel_size"], kw.get("stride"), 0, 1)[0]
-                return _route_tiles(g, hit[1][1:], tuple(x.shape[2:]), k)
+                return _route_tiles(g, hit[1][1:], x.data if _is_tensor(x) else x, k)
         index = max_pool_argmax(out, x, nd, **kw)
         return _call(scatter, g, index=index, input_size=tuple(x.shape[2:]), **kw)
 
