@@ -145,6 +145,30 @@ def test_fused_cross_entropy_agrees_with_the_composite():
         np.testing.assert_allclose(a.grad.data, b.grad.data, atol=1e-13)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_fast_path_agrees_with_the_general_path(reduction, dtype):
+    """(N, C) logits with in-range, unignored targets take a short path (ops/nn.py); an
+    ignore_index naming a class no target uses sends the same problem down the general
+    path: same loss and gradient (per-sample upstream weights for 'none')."""
+    from chainrule.ops.nn import _all_plain_rows
+
+    x = RNG.normal(0, 3, (6, 5)).astype(dtype)
+    t = np.array([0, 4, 1, 1, 3, 0])
+    assert _all_plain_rows(x, t, None, -100, 0.0) and not _all_plain_rows(x, t, None, 2, 0.0)
+    results = []
+    for ignore in (-100, 2):
+        xt = _t(x, grad=True)
+        loss = F.cross_entropy(xt, _t(t), reduction=reduction, ignore_index=ignore)
+        up = np.linspace(0.5, 1.5, loss.data.size).reshape(loss.shape).astype(dtype)
+        (loss * _t(up)).sum().backward()
+        assert loss.dtype == dtype and xt.grad.dtype == dtype
+        results.append((loss.data, xt.grad.data))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, rtol=tol, atol=tol)
+
+
 def test_loss_modules_call_the_functional_forms():
     x, y = _t(RNG.normal(size=(4, 3))), _t(RNG.normal(size=(4, 3)))
     assert nn.MSELoss(reduction="sum")(x, y).item() == F.mse_loss(x, y, reduction="sum").item()

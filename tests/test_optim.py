@@ -190,6 +190,78 @@ def test_pure_update_functions_match_the_classes() -> None:
     assert bufs[0] is not None and np.array_equal(bufs[0], [1, 1, 1])
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True,
+                                                         weight_decay=0.01),
+                                dict(momentum=0.5, dampening=0.3, maximize=True), dict()],
+                         ids=["momentum", "nesterov-wd", "dampening-max", "plain"])
+def test_sgd_blocked_update_equals_the_whole_array_update(order: str, kw: dict[str, Any],
+                                                          monkeypatch: Any) -> None:
+    """Large parameters are updated block by block (cache-sized, see optim/sgd.py): the same
+    numbers as one pass over the whole arrays, for either memory order."""
+    from chainrule.optim import sgd as sgd_module
+
+    rng = np.random.default_rng(5)
+    n = sgd_module.BLOCK * 2 + 123  # two full blocks and a partial one
+    p0 = np.asarray(rng.standard_normal((n // 7, 7)), dtype=np.float32, order=order)
+    grads = [np.asarray(rng.standard_normal(p0.shape), dtype=np.float32, order=order)
+             for _ in range(3)]
+    results = []
+    for block in (sgd_module.BLOCK, p0.size + 1):
+        monkeypatch.setattr(sgd_module, "BLOCK", block)
+        p, bufs = p0.copy(order="K"), [None]
+        for g in grads:
+            cr.optim.sgd_step([p], [g], bufs, lr=0.1, **{"momentum": 0.0, "dampening": 0.0,
+                              "nesterov": False, "weight_decay": 0.0, "maximize": False,
+                              **kw})
+        results.append((p, bufs[0]))
+    (p_blocked, b_blocked), (p_whole, b_whole) = results
+    np.testing.assert_array_equal(p_blocked, p_whole)
+    if kw.get("momentum"):
+        np.testing.assert_array_equal(b_blocked, b_whole)
+
+
+def test_float32_mlp_training_matches_torch(torch: Any) -> None:
+    """A float32 ReLU MLP trained with cross-entropy and SGD momentum (the fast paths: GEMMs
+    writing F-ordered outputs when the batch is narrower than the layer, the short
+    cross-entropy, the blocked update on a weight larger than one block) follows torch."""
+    rng = np.random.default_rng(6)
+    sizes = [(300, 256), (256, 64), (64, 10)]  # 300·256 > one block of the SGD update
+    x = rng.standard_normal((16, 300)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    t_layers = [torch.nn.Linear(i, o) for i, o in sizes]
+    c_layers = [cr.nn.Linear(i, o) for i, o in sizes]
+    for t_l, c_l in zip(t_layers, c_layers):
+        c_l.load_state_dict({k: v.detach().numpy() for k, v in t_l.state_dict().items()})
+    t_opt = torch.optim.SGD([p for m in t_layers for p in m.parameters()], lr=0.05,
+                            momentum=0.9)
+    c_opt = cr.optim.SGD([p for m in c_layers for p in m.parameters()], lr=0.05, momentum=0.9)
+    tx, ty, cx, cy = torch.tensor(x), torch.tensor(y), cr.tensor(x), cr.tensor(y)
+    assert c_layers[0](cx).data.flags.f_contiguous  # (the transposed-GEMM path is taken)
+
+    def run(layers: list[Any], relu: Any, ce: Any, xs: Any, ys: Any) -> Any:
+        h = xs
+        for k, layer in enumerate(layers):
+            h = layer(h) if k == len(layers) - 1 else relu(layer(h))
+        return ce(h, ys)
+
+    for step in range(10):
+        t_opt.zero_grad()
+        c_opt.zero_grad()
+        tl = run(t_layers, torch.relu, torch.nn.functional.cross_entropy, tx, ty)
+        cl = run(c_layers, cr.relu, cr.nn.functional.cross_entropy, cx, cy)
+        tl.backward()
+        cl.backward()
+        t_opt.step()
+        c_opt.step()
+        np.testing.assert_allclose(cl.item(), tl.item(), rtol=1e-5, err_msg=f"step {step}")
+    for t_l, c_l in zip(t_layers, c_layers):
+        np.testing.assert_allclose(c_l.weight.data, t_l.weight.detach().numpy(), rtol=1e-4,
+                                   atol=1e-5)
+        np.testing.assert_allclose(c_l.bias.data, t_l.bias.detach().numpy(), rtol=1e-4,
+                                   atol=1e-5)
+
+
 # --------------------------------------------------------------------------- behaviour
 
 def test_updates_in_place_and_bumps_the_version() -> None:

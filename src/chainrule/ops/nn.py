@@ -84,9 +84,41 @@ def _reduce(loss: np.ndarray, reduction: str, denom: Any) -> np.ndarray:
         return total / denom
 
 
+def _all_plain_rows(x: Any, target: Any, weight: Any, ignore_index: int,
+                    label_smoothing: float) -> bool:
+    """The common case, which the fast paths below handle with a handful of NumPy calls:
+    (N, C) logits (arrays), N class indices all in range and none ignored, no class
+    weights, no smoothing. Every weight is then 1 and the mean's denominator is N."""
+    if (weight is not None or label_smoothing or type(x) is not np.ndarray
+            or x.ndim != 2 or type(target) is not np.ndarray or target.shape != x.shape[:1]
+            or not target.size or target.dtype.kind not in "iu"):
+        return False
+    c = x.shape[1]
+    return bool(target.min() >= 0 and target.max() < c and not 0 <= ignore_index < c)
+
+
+def _ce_rows_forward(x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
+    s = x - np.max(x, axis=1, keepdims=True)
+    loss = np.log(np.exp(s).sum(axis=1))
+    loss -= s[np.arange(x.shape[0]), target]
+    return _reduce(loss, reduction, x.shape[0])
+
+
+def _ce_rows_vjp(g: np.ndarray, x: np.ndarray, target: np.ndarray,
+                 reduction: str) -> np.ndarray:
+    """softmax(x) - onehot(target), times the upstream gradient, built in one array."""
+    p = np.exp(x - np.max(x, axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(x.shape[0]), target] -= 1
+    p *= _scale_upstream(g, reduction, x.shape[0])
+    return p
+
+
 def _ce_forward(x: np.ndarray, target: np.ndarray, weight: Any = None,
                 ignore_index: int = -100, label_smoothing: float = 0.0,
                 reduction: str = "mean") -> np.ndarray:
+    if _all_plain_rows(x, target, weight, ignore_index, label_smoothing):
+        return _ce_rows_forward(x, target, reduction)
     c = x.shape[-1]
     if target.shape != x.shape[:-1]:
         raise ValueError(f"expected target of shape {x.shape[:-1]} for input of shape "
@@ -122,6 +154,9 @@ def _scale_upstream(g: Any, reduction: str, denom: Any) -> Any:
 def _ce_vjp(g: Any, out: Any, x: Any, target: Any, weight: Any = None,
             ignore_index: int = -100, label_smoothing: float = 0.0,
             reduction: str = "mean") -> Any:
+    if type(g) is np.ndarray and _all_plain_rows(x, target, weight, ignore_index,
+                                                 label_smoothing):
+        return _ce_rows_vjp(g, x, target, reduction)
     xv = _values(x)
     q, s, denom = _index_q(xv, _values(target), weight, ignore_index, label_smoothing)
     return _scale_upstream(g, reduction, denom) * (_softmax(x) * s[..., None] - q)
@@ -320,14 +355,49 @@ def _moved_lookup(t: Any, w: Any, indices: Any) -> Any:
 
 # --------------------------------------------------------------------------- linear
 
+def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for matrices, in the orientation OpenBLAS runs fastest.
+
+    OpenBLAS's float32 GEMM is 10-35% faster on an (m, n) product with m < n (a batch
+    smaller than the layer's width) when it writes the transposed product bᵀ·aᵀ, i.e. an
+    F-ordered result: measured on the shapes of a 784-512-256 MLP at batch 32-128, with 1
+    or 2 threads. Elementwise ops keep the layout, and the next GEMM reads it as a
+    transposed operand at no cost. (float64 GEMMs are faster the usual way round.)
+    """
+    m, n = a.shape[0], b.shape[1]
+    if m < n and a.dtype == b.dtype == np.float32:
+        out = np.empty((m, n), dtype=np.float32, order="F")
+        np.matmul(b.T, a.T, out=out.T)
+        return out
+    return a @ b
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray:
+    """(..., k) as (rows, k), a view when x's memory allows (one GEMM for all the rows
+    instead of NumPy's matmul looping over the leading dims)."""
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+def _plain(*xs: Any) -> bool:
+    """Plain arrays (not Tensors under create_graph) with at least one dim: the fast paths."""
+    return all(type(x) is np.ndarray and x.ndim for x in xs)
+
+
 def _linear_forward(x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
-    out = x @ w.T
+    if x.ndim == 1:
+        out = x @ w.T
+    else:
+        out = _gemm(_as_rows(x), w.T)
+        if x.ndim > 2:
+            out = out.reshape(x.shape[:-1] + (w.shape[0],))
     if b is not None:
-        out += b
+        out += b  # in place on the fresh GEMM output: no second (batch, out) array
     return out
 
 
 def _linear_vjp_x(g: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if _plain(g, w) and g.ndim == 2:
+        return _gemm(g, w)
     return g @ w
 
 
@@ -336,10 +406,18 @@ def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
         return np.expand_dims(g, -1) * x
     g2 = np.reshape(g, (-1, np.shape(g)[-1]))
     x2 = np.reshape(x, (-1, np.shape(x)[-1]))
+    # (C-ordered, like the weight: an F-ordered gradient would make every elementwise
+    # optimizer update on it a transposed, cache-hostile pass, ~5x slower)
     return np.swapaxes(g2, -1, -2) @ x2
 
 
 def _linear_vjp_b(g: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if _plain(g) and g.ndim == 2 and g.dtype == np.float32:
+        # 1ᵀ·g as a BLAS matrix-vector product: 3-4x faster than g.sum(0), most of all on
+        # the F-ordered gradients _gemm makes (a strided reduction for NumPy)
+        return np.ones(g.shape[0], dtype=g.dtype) @ g
+    if _plain(g) and g.ndim > 1:
+        return g.sum(axis=tuple(range(g.ndim - 1)))
     return g  # the engine sums it down to b's shape
 
 
