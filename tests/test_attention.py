@@ -4,6 +4,7 @@ key padding, kdim/vdim, batch_first, bias_kv, zero attention; gradcheck in float
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -312,3 +313,122 @@ def test_float32_attention_stays_float32() -> None:
     assert out.dtype == np.float32
     out.sum().backward()
     assert q.grad.dtype == np.float32 and k.grad.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- generic ops
+
+# The generic matmul and softmax take fast paths on plain arrays (see ops/linalg.py and
+# ops/reductions.py): products in halves for OpenBLAS's small-matrix kernel, one GEMM for a
+# stack times a matrix, transposed backward products, softmax without the max shift.
+
+def _grads(lib: Any, fn: Any, arrays: list[np.ndarray]) -> tuple[Any, list[Any]]:
+    """``fn``'s output and the gradients for the upstream ``cos(output)``, zero where the
+    output is not finite (log_softmax where masked), in chainrule or torch."""
+    xs = [cr.tensor(a, requires_grad=True) if lib is cr else torch.tensor(a, requires_grad=True)
+          for a in arrays]
+    out = fn(*xs)
+    o = out.data if lib is cr else out.detach().numpy()
+    g = np.where(np.isfinite(o), np.cos(np.where(np.isfinite(o), o, 0)), 0).astype(o.dtype)
+    out.backward(cr.tensor(g) if lib is cr else torch.tensor(g))
+    return out, [x.grad for x in xs]
+
+
+def _float32(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.normal(size=shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", ["transposed b", "transposed a", "matrix a", "broadcast",
+                                  "stack times matrix", "float64"])
+def test_matmul_fast_paths_match_torch(case: str) -> None:
+    from chainrule.ops import linalg
+
+    rng = np.random.default_rng(7)
+    a, b = _float32(rng, 4, 128, 64), _float32(rng, 4, 128, 64).swapaxes(-1, -2)
+    if case == "transposed a":
+        a = _float32(rng, 4, 64, 128).swapaxes(-1, -2)
+    elif case == "matrix a":
+        a = a[0]
+    elif case == "broadcast":
+        a = a[:1]
+    elif case == "stack times matrix":
+        a, b = _float32(rng, 4, 32, 64), _float32(rng, 64, 48)
+    elif case == "float64":
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    halves = linalg._halves_are_faster(a, b)
+    assert halves == (case not in ("stack times matrix", "float64"))  # the path is taken
+    out, grads = _grads(cr, lambda x, y: x @ y, [a, b])
+    tout, tgrads = _grads(torch, lambda x, y: x @ y, [a, b])
+    rtol = 1e-5 if a.dtype == np.float32 else 1e-12
+    close(out, tout, rtol, "output")
+    for g, tg, name in zip(grads, tgrads, "ab"):
+        close(g, tg, rtol, f"grad {name}")
+        assert g.shape == tg.shape and g.dtype == a.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["typical", "huge", "very negative", "masked", "mixed"])
+@pytest.mark.parametrize("dim", [-1, -2])
+def test_softmax_with_and_without_the_shift_matches_torch(kind: str, dtype: Any,
+                                                          dim: int) -> None:
+    from chainrule.ops import reductions
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(3, 16, 16)) * 4
+    if kind == "huge":  # exp overflows: the max shift is needed
+        x = x * 100
+    elif kind == "very negative":  # every exp underflows
+        x = x - 200
+    elif kind == "masked":  # -inf entries, at least one finite per row and column
+        x[:, 1:, 0] = -np.inf
+        x[:, 0, 1:] = -np.inf
+        x[:, 0, 0] = 3.0  # (exp(x) sums ≥ 1 in that row and column: no shift needed)
+    elif kind == "mixed":  # only some rows need the shift
+        x[0] *= 100
+    x = x.astype(dtype)
+    shifted = reductions._exp_and_sums(x, dim)[2] is not None
+    assert shifted == (kind in ("huge", "very negative", "mixed"))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for ours, theirs in [(cr.softmax, torch.softmax), (cr.log_softmax, torch.log_softmax)]:
+        out, (g,) = _grads(cr, functools.partial(ours, dim=dim), [x])
+        tout, (tg,) = _grads(torch, functools.partial(theirs, dim=dim), [x])
+        finite = np.isfinite(tout.detach().numpy())  # log_softmax is -inf where masked
+        np.testing.assert_array_equal(np.isfinite(out.data), finite)
+        close(out.data[finite], tout.detach().numpy()[finite], rtol, f"{ours.__name__} {kind}")
+        close(g, tg, rtol, f"grad of {ours.__name__} {kind}")
+        assert out.dtype == dtype and g.dtype == dtype
+
+
+def test_reduction_gradients_are_broadcast_views_until_they_reach_a_leaf() -> None:
+    rng = np.random.default_rng(9)
+    x = cr.tensor(rng.normal(size=(4, 5)), requires_grad=True)
+    x.mean().backward()
+    assert x.grad.data.flags.writeable  # the leaf gets its own array, not the read-only view
+    np.testing.assert_array_equal(x.grad.data, np.full((4, 5), 1 / 20))
+    x.sum(dim=1).sum().backward()  # accumulates into it
+    np.testing.assert_array_equal(x.grad.data, np.full((4, 5), 1 + 1 / 20))
+
+
+def test_the_benchmark_attention_step_matches_torch_to_second_order() -> None:
+    """benchmarks/bench_training.py's attention step with the generic ops, at its shapes
+    (every fast path above at once), and a gradient of the gradient."""
+    rng = np.random.default_rng(3)
+    x = _float32(rng, 8, 128, 64)
+    ws = [_float32(rng, 64, 64) / 8 for _ in range(3)]
+
+    def step(lib: Any, xs: Any, wq: Any, wk: Any, wv: Any) -> Any:
+        q, k, v = xs @ wq, xs @ wk, xs @ wv
+        p = lib.softmax(q @ k.transpose(-2, -1) * 0.125, dim=-1)
+        return ((p @ v) ** 2).mean()
+
+    cws = [cr.tensor(w, requires_grad=True) for w in ws]
+    tws = [torch.tensor(w, requires_grad=True) for w in ws]
+    loss, tloss = step(cr, cr.tensor(x), *cws), step(torch, torch.tensor(x), *tws)
+    close(loss, tloss, 1e-5, "loss")
+    grads = cr.autograd.grad(loss, cws, create_graph=True)
+    tgrads = torch.autograd.grad(tloss, tws, create_graph=True)
+    for g, tg in zip(grads, tgrads):
+        close(g, tg, 1e-4, "weight gradient")
+    (sum((g * g).sum() for g in grads)).backward()
+    (sum((g * g).sum() for g in tgrads)).backward()
+    for w, tw in zip(cws, tws):
+        close(w.grad, tw.grad, 1e-3, "gradient of the squared gradient norm")

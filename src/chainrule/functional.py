@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -472,8 +473,8 @@ def reshape(input: Any, *shape: Any) -> Tensor:
     """A tensor with the same elements in a new shape (one dim may be -1)."""
     new = _shape_arg(shape)
     old = shape_of(input)
-    size = int(np.prod(old))
-    known = int(np.prod([s for s in new if s != -1]))
+    size = math.prod(old)  # (math.prod: NumPy's prod costs microseconds on a tuple)
+    known = math.prod(s for s in new if s != -1)
     if new.count(-1) > 1 or (-1 not in new and known != size) or (
             -1 in new and (known == 0 or size % known)):
         raise OpError(f"reshape: cannot reshape a tensor of shape {old} ({size} elements) "
