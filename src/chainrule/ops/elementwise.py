@@ -70,7 +70,21 @@ neg = _ew("neg", np.negative, lambda g, out, x: -g, "d/dx (-x) = -1", saves=Fals
           sample=_unary(), torch="neg")
 
 
+def _is_square(x: Any, y: Any) -> bool:
+    """``x ** 2`` on a float array (not Tensors: create_graph takes the general rules)."""
+    return type(y) in (int, float) and y == 2 and type(x) is np.ndarray and x.dtype.kind == "f"
+
+
+def _pow_forward(x: Any, y: Any) -> Any:
+    # np.power goes through the general power loop even for 2; np.square is one multiply
+    # (and gives the same, correctly rounded x·x).
+    return np.square(x) if _is_square(x, y) else np.power(x, y)
+
+
 def _pow_dbase(g: Any, out: Any, x: Any, y: Any) -> Any:
+    if _is_square(x, y) and type(g) is np.ndarray:
+        t = x + x  # 2x·g in two passes, into one new array (a 0-d x gives a NumPy scalar)
+        return np.multiply(t, g, out=t) if type(t) is np.ndarray else t * g
     # NOTE: where y == 0 the base's gradient is 0 (x^0 = 1 is flat), also at x = 0 where
     # y·x^(y-1) would be 0·inf = NaN; as PyTorch does. (x^(y-1+[y=0]) keeps it finite.)
     return g * y * x ** (y - 1 + (y == 0))
@@ -83,7 +97,7 @@ def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * out * np.log(safe)
 
 
-pow = _ew("pow", np.power, (_pow_dbase, _pow_dexp),
+pow = _ew("pow", _pow_forward, (_pow_dbase, _pow_dexp),
           ("d/dx x^y = y·x^(y-1)", "d/dy x^y = x^y·ln(x)"), saves_output=True,
           sample=Sample(shapes=((3, 4), (1, 4)), low=0.5, high=2.0), torch="pow")
 
