@@ -631,6 +631,55 @@ def test_inplace_bumps_the_version():
     assert t._version == v0 + 2
 
 
+def test_inplace_change_of_an_unrelated_tensor_is_not_an_error():
+    """Versions are checked by epoch: a change elsewhere after the op was recorded must not
+    be taken for a change of what its backward reads."""
+    x = f64([0.5, 1.5], requires_grad=True)
+    y = x.exp()
+    other = cr.ones(2)
+    other.add_(1)  # the in-place epoch moves on
+    w = f64([1.0, 2.0], requires_grad=True)
+    with cr.no_grad():
+        w.mul_(3)  # a leaf changed under no_grad, not read by exp's backward
+    (y * 2).sum().backward()
+    close(x.grad, 2 * np.exp([0.5, 1.5]))
+
+
+def test_inplace_change_after_use_is_caught_even_after_other_changes():
+    x = f64([0.5, 1.5], requires_grad=True)
+    a = x * 1.0
+    y = a * a  # reads a
+    cr.ones(2).add_(1)
+    with cr.no_grad():
+        a.add_(1)
+    cr.ones(2).add_(1)
+    with pytest.raises(cr.ChainruleError, match="in-place"):
+        y.sum().backward()
+
+
+def test_version_is_shared_by_a_view_and_its_base():
+    base = cr.zeros(4)
+    view = base[1:3]
+    assert base._version == view._version == 0
+    view.add_(1)
+    assert base._version == view._version == 1
+    assert np.allclose(base.numpy(), [0, 1, 1, 0])
+
+
+def test_walk_visits_nodes_latest_first_across_roots():
+    """backward() takes nodes by decreasing creation number: with two roots sharing a
+    subgraph, the shared nodes still run once, after every consumer."""
+    x = f64([1.0, 2.0], requires_grad=True)
+    shared = x.sin()
+    r1 = (shared * 3).sum()
+    r2 = (shared.exp() + shared).sum()
+    cr.autograd.backward([r1, r2])
+    tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    ts = tx.sin()
+    torch.autograd.backward([(ts * 3).sum(), (ts.exp() + ts).sum()])
+    close(x.grad, tx.grad)
+
+
 def test_retain_grad_follows_the_tensor_through_inplace():
     x = f64([1.0, 2.0])
     y = x * 2
