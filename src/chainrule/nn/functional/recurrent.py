@@ -89,13 +89,13 @@ def _run_layer(mode: str, x: Tensor, state: tuple, w: list, fused: bool) -> tupl
             out = R.gru_scan(_project(x, w_ih, b_ih), state[0], w_hh, b_hh)
             return out, (out[-1],)
         bias = None if b_ih is None else b_ih + b_hh
-        xp = _project(x, w_ih, bias)
         if mode == "LSTM":
-            both = R.lstm_scan(xp, state[0], state[1], w_hh)
+            both = R.lstm_scan(_project(x, w_ih, bias), state[0], state[1], w_hh)
             hsz = w_hh.shape[1]
             return both[..., :hsz], (both[-1, :, :hsz], both[-1, :, hsz:])
-        out = R.rnn_scan(xp, state[0], w_hh, nonlinearity="tanh" if mode == "RNN_TANH"
-                         else "relu")
+        # the scan adds the bias step by step, cheaper than adding it to the projection
+        out = R.rnn_scan(_project(x, w_ih, None), state[0], w_hh, bias,
+                         nonlinearity="tanh" if mode == "RNN_TANH" else "relu")
         return out, (out[-1],)
     outs = []
     st = state
