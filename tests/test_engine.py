@@ -666,6 +666,16 @@ def test_version_is_shared_by_a_view_and_its_base():
     assert np.allclose(base.numpy(), [0, 1, 1, 0])
 
 
+def test_saved_values_leave_the_garbage_collector_alone():
+    """A node's saved arrays are a tuple of untracked objects, which CPython's collector
+    stops tracking: a long graph then promotes fewer objects to the oldest generation, whose
+    full collections (over every object in the process) were the chain's largest cost."""
+    y = f64([1.0, 2.0]) * 3.0
+    gc.collect()
+    assert isinstance(y.grad_fn.values, tuple)
+    assert not gc.is_tracked(y.grad_fn.values)
+
+
 def test_walk_visits_nodes_latest_first_across_roots():
     """backward() takes nodes by decreasing creation number: with two roots sharing a
     subgraph, the shared nodes still run once, after every consumer."""

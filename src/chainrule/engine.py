@@ -217,11 +217,11 @@ class Node:
     retain: Callable[[], Tensor | None] | None = None  # the output, after retain_grad()
     stack: list[str] | None = None  # the forward call's stack, in anomaly mode
 
-    def __init__(self, op: Op, inputs: tuple, values: list, parents: list, params: dict,
+    def __init__(self, op: Op, inputs: tuple, values: tuple, parents: list, params: dict,
                  out: Tensor | None) -> None:
         self.op = op
         self.inputs: tuple | None = inputs
-        self.values: list | None = values
+        self.values: tuple | None = values
         self.parents: list | None = parents
         self.params = params
         if out is not None:
@@ -303,7 +303,9 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         box = result._vbox = version_box(a0)  # one in-place version for a view and its base
         result._view = (a0, op, params, box[0])
     if needs_grad and STATE.grad_enabled and op.vjps is not None:
-        result.grad_fn = Node(op, args, arrays, parents, params or _NO_PARAMS,
+        # (values as a tuple: holding only arrays and numbers, the garbage collector stops
+        # tracking it at its first pass, so it never reaches the costly oldest generation)
+        result.grad_fn = Node(op, args, tuple(arrays), parents, params or _NO_PARAMS,
                               result if op.saves_output else None)
         result.requires_grad = True
     if tangents and STATE.levels:

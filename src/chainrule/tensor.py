@@ -868,7 +868,7 @@ def _keep_old_values(node: Node, old: Tensor) -> None:
             kept = Tensor._make(old.data.copy())
             kept.requires_grad, kept.grad_fn = old.requires_grad, old.grad_fn
             node.inputs = inputs = inputs[:k] + (kept,) + inputs[k + 1:]
-            node.values[k] = kept.data
+            node.values = node.values[:k] + (kept.data,) + node.values[k + 1:]
 
 
 def _replace(old: Tensor, value: Any) -> Tensor:
