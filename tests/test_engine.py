@@ -909,3 +909,11 @@ def test_leaf_gradients_never_share_memory():
     w = cr.tensor([[1.0, 2.0]], requires_grad=True)
     (w.reshape(2) * 3).sum().backward()  # a view of another buffer
     assert w.grad.data.base is None and w.grad.tolist() == [[3.0, 3.0]]
+
+
+def test_nested_python_lists_are_arrays_for_forward_and_backward():
+    x = f64([[1.0, 0.0], [0.0, 1.0]])
+    y = cr.matmul([[1.0, 2.0]], x)
+    y.sum().backward()
+    close(y, [[1.0, 2.0]])
+    close(x.grad, [[1.0, 1.0], [2.0, 2.0]])

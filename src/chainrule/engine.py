@@ -283,6 +283,8 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
             if a._tangents is not None:
                 tangents = True
         else:
+            if type(a) is list:  # nested Python lists: as the array NumPy would make of them
+                a = np.asarray(a)
             arrays.append(a)
             parents.append(None)
     try:

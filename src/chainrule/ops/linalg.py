@@ -55,6 +55,8 @@ def _by_halves(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` on arrays, arranged for BLAS (the forward, and the backward's products)."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:  # lists, scalars: NumPy's way
+        return np.matmul(a, b)
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
         return _rows_gemm(a, b)
     if _halves_are_faster(a, b):
