@@ -524,6 +524,7 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
         heapq.heapify(queue)
         order = _by_decreasing_seq(queue)
     else:
+        # Only the nodes leading to a target run: search the graph first, then prune.
         many = len(targets) > 1  # one may lie behind another
         order = _topological_order(root_nodes, stop, many)
         order = _leading_to(order, stop, {id(t) for t in targets if t.grad_fn is None})
