@@ -13,6 +13,7 @@ Reverse- and forward-mode automatic differentiation on NumPy, with PyTorch's nam
 from __future__ import annotations
 
 from . import (
+    _memory,
     autograd,  # noqa: E402
     data,
     diagnostics,
@@ -86,3 +87,7 @@ from .transforms import grad, hessian, jacfwd, jacobian, jacrev, jvp, value_and_
 bool = bool_  # noqa: A001 - PyTorch's name
 __version__ = "0.1.0"
 __all__ = [n for n in dir() if not n.startswith("_")] + list(_functional_all)
+
+# Large temporaries (convolutions, attention, big batches) are freed and allocated again every
+# step; keep glibc from handing them back to the system each time (see _memory.py).
+_memory.keep_freed_memory()

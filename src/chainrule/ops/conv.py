@@ -42,13 +42,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._memory import keep_freed_memory
 from ..engine import STATE
 from .registry import Op, OpError, Sample, defop
-
-# Convolutions allocate and free large temporaries every step; see _memory.py. (Called here
-# because the conv ops are where it matters most; it belongs equally in the package __init__.)
-keep_freed_memory()
 
 
 def _is_tensor(x: Any) -> bool:
