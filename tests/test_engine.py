@@ -917,3 +917,9 @@ def test_nested_python_lists_are_arrays_for_forward_and_backward():
     y.sum().backward()
     close(y, [[1.0, 2.0]])
     close(x.grad, [[1.0, 1.0], [2.0, 2.0]])
+    # and in a recorded backward, whose rules get the inputs themselves
+    x.grad = None
+    s = cr.matmul([[1.0, 2.0]], x).sum()
+    (g,) = cr.autograd.grad(s * s, [x], create_graph=True)  # 2s·[[1, 1], [2, 2]], s = 3
+    g.sum().backward()
+    close(x.grad, 2 * 6 * np.array([[1.0, 1.0], [2.0, 2.0]]))

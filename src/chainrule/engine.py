@@ -189,6 +189,7 @@ class detect_anomaly:
 _sequence = itertools.count()
 _heappush = heapq.heappush
 
+
 class Node:
     """One recorded operation: what ``Tensor.grad_fn`` is.
 
@@ -268,8 +269,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     Tensor = _Tensor
     arrays = []
     parents: list = []  # per input: its node, the leaf itself, or None (no gradient needed)
-    needs_grad = False
-    tangents = False
+    needs_grad = tangents = lists = False
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[3] != version_box(a)[0] and STATE.grad_enabled:
@@ -283,10 +283,13 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
             if a._tangents is not None:
                 tangents = True
         else:
-            if type(a) is list:  # nested Python lists: as the array NumPy would make of them
-                a = np.asarray(a)
             arrays.append(a)
             parents.append(None)
+            if type(a) is list:
+                lists = True
+    if lists:  # nested Python lists: the arrays NumPy would make of them
+        args = tuple(np.asarray(a) if type(a) is list else a for a in args)
+        arrays = [np.asarray(a) if type(a) is list else a for a in arrays]
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, np.linalg.LinAlgError, TypeError) as e:
