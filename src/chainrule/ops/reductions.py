@@ -34,7 +34,7 @@ def _spread(g: Any, shape: tuple, dim: tuple, keepdim: bool) -> Any:
         # Made directly, as np.broadcast_to's checks cost microseconds, which small models feel.
         # (Not by setting flags.writeable = False afterwards: NumPy then keeps ~60 bytes per
         # call alive, a slow leak in a training loop.)
-        buffer = memoryview(np.asarray(g)).toreadonly()
+        buffer = np.asarray(g).data.toreadonly()  # (ndarray.data: a memoryview of it)
         return np.ndarray(shape, g.dtype, buffer, 0, (0,) * len(shape))
     return np.broadcast_to(np.reshape(g, reduced_shape(shape, dim)), shape)
 
