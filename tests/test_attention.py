@@ -432,3 +432,17 @@ def test_the_benchmark_attention_step_matches_torch_to_second_order() -> None:
     (sum((g * g).sum() for g in tgrads)).backward()
     for w, tw in zip(cws, tws):
         close(w.grad, tw.grad, 1e-3, "gradient of the squared gradient norm")
+
+
+@pytest.mark.parametrize("row", [[88.0, 88.0], [88.0, 87.9, 80.0], [87.5, 87.5, 87.5],
+                                 [40.0, 41.0, 39.5]])
+def test_softmax_of_large_logits_keeps_full_float32_precision(row: list) -> None:
+    """Large but finite logits: the unshifted softmax must not lose digits (a subnormal 1/z),
+    and log_softmax must not cancel them (x - log z with both large)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([row], dtype=np.float32)
+    t = torch.tensor(x)
+    np.testing.assert_allclose(cr.softmax(cr.tensor(x), dim=-1).numpy(),
+                               torch.softmax(t, -1).numpy(), rtol=3e-7)
+    np.testing.assert_allclose(cr.log_softmax(cr.tensor(x), dim=-1).numpy(),
+                               torch.log_softmax(t, -1).numpy(), rtol=3e-7, atol=1e-7)

@@ -209,21 +209,26 @@ def _rowsum(a: Any, dim: int) -> Any:
 
 
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Row sums below these have a normal reciprocal (1/z keeps every bit of precision).
+_NORMAL_RECIPROCAL = {d: 1 / np.finfo(d).tiny for d in _BLAS_FLOATS}
 
 
-def _exp_and_sums(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, Any]:
+def _exp_and_sums(x: np.ndarray, dim: int,
+                  unshifted: bool = True) -> tuple[np.ndarray, np.ndarray, Any]:
     """``e = exp(x - c)`` (a new array), its sums along ``dim`` (kept), and the shift ``c``.
 
     Softmax is shift-invariant: c (the max along ``dim``) only guards the range of exp, and a
-    max along the last axis costs NumPy as much as the exp. So exp(x) is tried first (c is then
-    None), and kept when every sum is finite and ≥ 1: nothing overflowed, and an entry that
-    underflowed to a subnormal is below the smallest normal float after normalising either way.
+    max along the last axis costs NumPy as much as the exp. So, if ``unshifted``, exp(x) is
+    tried first (c is then None), and kept when every sum is ≥ 1 and has a normal reciprocal:
+    nothing overflowed, e·(1/z) is as exact as the shifted form, and an entry that underflowed
+    to a subnormal is below the smallest normal float after normalising either way.
+    (log_softmax passes False: x - log(z) would cancel digits when x is large.)
     """
-    if x.dtype in _BLAS_FLOATS and x.ndim and x.size:
+    if unshifted and x.dtype in _BLAS_FLOATS and x.ndim and x.size:
         with np.errstate(over="ignore"):
             e = np.exp(x)
         z = _rowsum(e, dim)
-        if 1 <= z.min() and z.max() < np.inf:  # False for NaN too
+        if 1 <= z.min() and z.max() < _NORMAL_RECIPROCAL[x.dtype]:  # False for NaN too
             return e, z, None
     c = np.max(x, axis=dim, keepdims=True)
     e = x - c
@@ -259,8 +264,8 @@ softmax = defop("softmax", _softmax_forward, _softmax_vjp,
 
 
 def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
-    _, z, c = _exp_and_sums(x, dim)
-    return (x if c is None else x - c) - np.log(z)
+    _, z, c = _exp_and_sums(x, dim, unshifted=False)
+    return (x - c) - np.log(z)
 
 
 log_softmax = defop(
