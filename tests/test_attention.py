@@ -10,24 +10,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_parity_helpers import TOL, close
+from torch_parity_helpers import TORCH_DTYPE as TDT
 
 import chainrule as cr
 from chainrule import nn
 
 torch = pytest.importorskip("torch")
+
 F = nn.functional
 TF = torch.nn.functional
 
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
-TDT = {np.float64: torch.float64, np.float32: torch.float32}
 
-
-def close(actual: Any, expected: Any, rtol: float, what: str = "") -> None:
-    a = actual.data if isinstance(actual, cr.Tensor) else np.asarray(actual)
-    e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    assert a.shape == e.shape, f"{what}: shape {a.shape} vs torch {e.shape}"
-    scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
-    np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * scale, err_msg=what)
 
 
 def _t(x: Any, dtype: Any = np.float64, grad: bool = True) -> tuple[Any, Any]:
@@ -439,7 +433,6 @@ def test_the_benchmark_attention_step_matches_torch_to_second_order() -> None:
 def test_softmax_of_large_logits_keeps_full_float32_precision(row: list) -> None:
     """Large but finite logits: the unshifted softmax must not lose digits (a subnormal 1/z),
     and log_softmax must not cancel them (x - log z with both large)."""
-    torch = pytest.importorskip("torch")
     x = np.array([row], dtype=np.float32)
     t = torch.tensor(x)
     np.testing.assert_allclose(cr.softmax(cr.tensor(x), dim=-1).numpy(),

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_parity_helpers import TOL, close
+from torch_parity_helpers import TORCH_DTYPE as TDT
 
 import chainrule as cr
 from chainrule import nn
@@ -18,16 +20,7 @@ torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
-TDT = {np.float64: torch.float64, np.float32: torch.float32}
 
-
-def close(actual: Any, expected: Any, rtol: float, what: str = "") -> None:
-    a = actual.data if isinstance(actual, cr.Tensor) else np.asarray(actual)
-    e = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    assert a.shape == e.shape, f"{what}: shape {a.shape} vs torch {e.shape}"
-    scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
-    np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * scale, err_msg=what)
 
 
 def parity(cm: nn.Module, tm: Any, x: np.ndarray, dtype: Any = np.float64,
