@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import reductions as R
 from .registry import Sample, defop
 
 _NO_RULE: Any = None  # an input without a gradient (integer targets, indices)
@@ -31,21 +32,14 @@ def _values(x: Any) -> Any:
 
 def _softmax(x: Any) -> Any:
     if _is_tensor(x):
-        from .reductions import softmax
-
-        return softmax(x, dim=-1)
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    e /= np.sum(e, axis=-1, keepdims=True)
-    return e
+        return R.softmax(x, dim=-1)
+    return R._softmax_forward(x, -1)
 
 
 def _log_softmax(x: Any) -> Any:
     if _is_tensor(x):
-        from .reductions import log_softmax
-
-        return log_softmax(x, dim=-1)
-    s = x - np.max(x, axis=-1, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
+        return R.log_softmax(x, dim=-1)
+    return R._log_softmax_forward(x, -1)
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -107,8 +101,7 @@ def _ce_rows_forward(x: np.ndarray, target: np.ndarray, reduction: str) -> np.nd
 def _ce_rows_vjp(g: np.ndarray, x: np.ndarray, target: np.ndarray,
                  reduction: str) -> np.ndarray:
     """softmax(x) - onehot(target), times the upstream gradient, built in one array."""
-    p = np.exp(x - np.max(x, axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = _softmax(x)  # a new array: made into the gradient in place
     p[np.arange(x.shape[0]), target] -= 1
     p *= _scale_upstream(g, reduction, x.shape[0])
     return p
