@@ -186,7 +186,7 @@ class detect_anomaly:
 
 # --------------------------------------------------------------------------- nodes
 
-_sequence = itertools.count()
+_next_seq = itertools.count().__next__
 _heappush = heapq.heappush
 
 
@@ -228,10 +228,11 @@ class Node:
         if out is not None:
             self.out = weakref.ref(out)
             self.out_data = out.data
-        self.seq = next(_sequence)
-        self.epoch = STATE.epoch
-        self.scope = STATE.scope
-        if STATE.anomaly:
+        self.seq = _next_seq()
+        state = STATE
+        self.epoch = state.epoch
+        self.scope = state.scope
+        if state.anomaly:
             self.stack = traceback.format_stack()[:-2]  # without apply and __init__
 
     def name(self) -> str:
@@ -296,7 +297,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype.char == "d" and not _has_float64(arrays) and "dtype" not in params:
+    if out.dtype is _FLOAT64 and not _has_float64(arrays) and "dtype" not in params:
         # An int tensor met a Python float: PyTorch gives the default dtype, NumPy float64.
         # (Not when the op was asked for a dtype, as cast is.)
         from ._dtypes import get_default_dtype
@@ -318,9 +319,12 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     return result
 
 
+_FLOAT64 = np.dtype(np.float64)  # (one object: every native float64 array's dtype is it)
+
+
 def _has_float64(arrays: list) -> bool:
     for d in arrays:  # (a plain loop: this runs for every float64 op)
-        if type(d) is np.ndarray and d.dtype.char == "d":
+        if type(d) is np.ndarray and (d.dtype is _FLOAT64 or d.dtype.char == "d"):
             return True
     return False
 
@@ -536,6 +540,9 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
     prev_enabled = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
+        if queue is not None and not create_graph and on_step is None and not STATE.anomaly:
+            _walk_plain(queue, grads, retain_graph)  # backward(): the common case, lean
+            order = ()
         for node in order:
             g = grads.pop(node, None)
             if g is None:
@@ -565,6 +572,51 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
                     g = new.data if not create_graph else new
         result.append(g)
     return result
+
+
+def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
+    """The walk of a plain ``backward()`` (no create_graph, no on_step, no anomaly mode):
+    :func:`_backward_node`'s work inlined, for the nodes whose rules take arrays and whose
+    inputs have not changed in place since they were recorded; the others go through it."""
+    pop, push = heapq.heappop, _heappush
+    Node_, ndarray, state = Node, np.ndarray, STATE
+    while queue:
+        node = pop(queue)[1]
+        g = grads.pop(node)
+        if node.hooks is not None or node.retain is not None:
+            g = _run_tensor_hooks(node, g, False)
+        op = node.op
+        parents = node.parents
+        if op.tensor_rules or op.variadic or node.epoch != state.epoch or parents is None:
+            _backward_node(node, g, False, retain_graph, grads, None, queue)
+            continue
+        values, vjps, params, inputs = node.values, op.vjps, node.params, node.inputs
+        out = node.out_data
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            rule = vjps[i]
+            if rule is None:
+                continue
+            c = rule(g, out, *values, **params) if params else rule(g, out, *values)
+            if c is None:
+                continue
+            if type(c) is not ndarray:  # a NumPy scalar, a Tensor
+                c = c.data if isinstance(c, _Tensor) else np.asarray(c)
+            shape = inputs[i].data.shape
+            if c.shape != shape:
+                c = unbroadcast(c, shape)
+            prev = grads.get(p)
+            if prev is None:
+                grads[p] = c
+                if type(p) is Node_:
+                    push(queue, (-p.seq, p))
+            else:
+                grads[p] = prev + c
+        if not retain_graph:
+            node.inputs = node.values = node.parents = None
+            if node.out is not None:
+                node.out = node.out_data = None
 
 
 def _by_decreasing_seq(queue: list) -> Iterator[Node]:
