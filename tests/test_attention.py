@@ -331,11 +331,15 @@ def _float32(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.normal(size=shape).astype(np.float32)
 
 
+@pytest.mark.parametrize("small_kernel", [True, False])
 @pytest.mark.parametrize("case", ["transposed b", "transposed a", "matrix a", "broadcast",
                                   "stack times matrix", "float64"])
-def test_matmul_fast_paths_match_torch(case: str) -> None:
+def test_matmul_fast_paths_match_torch(case: str, small_kernel: bool,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from chainrule.ops import linalg
 
+    # the halves are taken only with OpenBLAS's AVX-512 kernels: test them on every CPU
+    monkeypatch.setattr(linalg, "_OPENBLAS_AVX512", small_kernel)
     rng = np.random.default_rng(7)
     a, b = _float32(rng, 4, 128, 64), _float32(rng, 4, 128, 64).swapaxes(-1, -2)
     if case == "transposed a":
@@ -349,7 +353,7 @@ def test_matmul_fast_paths_match_torch(case: str) -> None:
     elif case == "float64":
         a, b = a.astype(np.float64), b.astype(np.float64)
     halves = linalg._halves_are_faster(a, b)
-    assert halves == (case not in ("stack times matrix", "float64"))  # the path is taken
+    assert halves == (small_kernel and case not in ("stack times matrix", "float64"))
     out, grads = _grads(cr, lambda x, y: x @ y, [a, b])
     tout, tgrads = _grads(torch, lambda x, y: x @ y, [a, b])
     rtol = 1e-5 if a.dtype == np.float32 else 1e-12
@@ -439,3 +443,44 @@ def test_softmax_of_large_logits_keeps_full_float32_precision(row: list) -> None
                                torch.softmax(t, -1).numpy(), rtol=3e-7)
     np.testing.assert_allclose(cr.log_softmax(cr.tensor(x), dim=-1).numpy(),
                                torch.log_softmax(t, -1).numpy(), rtol=3e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ["contiguous", "transposed a", "broadcast batch", "float64",
+                                  "sliced g", "create_graph", "empty k", "empty batch"])
+def test_gradient_of_a_matrix_shared_by_a_batch_is_one_product(case: str) -> None:
+    """δW of ``x @ W`` with batched x and a 2-D W is computed as one GEMM over all rows of x
+    (ops/linalg.py, _matmul_vjp_b): it must match torch for every layout, and to second order."""
+    rng = np.random.default_rng(11)
+    dtype = np.float64 if case in ("float64", "create_graph") else np.float32
+    x = rng.normal(size=(3, 5, 6)).astype(dtype)
+    w = rng.normal(size=(6, 4)).astype(dtype)
+    if case == "transposed a":
+        x = np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2)  # a view, not C-order
+    elif case == "broadcast batch":
+        x = rng.normal(size=(2, 3, 5, 6)).astype(dtype)
+    elif case == "empty k":
+        x, w = x[..., :0], w[:0]
+    elif case == "empty batch":
+        x = x[:0]
+    assert case != "transposed a" or not x.flags.c_contiguous
+
+    def fn(lib: Any, a: Any, b: Any) -> Any:
+        out = a @ b
+        return (out[..., ::2, :] if case == "sliced g" else out).sin()
+
+    (cx, tx), (cw, tw) = _t(x, dtype), _t(w, dtype)
+    out, tout = fn(cr, cx, cw), fn(torch, tx, tw)
+    if case == "create_graph":
+        (gx, gw), (tgx, tgw) = (cr.autograd.grad(out.sum(), [cx, cw], create_graph=True),
+                                torch.autograd.grad(tout.sum(), [tx, tw], create_graph=True))
+        close(gw, tgw, 1e-10, "grad of W")
+        ((gw * gw).sum() + (gx * gx).sum()).backward()
+        ((tgw * tgw).sum() + (tgx * tgx).sum()).backward()
+    else:
+        out.sum().backward()
+        tout.sum().backward()
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    close(cw.grad, tw.grad, rtol, "W.grad")
+    close(cx.grad, tx.grad, rtol, "x.grad")
+    assert cw.grad.shape == w.shape and cw.grad.dtype == dtype
+

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import STATE
+from . import linalg
 from .registry import OpError, Sample, defop
 
 
@@ -34,9 +35,13 @@ def _t(a: Any) -> Any:
 
 
 def _tc(a: Any) -> Any:
-    """``a`` with its last two axes swapped; a contiguous copy for arrays (NumPy's batched
-    matmul is ~2× slower on a transposed small operand than the copy costs)."""
-    return np.ascontiguousarray(_t(a)) if isinstance(a, np.ndarray) else _t(a)
+    """``a`` with its last two axes swapped; with OpenBLAS's AVX-512 kernels a contiguous copy
+    for arrays (NumPy's batched matmul was measured ~2× slower there on a transposed small
+    operand than the copy costs). With its Haswell/Zen kernels the view is 10-20% faster than
+    copy + product (AMD EPYC Zen 3, (8, 128, 64)-(2, 512, 64) operands)."""
+    if isinstance(a, np.ndarray) and linalg._OPENBLAS_AVX512:
+        return np.ascontiguousarray(_t(a))
+    return _t(a)
 
 
 def _causal_bias(s: int, l: int, dtype: Any) -> np.ndarray:

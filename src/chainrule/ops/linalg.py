@@ -3,6 +3,7 @@ cholesky. Matrices are the last two dims; leading dims are batch dims."""
 
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -19,20 +20,39 @@ def _mT(a: Any) -> Any:
 def _rows_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for a C-contiguous stack ``a`` (..., m, k) and a matrix ``b``: one GEMM over
     all rows, as NumPy would otherwise loop over the batch (one small BLAS call per matrix)."""
-    return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+    rows = math.prod(a.shape[:-1])  # (not -1: that fails when k is 0)
+    return (a.reshape(rows, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
 
 
-# OpenBLAS (x86-64 AVX-512 builds) multiplies float32 matrices with m·n·k ≤ 10⁶ by a
-# single-threaded kernel that reads them in place; just above that it packs them and splits the
-# work over its threads, which for k ≤ n (e.g. (128×64)·(64×128), attention scores) is ~1.7×
-# slower than the two halves of the rows through the small kernel (measured; for k > n, or
-# float64, the threaded path is as fast or faster). The small kernel is not used when only the
-# second operand is transposed, so that one is copied first.
+# OpenBLAS's AVX-512 kernels (SkylakeX, chosen for CPUs with AVX-512) multiply float32
+# matrices with m·n·k ≤ 10⁶ by a single-threaded small-matrix kernel that reads them in place
+# (its sgemm_small_kernel_permit_skylakex.c); just above that they pack them and split the work
+# over the threads, which for k ≤ n (e.g. (128×64)·(64×128), attention scores) is ~1.7× slower
+# than the two halves of the rows through the small kernel (measured on an AVX-512 Xeon; for
+# k > n, or float64, the threaded path is as fast or faster). The small kernel is not used when
+# only the second operand is transposed, so that one is copied first. Its other x86-64 kernel
+# sets (Haswell, Zen) have no small-matrix kernel: there the halves and the copy cost time (AMD
+# EPYC Zen 3, OpenBLAS 0.3.31 Haswell kernels, q·kᵀ at those shapes: ~0.21-0.24 ms directly,
+# ~0.27-0.31 ms by halves), so the trick is only taken with OpenBLAS and AVX-512.
 _SMALL_MNK = 1_000_000
 
 
+def _openblas_avx512() -> bool:
+    """Whether NumPy's BLAS is OpenBLAS and the CPU has the AVX-512 its small kernel needs."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (ImportError, AttributeError, KeyError, TypeError):  # NumPy < 2 or an odd build
+        return False
+    return "openblas" in str(blas).lower() and bool(features.get("AVX512_SKX"))
+
+
+_OPENBLAS_AVX512 = _openblas_avx512()
+
+
 def _halves_are_faster(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.ndim < 2 or b.ndim < 2 or a.dtype != np.float32 or b.dtype != np.float32:
+    if not _OPENBLAS_AVX512 or a.ndim < 2 or b.ndim < 2 or a.dtype != np.float32 \
+            or b.dtype != np.float32:
         return False
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -90,6 +110,12 @@ def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:  # out[..., m] = a[..., m, k] b[k]: δb = Σ_batch gᵀ·a, one GEMM (the
         # engine sums the batch dims away)
         return (np.expand_dims(g, -2) @ a)[..., 0, :]
+    if b.ndim == 2 and a.ndim > 2 and type(a) is np.ndarray and type(g) is np.ndarray:
+        # a matrix shared by the batch: δb = Σ_batch aᵀ·g is one GEMM over all the rows, not a
+        # batch of products summed by the engine (3 × (64×1024)·(1024×64) in the attention
+        # benchmark: ~0.10 ms each instead of ~0.13-0.15; AMD EPYC Zen 3)
+        rows = math.prod(a.shape[:-1])  # (not -1: that fails for an empty k or n)
+        return _product(_mT(a.reshape(rows, a.shape[-1])), g.reshape(rows, g.shape[-1]))
     return _product(_mT(a), g)
 
 
