@@ -221,6 +221,52 @@ def test_sgd_blocked_update_equals_the_whole_array_update(order: str, kw: dict[s
         np.testing.assert_array_equal(b_blocked, b_whole)
 
 
+def _plain_sgd(p: np.ndarray, grads: list[np.ndarray], lr: float, momentum: float = 0.0,
+               dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+               maximize: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """PyTorch's SGD formulas in plain NumPy, Python-float scalars, one op at a time."""
+    buf = None
+    for g in grads:
+        d = -g if maximize else g
+        if weight_decay:
+            d = p * weight_decay - g if maximize else p * weight_decay + g
+        if momentum:
+            if buf is None:
+                buf = d.copy()
+            else:
+                buf = buf * momentum + (d if dampening == 0 else d * (1 - dampening))
+            d = d + buf * momentum if nesterov else buf
+        p = p + d * (-lr)
+    return p, buf
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True,
+                                                         weight_decay=0.01),
+                                dict(momentum=0.5, dampening=0.3, maximize=True),
+                                dict(weight_decay=0.1, maximize=True), dict()],
+                         ids=["momentum", "nesterov-wd", "dampening-max", "wd-max", "plain"])
+def test_sgd_step_equals_the_plain_formulas(dtype: Any, kw: dict[str, Any]) -> None:
+    """sgd_step casts its scalars to the parameter's dtype once and reuses one scratch array
+    across blocks: bit for bit the numbers of the formulas written with Python floats (which
+    NumPy casts to the array's dtype), on a small and on a multi-block parameter."""
+    from chainrule.optim import sgd as sgd_module
+
+    rng = np.random.default_rng(7)
+    for n in (5, sgd_module.BLOCK * 2 + 123):
+        p0 = rng.standard_normal(n).astype(dtype)
+        grads = [rng.standard_normal(n).astype(dtype) for _ in range(3)]
+        p, bufs = p0.copy(), [None]
+        for g in grads:
+            cr.optim.sgd_step([p], [g], bufs, lr=0.1, **{
+                "momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0,
+                "maximize": False, **kw})
+        p_ref, b_ref = _plain_sgd(p0, grads, lr=0.1, **kw)
+        np.testing.assert_array_equal(p, p_ref)
+        if kw.get("momentum"):
+            np.testing.assert_array_equal(bufs[0], b_ref)
+
+
 def test_float32_mlp_training_matches_torch(torch: Any) -> None:
     """A float32 ReLU MLP trained with cross-entropy and SGD momentum (the fast paths: GEMMs
     writing F-ordered outputs when the batch is narrower than the layer, the short

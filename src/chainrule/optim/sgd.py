@@ -48,34 +48,43 @@ def sgd_step(params: list[np.ndarray], grads: list[np.ndarray],
 
     ``momentum_buffers[i]`` is updated in place; a ``None`` entry is replaced by a new buffer.
     """
-    hyper: dict[str, Any] = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                             "nesterov": nesterov, "weight_decay": weight_decay,
-                             "maximize": maximize}
     for i, (p, grad) in enumerate(zip(params, grads)):
         buf = momentum_buffers[i] if momentum != 0 else None
         first = momentum != 0 and buf is None
         if first:
             buf = momentum_buffers[i] = np.empty_like(p)
+        # The scalars in the parameter's dtype, once: NumPy casts a Python float operand to
+        # the array's dtype anyway (NEP 50), so the numbers are those of the formulas with
+        # Python floats, minus a conversion per call. One scratch array serves every block
+        # (the first block is the largest).
+        cast = p.dtype.type
+        scalars = (cast(-float(lr)), cast(float(momentum)), cast(1 - float(dampening)))
+        scratch = None
         for pb, gb, bb in _blocks(p, grad, buf):
-            _sgd_block(pb, gb, bb, first, **hyper)
+            if scratch is None:
+                scratch = np.empty_like(pb)
+            tmp = scratch if scratch.shape == pb.shape else scratch[:pb.size]
+            _sgd_block(pb, gb, bb, first, tmp, scalars, nesterov=nesterov,
+                       weight_decay=weight_decay, maximize=maximize)
 
 
-def _sgd_block(p: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, first: bool, *,
-               lr: float, momentum: float, dampening: float, nesterov: bool,
+def _sgd_block(p: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, first: bool,
+               tmp: np.ndarray, scalars: tuple[Any, Any, Any], *, nesterov: bool,
                weight_decay: float, maximize: bool) -> None:
-    """``sgd_step`` on one block: ``p`` and ``buf`` in place, ``grad`` unchanged."""
-    tmp = np.empty_like(p)
+    """``sgd_step`` on one block: ``p`` and ``buf`` in place, ``grad`` unchanged, ``tmp``
+    scratch of the block's shape; ``scalars`` are (-lr, momentum, 1 - dampening)."""
+    neg_lr, momentum, keep = scalars
     d = descent_direction(p, grad, weight_decay, maximize, tmp)
     if buf is not None:
         if first:
             np.copyto(buf, d)
         else:
-            buf *= momentum
-            if dampening == 0:
-                buf += d
+            np.multiply(buf, momentum, out=buf)
+            if keep == 1:
+                np.add(buf, d, out=buf)
             else:  # nesterov needs dampening == 0, so d is not needed after this
-                np.multiply(d, 1 - dampening, out=tmp)
-                buf += tmp
+                np.multiply(d, keep, out=tmp)
+                np.add(buf, tmp, out=buf)
         if nesterov:
             if d is tmp:  # g + momentum·b, computed into the scratch holding g
                 tmp += momentum * buf
@@ -85,8 +94,8 @@ def _sgd_block(p: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, first: b
             d = tmp
         else:
             d = buf
-    np.multiply(d, -lr, out=tmp)
-    p += tmp
+    np.multiply(d, neg_lr, out=tmp)
+    np.add(p, tmp, out=p)
 
 
 class SGD(Optimizer):
