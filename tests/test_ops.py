@@ -779,3 +779,28 @@ def test_scatter_add_with_src_larger_than_index():
     _close(cr.scatter_add(x, 1, cr.tensor(idx), src), expected)
     _check_all_modes(lambda a, s: cr.scatter_add(a, 1, cr.tensor(idx), s), [x, src],
                      second_order=True)
+
+
+@pytest.mark.parametrize("case", ["C order", "channels-inner view", "F order", "odd size",
+                                  "strided", "reversed", "float64", "float16", "small"])
+def test_relu_forward_by_rows_is_bit_identical_to_maximum(case: str) -> None:
+    """relu's forward runs large arrays as rows against a row of zeros (ops/elementwise.py,
+    _relu_forward): the same bits as np.maximum(x, 0), NaN and -0.0 included, in x's layout;
+    strided and reversed arrays take NumPy's own loop."""
+    from chainrule.ops.elementwise import _RELU_ROWS_FROM, _relu_forward
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 32, 13, 13)).astype(np.float32)
+    x.ravel()[:6] = [-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf]
+    x = {"C order": x, "channels-inner view": np.ascontiguousarray(x.transpose(2, 3, 0, 1))
+         .transpose(2, 3, 0, 1), "F order": np.asfortranarray(x), "odd size": x.ravel()[:50_001],
+         "strided": x[:, :, ::2], "reversed": x[::-1], "float64": x.astype(np.float64),
+         "float16": x.astype(np.float16), "small": x.ravel()[:100]}[case]
+    assert case == "small" or x.size >= _RELU_ROWS_FROM
+    got, want = _relu_forward(x), np.maximum(x, 0)
+    assert got.dtype == want.dtype and got.strides == want.strides
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    t = cr.tensor(x, requires_grad=True)
+    cr.relu(t).sum().backward()
+    assert np.array_equal(t.grad.numpy(), (want > 0).astype(x.dtype))
