@@ -804,3 +804,43 @@ def test_relu_forward_by_rows_is_bit_identical_to_maximum(case: str) -> None:
     t = cr.tensor(x, requires_grad=True)
     cr.relu(t).sum().backward()
     assert np.array_equal(t.grad.numpy(), (want > 0).astype(x.dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_forward_without_where_is_the_two_branch_formula(dtype: Any) -> None:
+    """σ's forward computes max(e, [x ≥ 0]) / (1 + e), e = exp(-|x|) (ops/elementwise.py):
+    to the bit the stable two-branch form, tails, NaN, ±inf and -0.0 included."""
+    from chainrule.ops.elementwise import _sigmoid_forward
+
+    rng = np.random.default_rng(9)
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, 88.0, -88.0, -104.0, 17.0]
+    x = np.concatenate([np.array(special), rng.standard_normal(5000) * 8]).astype(dtype)
+    e = np.exp(-np.abs(x))
+    want = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dtype)
+    got = _sigmoid_forward(x)
+    assert got.dtype == dtype
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    for i in (1, 2, 7, 8, 20):  # a NumPy scalar as the array's element
+        assert np.array_equal(_sigmoid_forward(x[i]), got[i], equal_nan=True)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.2, 1.0, 0.0, 1.5, -0.1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_without_where_is_the_branch_formula(slope: float, dtype: Any) -> None:
+    """leaky_relu's forward is max(x, αx) and its rule g·max([x > 0], α) for 0 ≤ α ≤ 1
+    (ops/elementwise.py): to the bit np.where's branches, NaN, ±inf and -0.0 included; other
+    slopes take np.where itself."""
+    from chainrule.ops.elementwise import _leaky_relu_forward, _leaky_relu_vjp
+
+    rng = np.random.default_rng(4)
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, 3.0, -3.0]
+    x = np.concatenate([np.array(special), rng.standard_normal(4000)]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    with np.errstate(invalid="ignore"):  # (inf·0 with α = 0: NaN, in both forms)
+        pairs = [(_leaky_relu_forward(x, slope), np.where(x > 0, x, x * slope)),
+                 (_leaky_relu_vjp(g, None, x, slope), np.where(x > 0, g, g * slope))]
+    for got, want in pairs:
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
