@@ -190,6 +190,8 @@ def _relu_forward(x: Any) -> Any:
     if out.strides != x.strides:  # strided, reversed or broadcast: no flat view to pair
         return np.maximum(x, 0, out=out)
     flat, out_flat = x.ravel(order="K"), out.ravel(order="K")  # views, in memory order
+    if not np.may_share_memory(out_flat, out):  # (never for a dense fresh array; but a copy
+        return np.maximum(x, 0, out=out)  # here would lose what is written into it)
     zeros = _ZERO_ROWS.get(x.dtype)
     if zeros is None:
         zeros = _ZERO_ROWS[x.dtype] = np.zeros(_RELU_ROW, dtype=x.dtype)
