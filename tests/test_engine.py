@@ -953,3 +953,78 @@ def test_plain_backward_and_the_general_walk_agree_bit_for_bit():
         loss.backward()
     for x, y in zip(plain, (a.grad, b.grad, m.grad)):
         assert np.array_equal(x, y.numpy())
+
+
+# --------------------------------------------------------------------------- the fast paths
+
+def _operands(dtype):
+    """(left, right) pairs an arithmetic operator meets: tensors (broadcasting, 0-d, with and
+    without grad), Python numbers on either side, and operands that take apply's general
+    path (a bool, a NumPy array, a view, a list)."""
+    rng = np.random.default_rng(0)
+    grad = np.issubdtype(dtype, np.floating)
+
+    def t(shape, requires_grad=grad):
+        return cr.tensor(rng.uniform(1.0, 3.0, shape).astype(dtype), requires_grad=requires_grad)
+
+    a, b, s = t((3, 4)), t((4,)), t(())
+    plain = t((3, 4), requires_grad=False)
+    return [(a, b), (b, a), (a, plain), (plain, a), (a, 2.5), (2.5, a), (a, 3), (3, a),
+            (s, s), (0, s), (s, 1.5), (a, True), (a, np.full(4, 2.0, dtype)), (a.T.T, b),
+            (b, [1.0, 2.0, 3.0, 4.0])]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_arithmetic_operators_record_what_apply_records(dtype):
+    """Tensor's operators write apply's common case out (engine.binary_operator). They must
+    give what apply gives: bits, dtype, the recorded graph and the gradients."""
+    import operator as python
+
+    from chainrule.ops import elementwise as E
+
+    symbols = {E.add: python.add, E.sub: python.sub, E.mul: python.mul,
+               E.div: python.truediv, E.pow: python.pow}
+    for op, symbol in symbols.items():
+        for left, right in _operands(dtype):
+            got, want = symbol(left, right), engine.apply(op, left, right)
+            assert got.dtype == want.dtype, (op.name, left, right)
+            assert np.array_equal(got.numpy(), want.numpy(), equal_nan=True), op.name
+            assert got.requires_grad == want.requires_grad
+            if want.grad_fn is None:
+                assert got.grad_fn is None
+                continue
+            g, w = got.grad_fn, want.grad_fn
+            assert g.op is w.op and g.params == w.params
+            assert all(p is q for p, q in zip(g.parents, w.parents, strict=True))
+            assert all(p is q or np.array_equal(p, q) for p, q in
+                       zip(g.inputs, w.inputs, strict=True))
+            leaves = [x for x in (left, right) if isinstance(x, cr.Tensor) and x.requires_grad]
+            for dg, dw in zip(cr.autograd.grad(got.sum(), leaves),
+                              cr.autograd.grad(want.sum(), leaves), strict=True):
+                assert np.array_equal(dg.numpy(), dw.numpy(), equal_nan=True), op.name
+
+
+def test_operator_fast_paths_keep_apply_semantics():
+    """What the written-out cases hand back to apply still works: promotion of an integer
+    tensor to the default dtype, explained errors, no recording under no_grad, in-place
+    version checks, and forward-mode tangents through an operator and an activation."""
+    i = cr.tensor([1, 2, 3])
+    assert (i * 0.5).dtype == cr.float32 and (0.5 + i).dtype == cr.float32
+    assert cr.exp(i).dtype == cr.float32  # one-input fast path, handed back
+    assert (i * 2).dtype == i.dtype
+    x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    with pytest.raises(ValueError, match=r"mul.*\(1, 2\).*\(3,\)"):
+        x * cr.ones(3)
+    with pytest.raises(ValueError, match=r"cholesky"):
+        cr.linalg.cholesky(-cr.eye(2))
+    with cr.no_grad():
+        assert (x * 2).grad_fn is None and cr.tanh(x).grad_fn is None
+    y = x * 3
+    z = y * y
+    y.add_(1)
+    with pytest.raises(cr.ChainruleError, match="modified by an in-place operation"):
+        z.sum().backward()
+    out, tangent = cr.jvp(lambda v: cr.tanh(2.0 * v + 1) ** 2, (x.detach(),),
+                          (cr.ones_like(x),))
+    t = np.tanh(2 * x.detach().numpy() + 1)
+    np.testing.assert_allclose(tangent.numpy(), 2 * t * (1 - t * t) * 2, rtol=1e-6)

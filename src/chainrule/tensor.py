@@ -12,6 +12,7 @@ import numpy as np
 from . import _dtypes
 from . import engine as _engine
 from .engine import STATE, ChainruleError, Node, _refresh_view, walk
+from .ops import elementwise as _E
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -311,35 +312,17 @@ class Tensor:
         raise TypeError("chainrule tensors are not pickled; save state dicts with cr.save")
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other: Any) -> Tensor:
-        return _apply(_add, self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return _apply(_add, other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _apply(_sub, self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return _apply(_sub, other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return _apply(_mul, self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _apply(_mul, other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _apply(_div, self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _apply(_div, other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _apply(_pow, self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _apply(_pow, other, self)
+    # (engine.apply with the tensor-and-tensor-or-number case written out: the hot path)
+    __add__ = _engine.binary_operator(_E.add)
+    __radd__ = _engine.binary_operator(_E.add, reflected=True)
+    __sub__ = _engine.binary_operator(_E.sub)
+    __rsub__ = _engine.binary_operator(_E.sub, reflected=True)
+    __mul__ = _engine.binary_operator(_E.mul)
+    __rmul__ = _engine.binary_operator(_E.mul, reflected=True)
+    __truediv__ = _engine.binary_operator(_E.div)
+    __rtruediv__ = _engine.binary_operator(_E.div, reflected=True)
+    __pow__ = _engine.binary_operator(_E.pow)
+    __rpow__ = _engine.binary_operator(_E.pow, reflected=True)
 
     def __matmul__(self, other: Any) -> Tensor:
         return F.matmul(self, other)
@@ -348,7 +331,7 @@ class Tensor:
         return F.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _apply(_neg, self)
+        return _engine.apply(_E.neg, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -990,7 +973,3 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 from . import functional as F  # noqa: E402  (functional builds on Tensor)
-
-# The arithmetic operators call the engine directly (one Python call less per op).
-_apply = _engine.apply
-_add, _sub, _mul, _div, _pow, _neg = F.E.add, F.E.sub, F.E.mul, F.E.div, F.E.pow, F.E.neg
