@@ -844,3 +844,28 @@ def test_leaky_relu_without_where_is_the_branch_formula(slope: float, dtype: Any
         assert got.dtype == want.dtype
         assert np.array_equal(got, want, equal_nan=True)
         assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (16, 2), (64, 64), (70, 70)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_reduction_gradients_fill_the_input_shape(shape: tuple, dtype: Any) -> None:
+    """The gradient of sum()/mean() over everything: a filled array up to 4096 elements (a
+    fresh one, kept as the leaf's grad), a read-only stride-0 view above (no full-size
+    write); either way the leaf's .grad is its own writable array, right in every element."""
+    from chainrule.ops.reductions import _FILL_MAX
+
+    n = math.prod(shape)
+    x = cr.tensor(np.ones(shape, dtype), requires_grad=True)
+    y = cr.tensor(np.ones(shape, dtype), requires_grad=True)
+    (x.sum() * 3 + y.mean()).backward()
+    for leaf, value in ((x, 3.0), (y, np.divide(np.asarray(1.0, dtype), n, dtype=dtype))):
+        assert leaf.grad.dtype == dtype and leaf.grad.shape == shape
+        assert np.all(leaf.grad.numpy() == value)
+        assert leaf.grad.numpy().flags.writeable
+    rule = cr.ops.reductions.sum.vjps[0]
+    g = rule(np.asarray(2.0, dtype), None, x.numpy(), tuple(range(-len(shape), 0)), False)
+    assert g.shape == shape and np.all(g == 2.0)
+    assert g.flags.writeable == (n <= _FILL_MAX)
+    x.grad.numpy()[...] = 0  # the grad is the leaf's own: a second backward starts from it
+    x.sum().backward()
+    assert np.all(x.grad.numpy() == 1.0)

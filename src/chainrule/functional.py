@@ -151,7 +151,8 @@ def _reduce(op: Any, name: str, input: Any, dim: Any, keepdim: bool, axis: Any =
             keepdims: Any = None) -> Tensor:
     if dim is None and axis is None and isinstance(input, Tensor):
         # A full reduction (a loss, usually): nothing to check, and worth being quick.
-        return op(input, dim=_dims_up_to(input.data.ndim), keepdim=pick_keep(keepdim, keepdims))
+        return op(input, dim=_dims_up_to(input.data.ndim),
+                  keepdim=bool(keepdim if keepdims is None else keepdims))
     dims = norm_dims(pick(dim, axis, name), ndim_of(input), name)
     return op(input, dim=_all_dims(input) if dims is None else dims,
               keepdim=pick_keep(keepdim, keepdims))

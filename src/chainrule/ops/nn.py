@@ -379,7 +379,10 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
 
 def _plain(*xs: Any) -> bool:
     """Plain arrays (not Tensors under create_graph) with at least one dim: the fast paths."""
-    return all(type(x) is np.ndarray and x.ndim for x in xs)
+    for x in xs:  # (a loop, not all() over a generator: this runs in every linear's backward)
+        if type(x) is not np.ndarray or not x.ndim:
+            return False
+    return True
 
 
 def _linear_forward(x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:

@@ -23,19 +23,29 @@ def _reduce_sample(low: float = -2.0, high: float = 2.0, **kw: Any) -> Sample:
                   **kw)
 
 
+#: Up to this many elements, the gradient of a full reduction is a filled array rather than a
+#: stride-0 view: quicker to make, and a fresh array that backward can keep as a leaf's grad.
+_FILL_MAX = 4096
+
+
 def _spread(g: Any, shape: tuple, dim: tuple, keepdim: bool) -> Any:
-    """The gradient of a reduction, ``g`` broadcast back to ``shape``: for arrays a read-only
-    view, not a full-size copy (the next rule multiplies by it anyway, and a stride-0 operand
-    is NumPy's scalar fast path)."""
-    if not isinstance(g, (np.ndarray, np.generic)):  # a Tensor (create_graph)
-        return expand_back(g, shape, dim, keepdim)
-    if np.ndim(g) == 0:
-        # A full reduction (a loss): every stride 0, read-only through a read-only buffer.
-        # Made directly, as np.broadcast_to's checks cost microseconds, which small models feel.
-        # (Not by setting flags.writeable = False afterwards: NumPy then keeps ~60 bytes per
-        # call alive, a slow leak in a training loop.)
-        buffer = np.asarray(g).data.toreadonly()  # (ndarray.data: a memoryview of it)
-        return np.ndarray(shape, g.dtype, buffer, 0, (0,) * len(shape))
+    """The gradient of a reduction, ``g`` broadcast back to ``shape``: for large arrays a
+    read-only view, not a full-size copy (the next rule multiplies by it anyway, and a
+    stride-0 operand is NumPy's scalar fast path)."""
+    if type(g) is not np.ndarray:
+        if not isinstance(g, np.generic):  # a Tensor (create_graph)
+            return expand_back(g, shape, dim, keepdim)
+        g = np.asarray(g)
+    if g.ndim == 0:  # a full reduction (a loss)
+        if math.prod(shape) <= _FILL_MAX:
+            out = np.empty(shape, g.dtype)
+            out.fill(g)
+            return out
+        # Every stride 0, read-only through a read-only buffer. Made directly, as
+        # np.broadcast_to's checks cost microseconds, which small models feel. (Not by setting
+        # flags.writeable = False afterwards: NumPy then keeps ~60 bytes per call alive, a slow
+        # leak in a training loop.)
+        return np.ndarray(shape, g.dtype, g.data.toreadonly(), 0, (0,) * len(shape))
     return np.broadcast_to(np.reshape(g, reduced_shape(shape, dim)), shape)
 
 
@@ -48,6 +58,8 @@ sum = defop(
 
 
 def _count(shape: tuple, dim: tuple) -> int:
+    if len(dim) == len(shape):  # a full reduction (dims are distinct)
+        return math.prod(shape)
     return math.prod(shape[d] for d in dim) if dim else 1
 
 
