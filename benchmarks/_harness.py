@@ -97,6 +97,16 @@ class Row:
             return None
         return self.chainrule.min / self.torch.min
 
+    @property
+    def ratio_paired(self) -> float | None:
+        """The median over rounds of chainrule's sample / torch's sample of the same round
+        (taken a few tenths of a second apart): unlike the ratio of medians, it is not moved
+        by the machine's speed drifting during the run. Reported beside it, not judged."""
+        if self.torch is None or self.chainrule is None:
+            return None
+        pairs = [c / t for t, c in zip(self.torch.samples, self.chainrule.samples) if t > 0]
+        return statistics.median(pairs) if pairs else None
+
     def finish(self) -> Row:
         if self.status:
             return self
@@ -292,8 +302,9 @@ def _fmt_ratio(row: Row) -> str:
     r = row.ratio
     if r is None:
         return "—"
-    rmin = row.ratio_min
-    return f"{r:.2f}×" + (f" (mins {rmin:.2f}×)" if rmin is not None else "")
+    extra = [f"mins {v:.2f}×" if k == "min" else f"paired {v:.2f}×"
+             for k, v in (("min", row.ratio_min), ("paired", row.ratio_paired)) if v is not None]
+    return f"{r:.2f}×" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def table(rows: list[Row]) -> list[str]:

@@ -122,7 +122,9 @@ def write_results(path: Path, rows: list[h.Row], command: str, threads: list[str
         *[f"- {t}" for t in threads],
         "",
         "Ratio = chainrule median / torch median (lower is better; in brackets the ratio of "
-        "the minimums). Pass when the median ratio is at most the target. \"others' CPU\" is "
+        "the minimums, and the paired ratio: the median over rounds of chainrule's sample / "
+        "torch's sample of the same round, which the machine's speed drifting during a run "
+        "does not move). Pass when the median ratio is at most the target. \"others' CPU\" is "
         "the share of the machine's CPUs that other processes used while the workload ran: "
         "when it is high, the timings are noisy (torch's 2 OpenMP threads suffer most). A "
         f"workload that ran while others used more than {NOISY:.0%} was measured again (up to "
