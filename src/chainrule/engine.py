@@ -205,15 +205,15 @@ class Node:
     ``epoch`` is ``STATE.epoch`` when the node was made: if no tensor has changed in place
     since, none of the values its rules read can have (checked at backward).
 
-    The attributes most nodes leave unset (``out``, ``hooks``, ``retain``, ``stack``) default
-    to ``None`` on the class and live in the instance dict only when set: recording is cheaper.
+    The attributes most nodes leave unset (``hooks``, ``retain``, ``stack``) default to
+    ``None`` on the class and live in the instance dict only when set: recording is cheaper.
     """
 
-    __slots__ = ("op", "inputs", "values", "parents", "params", "seq", "epoch", "scope",
-                 "__dict__", "__weakref__")
+    __slots__ = ("op", "inputs", "values", "parents", "params", "seq", "epoch", "scope", "out",
+                 "out_data", "__dict__", "__weakref__")
 
-    out: weakref.ref | None = None
-    out_data: np.ndarray | None = None
+    out: weakref.ref | None
+    out_data: np.ndarray | None
     hooks: list[Callable] | None = None  # tensor hooks of the output (register_hook)
     retain: Callable[[], Tensor | None] | None = None  # the output, after retain_grad()
     stack: list[str] | None = None  # the forward call's stack, in anomaly mode
@@ -225,7 +225,9 @@ class Node:
         self.values: tuple | None = values
         self.parents: list | None = parents
         self.params = params
-        if out is not None:
+        if out is None:
+            self.out = self.out_data = None
+        else:
             self.out = weakref.ref(out)
             self.out_data = out.data
         self.seq = _next_seq()
