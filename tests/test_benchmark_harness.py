@@ -28,3 +28,19 @@ def test_paired_ratio_cancels_a_drift_that_moves_the_ratio_of_medians():
 
 def test_paired_ratio_is_none_without_both_sides():
     assert Row("x", "", torch=_timing([1.0, 2.0])).ratio_paired is None
+
+
+def test_instruction_count_workloads_run_and_count_collections():
+    """benchmarks/instructions.py's steps (run under valgrind there) run as they are, for
+    chainrule and torch, and the op chain's graph is what makes the collector run."""
+    import pytest
+
+    pytest.importorskip("torch")
+    import instructions
+
+    for make in instructions.WORKLOADS.values():
+        for lib in ("chainrule", "torch"):
+            make(lib)()
+    gens = instructions.collections_per_step("op_overhead", "chainrule", steps=5)
+    assert len(gens) == 3 and gens[0] > 1  # ~4 young collections per 1,000-op step
+    assert instructions.collections_per_step("micrograd", "chainrule", steps=5)[0] < 1
