@@ -205,18 +205,19 @@ class Node:
     ``epoch`` is ``STATE.epoch`` when the node was made: if no tensor has changed in place
     since, none of the values its rules read can have (checked at backward).
 
-    The attributes most nodes leave unset (``hooks``, ``retain``, ``stack``) default to
-    ``None`` on the class and live in the instance dict only when set: recording is cheaper.
+    ``hooks`` are the output's tensor hooks (``register_hook``), ``retain`` a weak reference to
+    the output after ``retain_grad()``; ``stack``, the forward call's stack in anomaly mode,
+    defaults to ``None`` on the class and lives in the instance dict only when set.
     """
 
     __slots__ = ("op", "inputs", "values", "parents", "params", "seq", "epoch", "scope", "out",
-                 "out_data", "__dict__", "__weakref__")
+                 "out_data", "hooks", "retain", "__dict__", "__weakref__")
 
     out: weakref.ref | None
     out_data: np.ndarray | None
-    hooks: list[Callable] | None = None  # tensor hooks of the output (register_hook)
-    retain: Callable[[], Tensor | None] | None = None  # the output, after retain_grad()
-    stack: list[str] | None = None  # the forward call's stack, in anomaly mode
+    hooks: list[Callable] | None
+    retain: Callable[[], Tensor | None] | None
+    stack: list[str] | None = None
 
     def __init__(self, op: Op, inputs: tuple, values: tuple, parents: list, params: dict,
                  out: Tensor | None) -> None:
@@ -225,6 +226,7 @@ class Node:
         self.values: tuple | None = values
         self.parents: list | None = parents
         self.params = params
+        self.hooks = self.retain = None
         if out is None:
             self.out = self.out_data = None
         else:
