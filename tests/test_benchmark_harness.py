@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from _harness import Row, Timing  # noqa: E402
@@ -23,7 +25,7 @@ def test_paired_ratio_cancels_a_drift_that_moves_the_ratio_of_medians():
               chainrule=_timing([1.0 * s for s in chainrule_speed]))
     assert row.ratio == 1.0 / 6.0
     assert row.ratio_paired == 0.5
-    assert row.finish().status == "pass"  # the verdict is the ratio of medians'
+    assert row.finish().status == "pass"  # the verdict is on the ratio of medians
 
 
 def test_paired_ratio_is_none_without_both_sides():
@@ -33,8 +35,6 @@ def test_paired_ratio_is_none_without_both_sides():
 def test_instruction_count_workloads_run_and_count_collections():
     """benchmarks/instructions.py's steps (run under valgrind there) run as they are, for
     chainrule and torch, and the op chain's graph is what makes the collector run."""
-    import pytest
-
     pytest.importorskip("torch")
     import instructions
 

@@ -284,7 +284,8 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
                 out = None  # the general path explains the error
             if out is not None and type(out) is not np.ndarray:
                 out = np.asarray(out)  # (a NumPy scalar, from a full reduction)
-            if out is not None and (out.dtype is not _FLOAT64 or data.dtype is _FLOAT64):
+            if out is not None and (out.dtype is not _FLOAT64 or data.dtype is _FLOAT64
+                                    or "dtype" in params):  # (as asked, e.g. x.double())
                 result = Tensor._make(out)
                 if x.requires_grad and STATE.grad_enabled and op.vjps is not None:
                     result.grad_fn = Node(op, args, (data,), [x.grad_fn or x],
