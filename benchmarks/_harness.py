@@ -302,8 +302,8 @@ def _fmt_ratio(row: Row) -> str:
     r = row.ratio
     if r is None:
         return "—"
-    extra = [f"mins {v:.2f}×" if k == "min" else f"paired {v:.2f}×"
-             for k, v in (("min", row.ratio_min), ("paired", row.ratio_paired)) if v is not None]
+    extra = [f"{label} {v:.2f}×" for label, v in (("mins", row.ratio_min),
+                                                  ("paired", row.ratio_paired)) if v is not None]
     return f"{r:.2f}×" + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -12,29 +12,17 @@ a long graph sets off collections, now and then a full one over every object in 
 from __future__ import annotations
 
 import gc
-import statistics
 import sys
 
 import _harness as h
-import numpy as np
-from bench_engine import CHAIN_OPS, CHAIN_SIZE, _chain
+import instructions
+from bench_engine import CHAIN_OPS
 
 
 def main() -> int:
     h.setup_threads()
-    import torch
-
-    import chainrule as cr
-
-    x0 = np.random.default_rng(0).standard_normal(CHAIN_SIZE).astype(np.float32)
-
-    def step_torch():
-        x = torch.tensor(x0, requires_grad=True)
-        _chain(x, torch.tanh, CHAIN_OPS).sum().backward()
-
-    def step_cr():
-        x = cr.tensor(x0, requires_grad=True)
-        _chain(x, cr.tanh, CHAIN_OPS).sum().backward()
+    step_torch, step_cr = (instructions.WORKLOADS["op_overhead"](lib)
+                           for lib in ("torch", "chainrule"))
 
     def step_cr_without_gc():
         gc.disable()
@@ -48,12 +36,10 @@ def main() -> int:
     torch_t = times["torch"]
     print(f"op chain, per op: torch {torch_t.median / CHAIN_OPS * 1e6:.2f} µs")
     for name in ("chainrule", "chainrule, collector off"):
-        t = times[name]
-        paired = statistics.median(c / s for s, c in zip(torch_t.samples, t.samples))
-        print(f"  {name}: {t.median / CHAIN_OPS * 1e6:.2f} µs, ratio "
-              f"{t.median / torch_t.median:.3f}× (paired {paired:.3f}×)")
+        row = h.Row(name, "", torch=torch_t, chainrule=times[name])
+        print(f"  {name}: {times[name].median / CHAIN_OPS * 1e6:.2f} µs, ratio "
+              f"{row.ratio:.3f}× (paired {row.ratio_paired:.3f}×)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
