@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_non_negative,
+    check_torch_only_options,
+    descent_direction,
+)
 
 __all__ = ["Adagrad", "adagrad_step"]
 
@@ -48,11 +54,19 @@ class Adagrad(Optimizer):
 
     ``s`` starts at ``initial_accumulator_value``. State per parameter (made for every
     parameter when the optimizer is created, as in PyTorch): ``step`` and ``sum`` (s).
+
+    NOTE: a param group's own ``initial_accumulator_value`` is used for its parameters;
+    ``torch.optim.Adagrad`` starts every parameter at the constructor's value and ignores the
+    group's (its trajectories differ only for groups that set their own value).
     """
+
+    _required_state = ("step", "sum")
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        check_torch_only_options("Adagrad", differentiable)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value,
                     "maximize": maximize}

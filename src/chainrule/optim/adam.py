@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_non_negative,
+    check_torch_only_options,
+    descent_direction,
+)
 
 __all__ = ["Adam", "AdamW", "adam_step"]
 
@@ -86,11 +92,15 @@ class Adam(Optimizer):
     """
 
     _legacy_defaults = {"maximize": False, "decoupled_weight_decay": False}
+    _required_state = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
+        check_torch_only_options(type(self).__name__, differentiable)
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize,
                     "decoupled_weight_decay": decoupled_weight_decay}
@@ -155,9 +165,10 @@ class AdamW(Adam):
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         differentiable=differentiable, decoupled_weight_decay=True)
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """As :meth:`Optimizer.load_state_dict`; the decay stays decoupled."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import types
 import warnings
 from bisect import bisect_right
@@ -56,6 +57,13 @@ def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
                              f"{name} has {len(value)} values, param_groups has {n}")
         return list(value)
     return [value] * n
+
+
+def _check_positive(scheduler: str, name: str, value: Any) -> None:
+    """A period must be a positive number of epochs (PyTorch fails later, dividing by 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+        raise ValueError(f"{scheduler}: {name} must be a positive number of epochs, "
+                         f"got {value!r}")
 
 
 class LRScheduler:
@@ -196,6 +204,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
+        _check_positive("StepLR", "step_size", step_size)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -299,6 +308,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
+        _check_positive("CosineAnnealingLR", "T_max", T_max)
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)

@@ -28,9 +28,24 @@ ParamsT = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, A
 def check_non_negative(group: Mapping[str, Any], *keys: str) -> None:
     """PyTorch's "Invalid learning rate: -1" checks of a param group's hyper-parameters."""
     for key in keys:
-        if not 0.0 <= group[key]:
-            label = {"lr": "learning rate", "eps": "epsilon value"}.get(key, f"{key} value")
+        label = {"lr": "learning rate", "eps": "epsilon value"}.get(key, f"{key} value")
+        try:
+            valid = 0.0 <= group[key]
+        except TypeError:
+            raise TypeError(f"Invalid {label}: {group[key]!r} (expected a number, got "
+                            f"{type(group[key]).__name__})") from None
+        if not valid:
             raise ValueError(f"Invalid {label}: {group[key]}")
+
+
+def check_torch_only_options(name: str, differentiable: bool) -> None:
+    """PyTorch's implementation switches (``foreach``, ``fused``, ``capturable``) are accepted
+    and ignored: there is one implementation, NumPy in place. ``differentiable=True`` (a step
+    that autograd can see through) is not supported and says so."""
+    if differentiable:
+        raise NotImplementedError(
+            f"{name}(differentiable=True) is not supported: chainrule's optimizers update the "
+            "parameters in place, outside the graph; leave differentiable=False")
 
 
 def descent_direction(p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
@@ -98,6 +113,8 @@ class Optimizer:
     #: Hyper-parameters that older checkpoints (e.g. of older PyTorch versions) may lack, with
     #: the value that reproduces the old behaviour.
     _legacy_defaults: dict[str, Any] = {"maximize": False}
+    #: The entries every non-empty per-parameter state has (``step`` reads them all).
+    _required_state: tuple[str, ...] = ()
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
@@ -324,6 +341,11 @@ class Optimizer:
                 else:
                     value = np.array(arr, dtype=p.data.dtype, copy=True)
                 loaded[k] = Tensor._make(value)
+            missing = [k for k in self._required_state if k not in entry]
+            if entry and missing:
+                problems.append(f"state of parameter {key!r}: missing {', '.join(missing)} "
+                                f"(each {name} parameter's state has "
+                                f"{', '.join(self._required_state)})")
             new_state[p] = loaded
         if problems:
             raise StateDictError(

@@ -9,7 +9,13 @@ import numpy as np
 
 from ..tensor import Tensor
 from .adam import _lerp_
-from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_non_negative,
+    check_torch_only_options,
+    descent_direction,
+)
 
 __all__ = ["RMSprop", "rmsprop_step"]
 
@@ -77,9 +83,13 @@ class RMSprop(Optimizer):
     ``grad_avg`` (ḡ, centered).
     """
 
+    _required_state = ("step", "square_avg")
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False, *, maximize: bool = False) -> None:
+                 centered: bool = False, capturable: bool = False, foreach: bool | None = None,
+                 maximize: bool = False, differentiable: bool = False) -> None:
+        check_torch_only_options("RMSprop", differentiable)
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                     "momentum": momentum, "centered": centered, "maximize": maximize}
         super().__init__(params, defaults)

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_non_negative, descent_direction
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_non_negative,
+    check_torch_only_options,
+    descent_direction,
+)
 
 __all__ = ["SGD", "sgd_step"]
 
@@ -119,7 +125,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False) -> None:
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        check_torch_only_options("SGD", differentiable)
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
         super().__init__(params, defaults)
