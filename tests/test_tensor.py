@@ -158,6 +158,16 @@ def test_random_shapes_dtypes_and_ranges():
     assert cr.randn((2, 3)).shape == (2, 3)
 
 
+def test_random_zero_dim_shapes_and_float_only_dtypes():
+    # () is a shape, as in PyTorch: a 0-d tensor, not one of shape (1,)
+    for t in (cr.rand(()), cr.randn(()), cr.normal(0.0, 1.0, size=())):
+        assert t.shape == () and t.dtype == cr.float32
+    for draw in (lambda: cr.rand(2, dtype=cr.int64), lambda: cr.randn(2, dtype=cr.bool),
+                 lambda: cr.normal(0.0, 1.0, size=(2,), dtype=cr.int32)):
+        with pytest.raises(TypeError, match="float dtype"):
+            draw()
+
+
 def test_randint_bad_range():
     with pytest.raises(ValueError, match="high"):
         cr.randint(5, 5, (2,))

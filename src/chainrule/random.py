@@ -62,22 +62,26 @@ def _size(size: tuple) -> tuple:
     return tuple(int(s) for s in size)
 
 
-def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tensor:
     d = _dtypes.get_default_dtype() if dtype is None else _dtypes.as_dtype(dtype)
-    t = Tensor._make(np.ascontiguousarray(arr, dtype=d))
+    if d.kind != "f":
+        raise TypeError(f"{what}: draws floating-point numbers, so dtype must be a float "
+                        f"dtype, got {d}; use cr.randint for integers")
+    t = Tensor._make(np.asarray(arr, dtype=d))  # (not ascontiguousarray: it makes 0-d 1-d)
     return t.requires_grad_() if requires_grad else t
 
 
 def rand(*size: Any, generator: Any = None, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    return _finish(_gen(generator).random(_size(size)), dtype, requires_grad)
+    return _finish(_gen(generator).random(_size(size)), dtype, requires_grad, "rand")
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    return _finish(_gen(generator).standard_normal(_size(size)), dtype, requires_grad)
+    return _finish(_gen(generator).standard_normal(_size(size)), dtype, requires_grad,
+                   "randn")
 
 
 def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None,
@@ -100,7 +104,8 @@ def randperm(n: int, *, generator: Any = None) -> Tensor:
 
 def normal(mean: float = 0.0, std: float = 1.0, size: Any = (), *, generator: Any = None,
            dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(_gen(generator).normal(mean, std, _size((size,))), dtype, requires_grad)
+    return _finish(_gen(generator).normal(mean, std, _size((size,))), dtype, requires_grad,
+                   "normal")
 
 
 def bernoulli(p: Any, *, generator: Any = None) -> Tensor:
