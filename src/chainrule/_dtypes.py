@@ -49,6 +49,8 @@ def as_dtype(dtype: Any) -> np.dtype:
         return int64
     if dtype is builtins_bool:
         return bool_
+    if type(dtype).__module__ == "torch":  # torch.float64 and the like: by name
+        dtype = str(dtype)
     if isinstance(dtype, str):
         key = dtype.removeprefix("torch.").removeprefix("chainrule.")
         if key in _NAMES:

@@ -36,7 +36,9 @@ def _functions() -> dict:
     from . import functional as F
     from .ops._util import norm_dim
 
-    def concatenate(arrays: Any, axis: int = 0) -> Any:
+    def concatenate(arrays: Any, axis: Any = 0, **kw: Any) -> Any:
+        if axis is None:  # NumPy's meaning: the arrays flattened, then joined
+            return F.cat([F.reshape(a, (-1,)) for a in arrays], 0)
         return F.cat(arrays, axis)
 
     def where(c: Any, x: Any = None, y: Any = None) -> Any:
@@ -46,7 +48,15 @@ def _functions() -> dict:
         return F.permute(a, tuple(range(a.ndim - 1, -1, -1)) if axes is None else axes)
 
     def reshape(a: Any, shape: Any = None, order: str = "C", **kw: Any) -> Any:
-        return F.reshape(a, kw.get("newshape", shape))
+        shape = kw.get("newshape", shape)
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if order == "F":  # column-major: reshape the reversed dims, reverse back
+            rev = F.permute(a, tuple(range(a.ndim - 1, -1, -1)))
+            out = F.reshape(rev, shape[::-1])
+            return F.permute(out, tuple(range(out.ndim - 1, -1, -1)))
+        if order not in ("C", "A"):
+            raise ValueError(f"np.reshape: order must be 'C', 'F' or 'A', got {order!r}")
+        return F.reshape(a, shape)
 
     def expand_dims(a: Any, axis: Any) -> Any:
         # NumPy counts each axis in the result's dims, then inserts them in increasing order
@@ -151,6 +161,9 @@ def _functions() -> dict:
     def linalg_det(a: Any) -> Any:
         return F.linalg.det(a)
 
+    def linalg_norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+        return F.linalg.norm(x, ord, axis, keepdims)
+
     def tril(m: Any, k: int = 0) -> Any:
         return F.tril(m, k)
 
@@ -167,7 +180,8 @@ def _functions() -> dict:
         np.cumprod: cumprod, np.einsum: einsum, np.dot: dot, np.outer: F.outer,
         np.clip: clip, np.pad: pad, np.zeros_like: zeros_like, np.ones_like: ones_like,
         np.take_along_axis: take_along_axis, np.shape: shape, np.ndim: ndim,
-        np.linalg.inv: linalg_inv, np.linalg.det: linalg_det, np.tril: tril, np.triu: triu,
+        np.linalg.inv: linalg_inv, np.linalg.det: linalg_det,
+        np.linalg.norm: linalg_norm, np.tril: tril, np.triu: triu,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -10,10 +11,18 @@ from . import _dtypes
 from .tensor import Tensor
 
 
-def _size(size: tuple) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    return tuple(int(s) for s in size)
+def _size(size: tuple, op: str = "zeros") -> tuple:
+    """A shape from ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``: whole, non-negative sizes."""
+    if len(size) == 1 and not hasattr(size[0], "__index__"):  # a tuple, list or Size
+        size = size[0]
+    try:
+        shape = tuple(operator.index(s) for s in size)
+    except TypeError:
+        raise TypeError(f"{op}: the size must be ints (or a tuple or list of ints), got "
+                        f"{size!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: sizes must be non-negative, got {shape}")
+    return shape
 
 
 def _dtype(dtype: Any, fallback: Any = None) -> np.dtype:
@@ -28,15 +37,15 @@ def _leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_size(size), dtype=_dtype(dtype)), requires_grad)
+    return _leaf(np.zeros(_size(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_size(size), dtype=_dtype(dtype)), requires_grad)
+    return _leaf(np.ones(_size(size, "ones"), dtype=_dtype(dtype)), requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.empty(_size(size), dtype=_dtype(dtype)), requires_grad)
+    return _leaf(np.empty(_size(size, "empty"), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -44,8 +53,8 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
     if dtype is None:
         kind = np.asarray(fill_value).dtype.kind
         dtype = _dtypes.bool_ if kind == "b" else _dtypes.int64 if kind in "iu" else None
-    shape = (size,) if isinstance(size, int) else tuple(size)
-    return _leaf(np.full(shape, fill_value, dtype=_dtype(dtype)), requires_grad)
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    return _leaf(np.full(_size((size,), "full"), value, dtype=_dtype(dtype)), requires_grad)
 
 
 def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -84,9 +93,12 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: An
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None,
              requires_grad: bool = False) -> Tensor:
+    if operator.index(steps) < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
     return _leaf(np.linspace(start, end, int(steps)).astype(_dtype(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None,
         requires_grad: bool = False) -> Tensor:
+    _size((n,) if m is None else (n, m), "eye")
     return _leaf(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)

@@ -61,11 +61,30 @@ multiply = mul
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-    """``input / other``; ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient."""
+    """``input / other``; ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient (and, for
+    integers, an integer result, as PyTorch)."""
     if rounding_mode is None:
         return E.div(input, other)
+    if rounding_mode not in ("floor", "trunc"):
+        raise OpError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
+                      f"{rounding_mode!r}")
+    a, b = (x.data if is_tensor(x) else x if type(x) in (int, float, bool) else np.asarray(x)
+            for x in (input, other))  # (Python numbers stay weak: int32 // 2 is int32)
+    if np.result_type(a, b).kind in "biu":
+        return Tensor._make(_integer_div(a, b, rounding_mode))
     q = E.div(input, other).detach()
     return floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
+
+
+def _integer_div(a: Any, b: Any, rounding_mode: str) -> np.ndarray:
+    """``a / b`` rounded down or toward zero, exactly, in the integers' dtype."""
+    if np.any(np.asarray(b) == 0):
+        raise OpError(f"div: integer division by zero (rounding_mode={rounding_mode!r}); "
+                      "divide floats (x.float()) to get inf instead")
+    q = np.asarray(np.floor_divide(a, b))
+    if rounding_mode == "trunc":  # a negative quotient that is not exact rounds up by one
+        q = q + ((q < 0) & (q * b != a))
+    return q
 
 
 divide = true_divide = div
@@ -147,28 +166,51 @@ def _dims_up_to(ndim: int) -> tuple[int, ...]:
     return tuple(range(-ndim, 0))
 
 
+def _reduce_dims(input: Any, dim: Any, axis: Any, name: str) -> tuple[int, ...]:
+    """The dims a reduction runs over, as negative ints: all of them for None, and for
+    ``dim=()`` as in PyTorch (``axis=()`` keeps NumPy's meaning, no dims: the rules rely on
+    it); for a 0-d tensor (whose dim 0 or -1 is itself) none."""
+    nd = ndim_of(input)
+    dims = norm_dims(pick(dim, axis, name), nd, name)
+    if not nd:
+        return ()
+    if dims is None or (not dims and axis is None):
+        return _dims_up_to(nd)
+    return dims
+
+
 def _reduce(op: Any, name: str, input: Any, dim: Any, keepdim: bool, axis: Any = None,
             keepdims: Any = None) -> Tensor:
     if dim is None and axis is None and isinstance(input, Tensor):
         # A full reduction (a loss, usually): nothing to check, and worth being quick.
         return op(input, dim=_dims_up_to(input.data.ndim),
                   keepdim=bool(keepdim if keepdims is None else keepdims))
-    dims = norm_dims(pick(dim, axis, name), ndim_of(input), name)
-    return op(input, dim=_all_dims(input) if dims is None else dims,
+    return op(input, dim=_reduce_dims(input, dim, axis, name),
               keepdim=pick_keep(keepdim, keepdims))
+
+
+def _cast(input: Any, dtype: Any) -> Any:
+    """``input`` in ``dtype``; with none given, unsigned integers widen to int64 (PyTorch's
+    sums and products of integers are int64; NumPy's of unsigned ones uint64)."""
+    if dtype is None:
+        if getattr(getattr(input, "dtype", None), "kind", None) != "u":
+            return input
+        dtype = np.int64
+    return as_tensor(input).to(dtype)
 
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
         axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all)."""
-    x = input if dtype is None else as_tensor(input).to(dtype)
-    return _reduce(R.sum, "sum", x, dim, keepdim, axis, keepdims)
+    return _reduce(R.sum, "sum", _cast(input, dtype), dim, keepdim, axis, keepdims)
 
 
 def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
          axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Mean over ``dim``."""
-    x = input if dtype is None else as_tensor(input).to(dtype)
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    if dtype is not None:
+        x = x.to(dtype)
     if x.dtype.kind not in "fc":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}; "
                         "use x.float() or mean(x, dtype=cr.float32)")
@@ -179,14 +221,14 @@ def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
          axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Product over one ``dim`` (or, beyond PyTorch, a tuple of dims) or all elements; exact
     gradients even where inputs are 0."""
-    x = input if dtype is None else as_tensor(input).to(dtype)
+    x = _cast(input, dtype)
     dim = pick(dim, axis, "prod")
     keep = pick_keep(keepdim, keepdims)
     nd = ndim_of(x)
-    if isinstance(dim, (int, np.integer)):
+    if isinstance(dim, (int, np.integer)) and nd:
         return R.prod(x, dim=norm_dim(dim, nd, "prod"), keepdim=keep)
-    dims = norm_dims(dim, nd, "prod")
-    if dims is None or len(dims) == nd:
+    dims = _reduce_dims(x, dim, None, "prod")
+    if len(dims) == nd:
         out = R.prod(reshape(x, (-1,)), dim=-1, keepdim=False)
         return reshape(out, (1,) * nd) if keep else out
     # several dims: move them last, flatten them into one, and take the product over it
@@ -200,24 +242,43 @@ def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
     return out
 
 
-def var(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
-        unbiased: bool | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
-    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch)."""
+def var(input: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None, axis: Any = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch); also
+    PyTorch's older forms ``var(x, unbiased)`` and ``var(x, dim, unbiased, keepdim)``."""
+    centred, dims, divisor = _centred("var", input, dim, unbiased, correction, axis)
+    return R.sum(centred * centred, dim=dims, keepdim=pick_keep(keepdim, keepdims)) / divisor
+
+
+def std(input: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None, axis: Any = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))``, with PyTorch's gradient 0 where it is 0."""
+    centred, dims, divisor = _centred("std", input, dim, unbiased, correction, axis)
+    # ‖x - mean‖₂ / √divisor: the 2-norm's gradient at 0 is 0 (sqrt's would be 0·∞ = NaN)
+    return R.norm2(centred, dim=dims, keepdim=pick_keep(keepdim, keepdims)) / math.sqrt(divisor)
+
+
+def _centred(name: str, input: Any, dim: Any, unbiased: Any, correction: Any,
+             axis: Any) -> tuple[Any, tuple[int, ...], float]:
+    """``x - mean(x)`` over the dims of var/std, those dims, and the divisor ``n - correction``
+    (at least 0, as PyTorch)."""
+    if isinstance(dim, bool):  # var(x, True): PyTorch's var(input, unbiased)
+        dim, unbiased = None, dim
     if unbiased is not None:
+        if correction is not None:
+            raise OpError(f"{name}: give correction= or unbiased=, not both")
         correction = 1 if unbiased else 0
-    dims = norm_dims(pick(dim, axis, "var"), ndim_of(input), "var")
-    dims = _all_dims(input) if dims is None else dims
-    n = int(np.prod([shape_of(input)[d] for d in dims]))
+    elif correction is None:
+        correction = 1
+    elif not isinstance(correction, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: correction must be a number, got {type(correction).__name__}")
+    dims = _reduce_dims(input, dim, axis, name)
+    shape = shape_of(input)
+    n = math.prod(shape[d] for d in dims)
     centred = input - R.mean(input, dim=dims, keepdim=True)
-    return R.sum(centred * centred, dim=dims, keepdim=pick_keep(keepdim, keepdims)) / builtins.max(
-        n - correction, 0)
-
-
-def std(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
-        unbiased: bool | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
-    """Standard deviation: ``sqrt(var(...))``."""
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased,
-                    axis=axis, keepdims=keepdims))
+    return centred, dims, builtins.max(n - correction, 0)
 
 
 def amax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -242,6 +303,9 @@ def _extreme(input: Any, dim: Any, keepdim: bool, other: Any, name: str) -> Any:
     if dim is None:
         return (amax if name == "max" else amin)(input)
     d = norm_dim(dim, ndim_of(input), name)
+    if not ndim_of(input):  # a 0-d tensor is its own max along its dim 0 (or -1)
+        return MaxResult(R.amax(input, dim=(), keepdim=False), Tensor._make(np.zeros((),
+                                                                                     np.int64)))
     arg = (np.argmax if name == "max" else np.argmin)(_data(input), axis=d, keepdims=True)
     # NOTE: with dim, the gradient goes to the index returned (the first of any ties).
     values = I.take_along(input, index=arg, dim=d)
@@ -269,17 +333,26 @@ def min(input: Any, dim: Any = None, keepdim: bool = False, *, other: Any = None
 
 
 def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    x = _data(input)
-    if dim is None:
-        return Tensor._make(np.asarray(np.argmax(x)))
-    return Tensor._make(np.argmax(x, axis=norm_dim(dim, x.ndim, "argmax"), keepdims=keepdim))
+    return _arg_extreme(np.argmax, "argmax", input, dim, keepdim)
 
 
 def argmin(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    x = _data(input)
-    if dim is None:
-        return Tensor._make(np.asarray(np.argmin(x)))
-    return Tensor._make(np.argmin(x, axis=norm_dim(dim, x.ndim, "argmin"), keepdims=keepdim))
+    return _arg_extreme(np.argmin, "argmin", input, dim, keepdim)
+
+
+def _arg_extreme(find: Any, name: str, input: Any, dim: Any, keepdim: bool) -> Tensor:
+    x = np.asarray(_data(input))
+    d = None if dim is None else norm_dim(dim, x.ndim, name)
+    if d is not None and not x.ndim:  # a 0-d tensor: index 0 along its dim 0 (or -1)
+        return Tensor._make(np.zeros((), np.int64))
+    try:
+        if d is None:  # of the flattened tensor; kept dims are all 1 (as PyTorch)
+            index = np.asarray(find(x))
+            return Tensor._make(index.reshape((1,) * x.ndim) if keepdim else index)
+        return Tensor._make(find(x, axis=d, keepdims=keepdim))
+    except ValueError:  # NumPy: "attempt to get argmax of an empty sequence"
+        raise OpError(f"{name}: the input of shape {x.shape} has no elements along dim {dim}; "
+                      "give a dim of non-zero size") from None
 
 
 def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -292,8 +365,7 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
          axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Vector norm over ``dim``: p = 1, 2 (or 'fro' or None), inf, -inf, 0 (the number of
     non-zeros) or any other number."""
-    dims = norm_dims(pick(dim, axis, "norm"), ndim_of(input), "norm")
-    dims = _all_dims(input) if dims is None else dims
+    dims = _reduce_dims(input, dim, axis, "norm")
     keepdim = pick_keep(keepdim, keepdims)
     if p is None:
         p = "fro"
@@ -309,21 +381,45 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
         # the number of non-zero elements: piecewise constant, so a zero gradient
         return R.sum(abs(input) * 0 + (input != 0), dim=dims, keepdim=keepdim)
     if isinstance(p, (int, float)) and not isinstance(p, bool):
-        return R.sum(abs(input) ** p, dim=dims, keepdim=keepdim) ** (1.0 / p)
+        return _p_norm(input, float(p), dims, keepdim)
     raise OpError(f"norm: unsupported p={p!r}; use a number (1, 2, inf, -inf, 0, ...) or "
                   "'fro'")
 
 
+def _p_norm(x: Any, p: float, dims: tuple[int, ...], keepdim: bool) -> Tensor:
+    """``(Σ|x|^p)^(1/p)`` with PyTorch's gradients where 0·∞ would give NaN: 0 for an element
+    that is 0 (when p < 1) and for a norm that is 0."""
+    a = abs(x)
+    zero = _data(a) == 0
+    if p < 1 and zero.any():  # |x|^p has an infinite slope at 0: take it as flat there
+        powered = where(zero, 0.0 if p > 0 else math.inf, where(zero, 1.0, a) ** p)
+    else:
+        powered = a ** p
+    s = R.sum(powered, dim=dims, keepdim=keepdim)
+    empty = _data(s) == 0
+    if p > 0 and empty.any():  # s^(1/p) has an infinite slope at 0
+        return where(empty, 0.0, where(empty, 1.0, s) ** (1.0 / p))
+    return s ** (1.0 / p)
+
+
+def _along_one_dim(op: Any, name: str, x: Any, dim: Any) -> Tensor:
+    """``op`` (a scan or softmax) along ``dim``; a 0-d tensor as one element, kept 0-d."""
+    nd = ndim_of(x)
+    d = norm_dim(dim, nd, name)
+    if not nd:
+        return reshape(op(reshape(x, (1,)), dim=-1), ())
+    return op(x, dim=d)
+
+
 def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
     """Cumulative sum along ``dim``."""
-    x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.cumsum(x, dim=norm_dim(pick(dim, axis, "cumsum"), ndim_of(x), "cumsum"))
+    return _along_one_dim(R.cumsum, "cumsum", _cast(input, dtype), pick(dim, axis, "cumsum"))
 
 
 def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
     """Cumulative product along ``dim``; exact gradients also where inputs are 0."""
-    x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.cumprod(x, dim=norm_dim(pick(dim, axis, "cumprod"), ndim_of(x), "cumprod"))
+    return _along_one_dim(R.cumprod, "cumprod", _cast(input, dtype),
+                          pick(dim, axis, "cumprod"))
 
 
 def _dim_or(default: int, dim: Any, axis: Any, name: str) -> Any:
@@ -336,15 +432,15 @@ def softmax(input: Any, dim: int | None = None, *, axis: Any = None,
             dtype: Any = None) -> Tensor:
     """``exp(x) / Σ exp(x)`` along ``dim`` (default -1); finite for any finite logits."""
     x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.softmax(x, dim=norm_dim(_dim_or(-1, dim, axis, "softmax"), ndim_of(x), "softmax"))
+    return _along_one_dim(R.softmax, "softmax", x, _dim_or(-1, dim, axis, "softmax"))
 
 
 def log_softmax(input: Any, dim: int | None = None, *, axis: Any = None,
                 dtype: Any = None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim`` (default -1); finite for any finite logits."""
     x = input if dtype is None else as_tensor(input).to(dtype)
-    return R.log_softmax(x, dim=norm_dim(_dim_or(-1, dim, axis, "log_softmax"), ndim_of(x),
-                                         "log_softmax"))
+    return _along_one_dim(R.log_softmax, "log_softmax", x,
+                          _dim_or(-1, dim, axis, "log_softmax"))
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -453,6 +549,9 @@ def movedim(input: Any, source: Any, destination: Any) -> Tensor:
     dst = [destination] if isinstance(destination, int) else list(destination)
     src = [norm_dim(d, nd, "movedim") + nd for d in src]
     dst = [norm_dim(d, nd, "movedim") + nd for d in dst]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise OpError(f"movedim: source {source} and destination {destination} must name the "
+                      "same number of dims, each dim at most once")
     order = [n for n in range(nd) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -496,6 +595,9 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(input, (1,))
     a = norm_dim(start_dim, len(shape), "flatten") + len(shape)
     b = norm_dim(end_dim, len(shape), "flatten") + len(shape)
+    if a > b:
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                      f"tensor of shape {shape}")
     return reshape(input, shape[:a] + (int(np.prod(shape[a:b + 1])),) + shape[b + 1:])
 
 
@@ -532,9 +634,10 @@ def unsqueeze(input: Any, dim: int) -> Tensor:
 expand_dims = unsqueeze
 
 
-def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
+def broadcast_to(input: Any, shape: int | Sequence[int]) -> Tensor:
     """A read-only broadcast view; its gradient sums over the copies."""
-    shape = tuple(int(s) for s in shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
+        int(s) for s in shape)
     old = shape_of(input)
     if len(shape) < len(old):
         raise OpError(f"expand: a tensor of shape {old} cannot be expanded to {shape}: the "
@@ -567,9 +670,7 @@ def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> 
         rest, first = s[:nd + d] + s[nd + d + 1:], shapes[0][:nd + d] + shapes[0][nd + d + 1:]
         if len(s) != nd or rest != first:
             raise OpError(f"cat: shapes {shapes} must match except in dim {dim}")
-    if len(tensors) == 1:
-        return as_tensor(tensors[0])
-    return S.cat(*tensors, dim=d)
+    return S.cat(*tensors, dim=d)  # (of one tensor too: a copy, never the input itself)
 
 
 concatenate = concat = cat
@@ -593,11 +694,12 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
     shape = shape_of(tensor)
     d = norm_dim(dim, len(shape), "split")
     n = shape[d]
-    if isinstance(split_size_or_sections, int):
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        split_size_or_sections = int(split_size_or_sections)
         if split_size_or_sections <= 0:
             raise OpError(f"split: split_size must be positive, got {split_size_or_sections}")
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
-        if n % split_size_or_sections:
+        if n % split_size_or_sections or not n:  # (an empty dim: one empty piece)
             sizes.append(n % split_size_or_sections)
     else:
         sizes = [int(k) for k in split_size_or_sections]
@@ -616,8 +718,9 @@ def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     n = shape_of(input)[norm_dim(dim, ndim_of(input), "chunk")]
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise OpError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    size = -(-n // chunks)
-    return split(input, size, dim) if n else (as_tensor(input),)
+    if not n:  # an empty dim: `chunks` empty pieces, as PyTorch
+        return split(input, [0] * int(chunks), dim)
+    return split(input, -(-n // chunks), dim)
 
 
 def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -636,6 +739,10 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0
 def _negative_pad(input: Any, pairs: list, value: float) -> Tensor:
     n = len(pairs)
     shape = shape_of(input)
+    for k, (a, b) in enumerate(pairs):
+        if shape[len(shape) - n + k] + a + b < 0:
+            raise OpError(f"pad: pad {(a, b)} removes more than the {shape[len(shape) - n + k]} "
+                          f"elements of dim {k - n} of a tensor of shape {shape}")
     key = (Ellipsis,) + tuple(slice(-a if a < 0 else 0, shape[len(shape) - n + k] + b if b < 0
                                     else None) for k, (a, b) in enumerate(pairs))
     cut = I.getitem(input, key=I.canonical_key(key, len(shape)))
@@ -649,10 +756,12 @@ def flip(input: Any, dims: Any) -> Tensor:
 
 def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
     if dims is None:
+        if np.ndim(shifts) and len(shifts) != 1:
+            raise OpError(f"roll: without dims, shifts must be one number, got {tuple(shifts)}")
         return S.roll(input, shifts=int(shifts) if np.ndim(shifts) == 0 else int(shifts[0]),
                       dims=None)
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    shifts = (int(shifts),) if np.ndim(shifts) == 0 else tuple(int(s) for s in shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     if len(shifts) != len(dims):
         raise OpError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     return S.roll(input, shifts=shifts, dims=tuple(norm_dim(d, ndim_of(input), "roll")
@@ -661,7 +770,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
 
 def tile(input: Any, dims: Sequence[int]) -> Tensor:
     """Repeat the whole tensor ``dims[i]`` times along each dim (NumPy's tile)."""
-    reps = tuple(int(r) for r in dims)
+    reps = (int(dims),) if isinstance(dims, (int, np.integer)) else tuple(int(r) for r in dims)
     nd = ndim_of(input)
     reps = (1,) * (nd - len(reps)) + reps
     return S.tile(input, reps=reps)
@@ -708,6 +817,12 @@ def index_select(input: Any, dim: int, index: Any) -> Tensor:
     nd = ndim_of(input)
     d = norm_dim(dim, nd, "index_select")
     idx = np.asarray(_data(index))
+    if nd == 0:  # a 0-d input counts as one element (as PyTorch); the result stays 0-d
+        if idx.size != 1:
+            raise OpError(f"index_select: a 0-d input takes an index of one element, got shape "
+                          f"{idx.shape}")
+        I.check_index(idx, 1, "index_select")
+        return S.clone(input)
     if idx.ndim > 1:
         raise OpError(f"index_select: index must be 1-D (or a single number), got shape "
                       f"{idx.shape}")
@@ -734,6 +849,9 @@ def gather(input: Any, dim: int, index: Any) -> Tensor:
     idx = np.asarray(_data(index))
     nd = ndim_of(input)
     d = norm_dim(dim, nd, "gather")
+    if nd == 0:  # a 0-d input counts as one element (as PyTorch): copies of it, index-shaped
+        I.check_index(idx, 1, "gather")
+        return S.clone(broadcast_to(input, idx.shape))
     if idx.ndim != nd or builtins.any(idx.shape[k] > shape_of(input)[k]
                                       for k in range(nd) if k != nd + d):
         raise OpError(f"gather: index of shape {idx.shape} does not fit input of shape "
@@ -772,6 +890,12 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
     if full != shape_of(input):
         raise OpError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input's "
                       f"shape {shape_of(input)}")
+    dtype = _data(input).dtype
+    if is_tensor(value):
+        if value.dtype != dtype:  # the result keeps the input's dtype, as PyTorch's
+            value = value.to(dtype)
+    elif dtype.kind != "f":  # a float into an int or bool tensor: converted, as PyTorch
+        value = np.asarray(value).astype(dtype)
     return E.where(m.astype(bool), value, input)
 
 
@@ -804,10 +928,17 @@ class _Linalg:
         """X with A X = B; B a matrix (batch) or a vector (batch); non-singular A."""
         _square("solve", A)
         a, b = shape_of(A), shape_of(B)
-        vector = len(b) == len(a) - 1 or len(b) == 1
-        if (b[-1] if vector else b[-2:-1][0] if len(b) >= 2 else None) != a[-1]:
-            raise OpError(f"linalg.solve: A of shape {a} and B of shape {b} do not match: B "
-                          f"needs {a[-1]} rows (B is a matrix (..., n, k) or a vector (..., n))")
+        vector = LA.vector_rhs(a, b)
+        rows = b[-1] if vector else b[-2] if len(b) >= 2 else None
+        batch_a, batch_b = a[:-2], b[:-1] if vector else b[:-2]
+        try:
+            np.broadcast_shapes(batch_a, batch_b)
+        except ValueError:
+            rows = None
+        if rows != a[-1]:
+            raise OpError(f"linalg.solve: A of shape {a} and B of shape {b} do not match: B is "
+                          f"a matrix (..., {a[-1]}, k) or a vector ({a[-1]},) or {a[:-1]}, and "
+                          "its batch dims must broadcast with A's")
         return LA.solve_op(A, B)
 
     @staticmethod

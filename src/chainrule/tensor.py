@@ -13,6 +13,7 @@ from . import _dtypes
 from . import engine as _engine
 from .engine import STATE, ChainruleError, Node, _refresh_view, walk
 from .ops import elementwise as _E
+from .ops._util import norm_dim, norm_dims
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -106,7 +107,11 @@ class Tensor:
         return self._vbox[0] if self._vbox is not None else 0
 
     def size(self, dim: builtins.int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        if self.data.ndim == 0:
+            raise IndexError(f"size: a 0-d tensor has no dim {dim}")
+        return self.data.shape[norm_dim(dim, self.data.ndim, "size")]
 
     def numel(self) -> builtins.int:
         return int(self.data.size)
@@ -175,6 +180,9 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor too after backward."""
+        if not self.requires_grad:
+            raise ChainruleError("retain_grad: this tensor does not require grad, so it will "
+                                 "get no gradient; compute it from a tensor that requires grad")
         if self.grad_fn is None:
             return
         self.grad_fn.retain = weakref.ref(self)
@@ -204,19 +212,34 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        """Convert the dtype (device arguments such as 'cpu' are accepted and ignored)."""
-        dtype = kwargs.get("dtype", dtype)
-        if dtype is None or isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
-            return self
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert the dtype: ``to(dtype)``, ``to(other_tensor)``, ``to(device, dtype)``,
+        ``to(dtype=..., device=..., copy=...)`` (the device must be the CPU)."""
+        dtype = kwargs.get("dtype")
+        _check_device(kwargs.get("device"))
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _is_device(a):
+                _check_device(a)
+            elif a is not None:
+                dtype = a
+        if dtype is None or _dtypes.as_dtype(dtype) == self.data.dtype:
+            return F.clone(self) if kwargs.get("copy") else self
         d = _dtypes.as_dtype(dtype)
-        if d == self.data.dtype:
-            return self
         if self.requires_grad and d.kind == "f":
             return F.S.cast(self, dtype=d)
         return Tensor._make(self.data.astype(d))
 
-    astype = type = to
+    def astype(self, dtype: Any) -> Tensor:
+        return self.to(dtype)
+
+    def type(self, dtype: Any = None) -> Any:
+        """Without a dtype: the type's name, as PyTorch's ('chainrule.FloatTensor'); with one,
+        the tensor converted to it."""
+        if dtype is None:
+            return f"chainrule.{_TYPE_NAMES.get(self.data.dtype.name, 'Tensor')}"
+        return self.to(dtype)
 
     def float(self) -> Tensor:
         return self.to(_dtypes.float32)
@@ -352,31 +375,55 @@ class Tensor:
         return F.E.ge(self, other)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):  # not comparable: False, as PyTorch
+            return NotImplemented
         return F.E.eq(self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return F.E.ne(self, other)
 
+    def __contains__(self, element: Any) -> builtins.bool:
+        return builtins.bool((self.data == _plain(element)).any())
+
     def __and__(self, other: Any) -> Tensor:
-        return F.E.logical_and(self, other) if self.dtype == bool else _int_op(np.bitwise_and,
-                                                                                 self, other)
+        if self.dtype == bool and _kind(other) == "b":
+            return F.E.logical_and(self, other)
+        return _bitwise(np.bitwise_and, self, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return F.E.logical_or(self, other) if self.dtype == bool else _int_op(np.bitwise_or,
-                                                                                self, other)
+        if self.dtype == bool and _kind(other) == "b":
+            return F.E.logical_or(self, other)
+        return _bitwise(np.bitwise_or, self, other)
 
     def __xor__(self, other: Any) -> Tensor:
-        return F.E.logical_xor(self, other) if self.dtype == bool else _int_op(np.bitwise_xor,
-                                                                                 self, other)
+        if self.dtype == bool and _kind(other) == "b":
+            return F.E.logical_xor(self, other)
+        return _bitwise(np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self) -> Tensor:
-        return F.E.logical_not(self) if self.dtype == bool else _int_op(np.invert, self)
+        return F.E.logical_not(self) if self.dtype == bool else _bitwise(np.invert, self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _bitwise(np.left_shift, self, other)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _bitwise(np.right_shift, self, other)
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return F.div(self, other, rounding_mode="floor")
+        return _floordiv(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _floordiv(other, self)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _int_op(np.mod, self, other)
+        return _remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _remainder(other, self)
 
     def __getitem__(self, key: Any) -> Tensor:
         from .ops.indexing import canonical_key, getitem
@@ -713,10 +760,12 @@ class Tensor:
         return F.cumprod(self, dim, **kw)
 
     def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        return Tensor._make(np.all(self.data, axis=dim, keepdims=keepdim))
+        dims = norm_dims(dim, self.data.ndim, "all")
+        return Tensor._make(np.asarray(np.all(self.data, axis=dims, keepdims=keepdim)))
 
     def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        return Tensor._make(np.any(self.data, axis=dim, keepdims=keepdim))
+        dims = norm_dims(dim, self.data.ndim, "any")
+        return Tensor._make(np.asarray(np.any(self.data, axis=dims, keepdims=keepdim)))
 
     def matmul(self, other: Any) -> Tensor:
         return F.matmul(self, other)
@@ -896,9 +945,60 @@ class RemovableHandle:
         self.remove()
 
 
+_TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "int16": "ShortTensor",
+               "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+
+
 def _int_op(fn: Callable, *args: Any) -> Tensor:
-    """Integer-only operations (bitwise, mod): no gradient."""
-    return Tensor._make(np.asarray(fn(*[a.data if isinstance(a, Tensor) else a for a in args])))
+    """Operations without a gradient (bitwise, integer division) on the plain values."""
+    return Tensor._make(np.asarray(fn(*[_plain(a) for a in args])))
+
+
+def _plain(a: Any) -> Any:
+    return a.data if isinstance(a, Tensor) else a
+
+
+def _kind(a: Any) -> str:
+    """The dtype kind of a tensor, array or Python number ('b', 'i', 'u' or 'f')."""
+    return np.asarray(_plain(a)).dtype.kind
+
+
+def _bitwise(fn: Callable, *args: Any) -> Tensor:
+    if builtins.any(_kind(a) not in "iub" for a in args):
+        kinds = ", ".join(str(np.asarray(_plain(a)).dtype) for a in args)
+        raise TypeError(f"{fn.__name__}: bitwise operations need integer or bool tensors, got "
+                        f"{kinds}; compare or convert first (e.g. x.long())")
+    return _int_op(fn, *args)
+
+
+def _needs_grad(*args: Any) -> builtins.bool:
+    return builtins.any(isinstance(a, Tensor) and a.requires_grad for a in args)
+
+
+def _floordiv(a: Any, b: Any) -> Tensor:
+    """``a // b``: integer inputs give an integer result, as PyTorch (zero gradient)."""
+    if _kind(a) in "iu" and _kind(b) in "iu":
+        return _int_op(np.floor_divide, a, b)
+    return F.div(a, b, rounding_mode="floor")
+
+
+def _remainder(a: Any, b: Any) -> Tensor:
+    """``a % b`` with the sign of b (Python's and PyTorch's). Differentiable: ∂/∂a = 1,
+    ∂/∂b = -floor(a / b)."""
+    if _needs_grad(a, b):
+        return a - F.div(a, b, rounding_mode="floor") * b
+    return _int_op(np.mod, a, b)
+
+
+def _is_device(a: Any) -> builtins.bool:
+    return type(a).__name__ == "device" or isinstance(a, str) and a.split(":")[0] in (
+        "cpu", "cuda", "mps", "xpu", "meta")
+
+
+def _check_device(device: Any) -> None:
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"to: chainrule runs on the CPU only, got device {str(device)!r}")
 
 
 def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
@@ -948,9 +1048,9 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
                              ) from None
         if arr.dtype.kind == "f" and dtype is None:
             arr = arr.astype(_dtypes.get_default_dtype())
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (chainrule has float, "
-                        "int and bool tensors)")
+    if arr.dtype.kind not in "fiub" or arr.dtype.itemsize > 8:  # (not float128 either)
+        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (chainrule has float "
+                        "(16, 32, 64 bits), int and bool tensors)")
     if dtype is not None:
         d = _dtypes.as_dtype(dtype)
         if arr.dtype != d:

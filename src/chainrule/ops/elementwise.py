@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import Sample, defop
+from .registry import OpError, Sample, defop
 
 _LN2 = math.log(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -47,14 +47,16 @@ def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
     # With e = e^-|x| the numerator is max(e, [x >= 0]): 1 where x >= 0 (e <= 1 there), e
     # elsewhere. The same values as np.where(x >= 0, 1/(1+e), e/(1+e)), without np.where,
     # whose branches on a random mask run ~5 ns an element (AMD EPYC Zen 3, NumPy 2.4).
+    # (e's dtype, not x's: an integer x gives floats, as PyTorch; a Python number works too)
     e = np.exp(-np.abs(x))
-    numerator = np.maximum(e, (x >= 0).astype(e.dtype))
-    return (numerator / (1.0 + e)).astype(x.dtype, copy=False)
+    numerator = np.maximum(e, np.greater_equal(x, 0).astype(e.dtype))
+    return (numerator / (1.0 + e)).astype(e.dtype, copy=False)
 
 
 def _softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     bx = x * beta
-    return np.where(bx > threshold, x, np.logaddexp(0.0, bx) / beta).astype(x.dtype, copy=False)
+    soft = np.logaddexp(0.0, bx) / beta  # (a float dtype also for an integer x)
+    return np.where(bx > threshold, x, soft).astype(soft.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -97,7 +99,9 @@ def _pow_dbase(g: Any, out: Any, x: Any, y: Any) -> Any:
 def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
     # NOTE: at x == 0 with y >= 0 the exponent's gradient is taken as 0 (x^y is flat there),
     # as PyTorch does; log(x) would give 0 · -inf = NaN.
-    safe = np.where((x == 0) & (y >= 0), 1.0, x)
+    if type(x) in (int, float) and x != 0:  # a number's power (2 ** t): ln x is a number
+        return g * out * float(np.log(x))
+    safe = np.where(np.logical_and(x == 0, y >= 0), 1.0, x)  # (x may be 0 or a Python 0)
     return g * out * np.log(safe)
 
 
@@ -145,9 +149,18 @@ acos = _ew("acos", np.arccos, lambda g, out, x: -g / np.sqrt(1 - x * x),
            "d/dx acos x = -1/√(1-x²)", sample=_unary(low=-0.9, high=0.9), torch="acos")
 atan = _ew("atan", np.arctan, lambda g, out, x: g / (1 + x * x), "d/dx atan x = 1/(1+x²)",
            sample=_unary(), torch="atan")
+
+
+def _atan2_scale(y: Any, x: Any) -> Any:
+    """1/(x² + y²), taken as 0 where x = y = 0."""
+    # NOTE: atan2 has no derivative at the origin; its gradient there is 0, as PyTorch's.
+    d = x * x + y * y
+    return 1 / np.where(d == 0, np.inf, d)
+
+
 atan2 = _ew("atan2", np.arctan2,
-            (lambda g, out, y, x: g * x / (x * x + y * y),
-             lambda g, out, y, x: -g * y / (x * x + y * y)),
+            (lambda g, out, y, x: g * x * _atan2_scale(y, x),
+             lambda g, out, y, x: -g * y * _atan2_scale(y, x)),
             ("d/dy atan2(y, x) = x/(x²+y²)", "d/dx atan2(y, x) = -y/(x²+y²)"),
             sample=Sample(shapes=((3, 4), (1, 4)), low=0.3, high=2.0), torch="atan2")
 sinh = _ew("sinh", np.sinh, lambda g, out, x: g * np.cosh(x), "d/dx sinh x = cosh x",
@@ -297,8 +310,16 @@ softplus = _ew("softplus", _softplus_forward, _softplus_vjp,
 softsign = _ew("softsign", lambda x: x / (1 + np.abs(x)),
                lambda g, out, x: g / ((1 + np.abs(x)) * (1 + np.abs(x))),
                "d/dx x/(1+|x|) = 1/(1+|x|)²", sample=_unary(), torch="nn.functional.softsign")
-hardtanh = _ew("hardtanh",
-               lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+
+
+def _hardtanh_forward(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    if min_val > max_val:
+        raise OpError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}; give "
+                      "min_val <= max_val")
+    return np.clip(x, min_val, max_val)
+
+
+hardtanh = _ew("hardtanh", _hardtanh_forward,
                lambda g, out, x, min_val=-1.0, max_val=1.0: g * ((x > min_val) * (x < max_val)),
                "d/dx hardtanh(x) = 1 if min < x < max else 0",
                sample=_unary(params={"min_val": -1.0, "max_val": 1.0}),
@@ -328,19 +349,20 @@ clamp = _ew("clamp", _clamp_forward, _clamp_vjp, "d/dx clamp(x) = 1 if min ≤ x
             torch="clamp")
 
 
-def _split_ties(g: Any, x: Any, y: Any, win: Any) -> Any:
-    # NOTE: where x == y the gradient is split half and half, as PyTorch does.
-    return g * win + (g * 0.5) * (x == y)
+def _split_ties(g: Any, x: Any, y: Any, lose: Any) -> Any:
+    # NOTE: where x == y the gradient is split half and half, as PyTorch does; where x or y is
+    # NaN (so is the result) both get all of it, as in PyTorch (only a loser gets none).
+    return g * ~lose - (g * 0.5) * (x == y)
 
 
 maximum = _ew("maximum", np.maximum,
-              (lambda g, out, x, y: _split_ties(g, x, y, x > y),
-               lambda g, out, x, y: _split_ties(g, x, y, y > x)),
+              (lambda g, out, x, y: _split_ties(g, x, y, x < y),
+               lambda g, out, x, y: _split_ties(g, x, y, y < x)),
               ("d/dx max(x, y) = 1 if x > y (½ if equal)", "d/dy max(x, y) = 1 if y > x"),
               sample=_binary(), torch="maximum")
 minimum = _ew("minimum", np.minimum,
-              (lambda g, out, x, y: _split_ties(g, x, y, x < y),
-               lambda g, out, x, y: _split_ties(g, x, y, y < x)),
+              (lambda g, out, x, y: _split_ties(g, x, y, x > y),
+               lambda g, out, x, y: _split_ties(g, x, y, y > x)),
               ("d/dx min(x, y) = 1 if x < y (½ if equal)", "d/dy min(x, y) = 1 if y < x"),
               sample=_binary(), torch="minimum")
 where = _ew("where", np.where,

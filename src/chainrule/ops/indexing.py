@@ -26,13 +26,16 @@ def canonical_key(key: Any, ndim: int) -> tuple:
         if isinstance(k, Tensor):
             k = k.data
         elif isinstance(k, list):
-            k = np.asarray(k)
+            # an empty list selects nothing (NumPy would make it a float array)
+            k = np.asarray(k) if k else np.zeros(0, dtype=np.intp)
         if isinstance(k, np.ndarray) and k.dtype.kind not in "iub":
             raise OpIndexError(f"index: tensors used as indices must be integer or bool, "
                                f"got {k.dtype}")
         out.append(k)
+    # a boolean array uses as many dims as it has (a scalar True/False: none, it adds one)
     used = sum(k.ndim if isinstance(k, np.ndarray) and k.dtype == bool else
-               0 if k is None or k is Ellipsis else 1 for k in out)
+               0 if k is None or k is Ellipsis or isinstance(k, (bool, np.bool_)) else 1
+               for k in out)
     if sum(k is Ellipsis for k in out) > 1:
         raise OpIndexError("index: an index can only have a single ellipsis ('...')")
     if used > ndim:
@@ -164,7 +167,7 @@ def check_index(index: np.ndarray, size: int, op: str) -> np.ndarray:
 
 def _put_forward(x: np.ndarray, v: Any, key: tuple) -> np.ndarray:
     out = x.copy()
-    out[key] = v
+    out[key + (Ellipsis,)] = v  # (an element takes a one-element value, as in PyTorch)
     return out
 
 
@@ -180,8 +183,9 @@ def _put_jvp_value(t: Any, out: Any, x: Any, v: Any, key: tuple) -> Any:
     lead_shape = tuple(t.shape[:lead])
     target = _move_lead(_zeros_like_batched(out, lead_shape), lead, True)
     sub_shape = np.empty(shape_of(out), dtype=bool)[key].shape
-    vt = np.broadcast_to(t.reshape(lead_shape + (1,) * (len(sub_shape) - ndim_of(v))
-                                   + shape_of(v)), lead_shape + sub_shape)
+    v_shape = shape_of(v)[max(ndim_of(v) - len(sub_shape), 0):]  # without extra leading 1s
+    vt = np.broadcast_to(t.reshape(lead_shape + (1,) * (len(sub_shape) - len(v_shape))
+                                   + v_shape), lead_shape + sub_shape)
     moved = index_put(target, _move_lead(vt, lead, True), key=key)
     return _move_lead(moved, lead, False)
 
@@ -192,10 +196,15 @@ def _zeros_like_batched(out: Any, lead_shape: tuple) -> Any:
     return Tensor._make(np.zeros(lead_shape + shape_of(out), dtype=out.dtype))
 
 
+def _put_vjp_value(g: Any, out: Any, x: Any, v: Any, key: tuple) -> Any:
+    r = g[key]
+    extra = ndim_of(v) - ndim_of(r)  # v may have more leading 1s than its slot has dims
+    return r.reshape((1,) * extra + shape_of(r)) if extra > 0 else r
+
+
 index_put = defop(
     "index_put", _put_forward,
-    (lambda g, out, x, v, key: g * _kept(key, shape_of(x)),
-     lambda g, out, x, v, key: g[key]),
+    (lambda g, out, x, v, key: g * _kept(key, shape_of(x)), _put_vjp_value),
     ("x[key] = v: ∂/∂x = 1 where not overwritten, else 0", "∂/∂v: (∂L/∂out)[key]"),
     saves=False,
     sample=Sample(shapes=((4, 3), (3,)), params={"key": (np.array([0, 2]),)}), torch=None,

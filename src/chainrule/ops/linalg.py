@@ -210,6 +210,9 @@ def _einsum_vjp(i: int, g: Any, out: Any, *xs: Any, equation: str) -> Any:
         shape = tuple(xs[i].shape[k] if c not in available else -1 for k, c in enumerate(target))
         r = np.expand_dims(r, tuple(k for k, c in enumerate(target) if c not in available))
         r = np.broadcast_to(r, tuple(s if s != -1 else r.shape[k] for k, s in enumerate(shape)))
+    if shape_of(r) != shape_of(xs[i]):  # a size-1 dim of another operand broadcast against
+        # this one's: the product has size 1 there, the engine needs this operand's size
+        r = np.broadcast_to(r, np.broadcast_shapes(shape_of(r), shape_of(xs[i])))
     return r
 
 
@@ -242,37 +245,63 @@ def _wellconditioned(rng: np.random.Generator) -> tuple:
     return (rng.standard_normal((2, 3, 3)) + 3 * np.eye(3),)
 
 
+def _inv_for_grad(a: Any, op: str) -> Any:
+    """A⁻¹ for the derivative of ``op``, which exists at non-singular A only (its documented
+    domain): at a singular A this says so, not NumPy's bare 'Singular matrix'."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise OpError(f"{op}: the derivative is computed here for non-singular matrices only, "
+                      f"and this one (shape {shape_of(a)}) is singular") from None
+
+
 inv = defop("inv", np.linalg.inv, lambda g, out, a: -_mT(out) @ g @ _mT(out),
             "∂A⁻¹: δA = -A⁻ᵀ δ A⁻ᵀ", saves=False, saves_output=True,
             sample=Sample(make=_wellconditioned), torch="linalg.inv",
             jvp=lambda t, out, a: -(out @ t @ out))
 det = defop("det", np.linalg.det,
             lambda g, out, a: np.expand_dims(np.expand_dims(g * out, -1), -1)
-            * _mT(np.linalg.inv(a)),
+            * _mT(_inv_for_grad(a, "det")),
             "∂ det A/∂A = det(A)·A⁻ᵀ", saves_output=True, sample=Sample(make=_wellconditioned),
             torch="linalg.det",
-            jvp=lambda t, out, a: out * (np.linalg.inv(a) * _mT(t)).sum(axis=(-2, -1)))
+            jvp=lambda t, out, a: out * (_inv_for_grad(a, "det") * _mT(t)).sum(axis=(-2, -1)))
 logabsdet = defop("logabsdet", lambda a: np.linalg.slogdet(a)[1],
                   lambda g, out, a: np.expand_dims(np.expand_dims(g, -1), -1)
-                  * _mT(np.linalg.inv(a)),
+                  * _mT(_inv_for_grad(a, "slogdet")),
                   "∂ log|det A|/∂A = A⁻ᵀ", sample=Sample(make=_wellconditioned),
                   torch=None,
-                  jvp=lambda t, out, a: (np.linalg.inv(a) * _mT(t)).sum(axis=(-2, -1)))
+                  jvp=lambda t, out, a: (_inv_for_grad(a, "slogdet") * _mT(t)).sum(
+                      axis=(-2, -1)))
+
+
+def vector_rhs(a_shape: tuple, b_shape: tuple) -> bool:
+    """Whether ``solve``'s B is a (batch of) vector(s), by PyTorch's rule: B is 1-D, or B has
+    A's shape without its last dim."""
+    return len(b_shape) == 1 or tuple(b_shape) == tuple(a_shape[:-1])
 
 
 def _solve_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if b.ndim == a.ndim - 1:  # a batch of vectors
+    if vector_rhs(a.shape, b.shape):  # a batch of vectors
         return np.linalg.solve(a, b[..., None])[..., 0]
     return np.linalg.solve(a, b)
 
 
+def _solve_rhs(a: Any, r: Any, vector: bool) -> Any:
+    """A⁻¹ r, with r read as (a batch of) vectors when ``vector`` (made a column, so that
+    leading batch dims of a tangent cannot make it look like a matrix)."""
+    if vector:
+        return _solve(a, np.expand_dims(r, -1))[..., 0]
+    return _solve(a, r)
+
+
 def _solve_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
-    return solve(_mT(a), g)
+    return _solve_rhs(_mT(a), g, vector_rhs(shape_of(a), shape_of(b)))
 
 
 def _solve_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
-    gb = solve(_mT(a), g)
-    if b.ndim == a.ndim - 1:
+    vector = vector_rhs(shape_of(a), shape_of(b))
+    gb = _solve_rhs(_mT(a), g, vector)
+    if vector:
         return -np.expand_dims(gb, -1) * np.expand_dims(out, -2)
     return -gb @ _mT(out)
 
@@ -288,10 +317,27 @@ def _solve(a: Any, b: Any) -> Any:
 solve = _solve
 
 
+def _batched_tangent(t: Any, x: Any, batch: int, other_batch: int) -> Any:
+    """``t`` (a tangent of ``x`` with leading batch dims of its own) with 1s inserted after
+    those, so that they stay in front of the other operand's batch dims when broadcasting."""
+    lead = t.ndim - ndim_of(x)
+    if not lead or other_batch <= batch:
+        return t
+    return t.reshape(tuple(t.shape[:lead]) + (1,) * (other_batch - batch) + shape_of(x))
+
+
 def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
-    if b.ndim == a.ndim - 1:
-        return -_solve(a, (t @ np.expand_dims(out, -1))[..., 0])
+    vector = vector_rhs(shape_of(a), shape_of(b))
+    t = _batched_tangent(t, a, ndim_of(a) - 2, out.ndim - (1 if vector else 2))
+    if vector:
+        return -_solve(a, t @ np.expand_dims(out, -1))[..., 0]
     return -_solve(a, t @ out)
+
+
+def _solve_jvp_b(t: Any, out: Any, a: Any, b: Any) -> Any:
+    vector = vector_rhs(shape_of(a), shape_of(b))
+    t = _batched_tangent(t, b, ndim_of(b) - (1 if vector else 2), ndim_of(a) - 2)
+    return _solve_rhs(a, t, vector)
 
 
 solve_op = defop("solve", _solve_forward, (_solve_vjp_a, _solve_vjp_b),
@@ -299,7 +345,7 @@ solve_op = defop("solve", _solve_forward, (_solve_vjp_a, _solve_vjp_b),
                  sample=Sample(make=lambda rng: (_wellconditioned(rng)[0],
                                                  rng.standard_normal((2, 3, 2)))),
                  torch="linalg.solve",
-                 jvp=(_solve_jvp_a, lambda t, out, a, b: _solve(a, t)))
+                 jvp=(_solve_jvp_a, _solve_jvp_b))
 
 
 def _phi(x: Any) -> Any:

@@ -123,6 +123,9 @@ amin = defop("amin", lambda x, dim, keepdim=False: np.min(x, axis=dim, keepdims=
 
 
 def _logsumexp_forward(x: np.ndarray, dim: tuple, keepdim: bool = False) -> np.ndarray:
+    if not x.size:  # (np.max has no identity) an empty sum is 0: log 0 = -inf, as PyTorch
+        with np.errstate(divide="ignore"):
+            return np.log(np.sum(np.exp(x), axis=dim, keepdims=keepdim))
     m = np.max(x, axis=dim, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=dim, keepdims=True)) + m
@@ -249,6 +252,8 @@ def _exp_and_sums(x: np.ndarray, dim: int,
 
 
 def _softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
+    if not x.size:  # nothing to normalise (and np.max has no identity): empty, as PyTorch
+        return np.exp(x)
     e, z, _ = _exp_and_sums(x, dim)
     e *= np.reciprocal(z, out=z)  # in place on the fresh buffer; one division per row
     return e
@@ -276,6 +281,8 @@ softmax = defop("softmax", _softmax_forward, _softmax_vjp,
 
 
 def _log_softmax_forward(x: np.ndarray, dim: int) -> np.ndarray:
+    if not x.size:
+        return np.exp(x)  # (empty, with a float dtype)
     _, z, c = _exp_and_sums(x, dim, unshifted=False)
     return (x - c) - np.log(z)
 
