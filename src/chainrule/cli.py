@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,12 @@ from typing import Any
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag or value is one line on stderr and exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read "-1e-3" as a (negative) value, as Python 3.13's argparse does, so that
+        # "--lr -1e-3" is told the value is wrong rather than "expected one argument".
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         message = " ".join(message.split())
@@ -135,11 +142,19 @@ def _run_training(args: argparse.Namespace, model: str, dataset: str, demo: bool
         optimizer=args.optimizer, batch_size=args.batch_size, seed=args.seed,
         out=args.out or f"chainrule-{model}-{dataset}", progress=not args.no_progress,
         diagnose=args.diagnose)
+    try:  # a bad --out is a bad value: exit 2, before any training
+        training.make_out_dir(config.out or ".")
+    except OSError as e:
+        print(f"chainrule {args.command}: error: --out: {e.strerror or e}", file=sys.stderr)
+        return 2
     if demo:
         print("chainrule demo: a small MLP learns scikit-learn's 8x8 handwritten digits.")
     try:
         result = training.train(config)
     except ImportError as e:  # e.g. scikit-learn missing for the digits
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # e.g. the disk filled up while saving the checkpoint
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 1
     m = result.metrics

@@ -318,6 +318,11 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         raise FileNotFoundError(
             f"cannot save checkpoint to {path!r}: directory {directory!r} does not exist"
         )
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"cannot save checkpoint to {path!r}: it is a directory; give a file name "
+            "such as model.safetensors"
+        )
     fd, tmp_path = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
     )
@@ -441,6 +446,8 @@ def _read_checkpoint(path: str | os.PathLike[str]) -> Any:
         tree = _decode(json.loads(metadata[_META_TREE]), arrays, used)
     except ValueError as exc:  # includes json.JSONDecodeError
         raise fail(f"corrupted chainrule metadata: {exc}") from exc
+    except RecursionError:  # a crafted file nesting lists thousands deep
+        raise fail("corrupted chainrule metadata: nested too deeply") from None
     unused = sorted(set(arrays) - used)
     if unused:
         raise fail(f"tensors not referenced by the chainrule metadata: {', '.join(unused)}")

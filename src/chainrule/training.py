@@ -61,6 +61,7 @@ __all__ = [
     "load_checkpoint",
     "load_task",
     "make_optimizer",
+    "make_out_dir",
     "make_scheduler",
     "model_spec",
     "plot_curves",
@@ -366,6 +367,8 @@ def evaluate(model: nn.Module, task: Task, dataset: TensorDataset | None = None,
                 correct += _n_correct(output, y)
             n += len(y)
     model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate: the dataset is empty; there is nothing to evaluate on")
     metrics = {"loss": total_loss / n}
     if task.kind == "classification":
         metrics["accuracy"] = correct / n
@@ -442,6 +445,9 @@ def train_one_epoch(model: nn.Module, task: Task, loader: DataLoader,
             running["acc"] = f"{100 * correct / n:.1f}%"
         if on_batch is not None:
             on_batch(running)
+    if n == 0:
+        raise ValueError("train_one_epoch: the loader gave no batch (an empty dataset, or "
+                         "drop_last with fewer samples than batch_size)")
     metrics = {"loss": total_loss / n}
     if task.kind == "classification":
         metrics["accuracy"] = correct / n
@@ -533,9 +539,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, 
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise cr.CheckpointError(
             f"{os.fspath(path)!r} was not written by chainrule.training.save_checkpoint")
-    spec = checkpoint["spec"]
-    model = build_model(spec["model"], spec["input_shape"], spec["n_outputs"], spec["arch"])
-    model.load_state_dict(checkpoint["model"])
+    try:
+        spec = checkpoint["spec"]
+        model = build_model(spec["model"], spec["input_shape"], spec["n_outputs"],
+                            spec["arch"])
+        state = checkpoint["model"]
+    except (KeyError, TypeError, ValueError) as e:  # an edited or damaged checkpoint
+        raise cr.CheckpointError(
+            f"{os.fspath(path)!r}: the model spec or state is missing or malformed "
+            f"({type(e).__name__}: {e})") from e
+    model.load_state_dict(state)
     model.eval()
     return model, checkpoint
 
@@ -585,6 +598,23 @@ def plot_curves(history: dict[str, list[float]], path: str | os.PathLike[str],
 # --------------------------------------------------------------------------------------
 
 
+def make_out_dir(out: str | os.PathLike[str]) -> None:
+    """Create the output directory (and its parents) unless it exists.
+
+    Raises
+    ------
+    OSError
+        With a one-line message naming ``out`` if it is a file or cannot be created.
+    """
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        reason = "it exists and is not a directory" if isinstance(e, FileExistsError) else (
+            e.strerror or str(e))
+        raise type(e)(e.errno, f"cannot use {os.fspath(out)!r} as the output directory: "
+                               f"{reason}") from None
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` produced: the trained model, its metrics and where files went."""
@@ -610,8 +640,20 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> TrainResul
     """
     config = config.resolved()
     assert config.epochs is not None and config.batch_size is not None and config.lr is not None
+    for name in ("epochs", "batch_size", "seed"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {value!r}")
     if config.epochs < 1 or config.batch_size < 1 or not config.lr > 0:
         raise ValueError("epochs and batch size must be at least 1 and lr positive")
+    if config.seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {config.seed!r}")
+    # plain Python numbers: the config goes into the checkpoint as JSON (np.int64 is not JSON);
+    # ``resolved()`` gave a copy, so the caller's config is not changed
+    config.epochs, config.batch_size = int(config.epochs), int(config.batch_size)
+    config.seed, config.lr = int(config.seed), float(config.lr)
+    if config.out is not None:  # before training: a bad --out must not cost a whole run
+        make_out_dir(config.out)
     cr.manual_seed(config.seed)
     task = load_task(config.dataset, config.model, seed=config.seed)
     model = build_model(config.model, task.input_shape, task.n_outputs, config.arch)
@@ -643,7 +685,6 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> TrainResul
     if monitor is not None:
         result.gradient_report = monitor.report()
     if config.out is not None:
-        os.makedirs(config.out, exist_ok=True)
         result.checkpoint = os.path.join(config.out, CHECKPOINT_NAME)
         save_checkpoint(result.checkpoint, model, model_spec(config, task), optimizer,
                         scheduler, asdict(config), metrics, history)

@@ -16,7 +16,7 @@ from chainrule.data.datasets import (
     to_tensor_dataset,
 )
 from chainrule.data.idx import read_idx, write_idx
-from chainrule.data.loader import DataLoader, default_collate
+from chainrule.data.loader import DataLoader, default_collate, default_convert
 from chainrule.data.mnist import MNIST, FashionMNIST
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Subset",
     "TensorDataset",
     "default_collate",
+    "default_convert",
     "digits_images",
     "load_digits",
     "make_moons",

@@ -7,20 +7,36 @@ from typing import Any
 import numpy as np
 
 
+def check_seed(seed: Any, where: str) -> None:
+    """Raise unless ``seed`` is an int >= 0 (what ``numpy.random.default_rng`` accepts).
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an int (bools are refused too).
+    ValueError
+        If ``seed`` is negative.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{where}: seed must be a non-negative int, got {seed}")
+
+
 def check_rng_args(generator: Any, seed: int | None, where: str) -> None:
     """Validate a ``generator=`` / ``seed=`` pair without drawing anything.
 
     Raises
     ------
     ValueError
-        If both are given.
+        If both are given, or ``seed`` is negative.
     TypeError
         If ``seed`` is not an int or ``generator`` holds no NumPy Generator.
     """
     if generator is not None and seed is not None:
         raise ValueError(f"{where}: pass either generator= or seed=, not both")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}")
+    if seed is not None:
+        check_seed(seed, where)
     if generator is not None and not isinstance(generator, np.random.Generator):
         if not isinstance(getattr(generator, "np_generator", None), np.random.Generator):
             raise TypeError(

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from chainrule.data._convert import from_numpy, to_numpy
+from chainrule.data._convert import from_numpy, is_tensor, to_numpy
 from chainrule.data._random import resolve_rng
 
 T_co = TypeVar("T_co", covariant=True)
@@ -33,7 +33,12 @@ class Dataset(Generic[T_co]):
 
 
 def _first_dim(t: Any, position: int) -> int:
-    shape = tuple(t.shape) if hasattr(t, "shape") else np.shape(t)
+    if not (hasattr(t, "shape") and hasattr(t, "__getitem__")):
+        raise TypeError(
+            f"TensorDataset: argument {position} has type {type(t).__name__}; pass chainrule "
+            "tensors or NumPy arrays (e.g. cr.tensor(data))"
+        )
+    shape = tuple(t.shape)
     if len(shape) == 0:
         raise ValueError(
             f"TensorDataset: argument {position} is a 0-d tensor; every tensor needs a "
@@ -56,6 +61,8 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
     ------
     ValueError
         If no tensor is given, one is 0-d, or the first dimensions differ.
+    TypeError
+        If an argument is not a tensor or an array (a list, say).
     """
 
     def __init__(self, *tensors: Any) -> None:
@@ -77,7 +84,19 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
 
     def _get_batch(self, indices: np.ndarray) -> tuple[Any, ...]:
         """The collated batch for ``indices``: one fancy-indexing per tensor."""
-        return tuple(from_numpy(to_numpy(t)[indices]) for t in self.tensors)
+        try:
+            return tuple(_take(t, indices) for t in self.tensors)
+        except IndexError as e:
+            raise IndexError(
+                f"TensorDataset: batch index out of range for a dataset of {self._len} "
+                f"samples ({e})"
+            ) from None
+
+
+def _take(t: Any, indices: np.ndarray) -> Any:
+    if is_tensor(t) and t.requires_grad:  # index the tensor itself: the batch keeps the graph
+        return t[indices]
+    return from_numpy(to_numpy(t)[indices])
 
 
 class Subset(Dataset[T_co]):
@@ -93,9 +112,14 @@ class Subset(Dataset[T_co]):
 
     def __init__(self, dataset: Dataset[T_co], indices: Sequence[int] | np.ndarray) -> None:
         self.dataset = dataset
-        self.indices: np.ndarray = np.asarray(indices, dtype=np.int64).reshape(-1)
+        idx = to_numpy(indices)
+        if idx.size and idx.dtype.kind not in "iu":  # floats would be truncated silently
+            raise TypeError(f"Subset: indices must be ints, got an array of dtype {idx.dtype}")
+        self.indices: np.ndarray = idx.astype(np.int64).reshape(-1)
 
     def __getitem__(self, index: int) -> T_co:
+        if isinstance(index, list):  # as in PyTorch: the dataset gets the mapped list
+            return self.dataset[[int(self.indices[i]) for i in index]]  # type: ignore[index]
         return self.dataset[int(self.indices[index])]
 
     def __len__(self) -> int:
@@ -122,10 +146,13 @@ def batch_getter(dataset: Any) -> BatchGetter | None:
 def _split_lengths(lengths: Sequence[int | float], n: int) -> list[int]:
     if len(lengths) == 0:
         raise ValueError("random_split: lengths is empty")
-    is_fraction = all(
-        isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral) for x in lengths
-    )
-    if is_fraction and math.isclose(sum(lengths), 1.0):
+    for i, x in enumerate(lengths):
+        if not isinstance(x, numbers.Real):
+            raise TypeError(
+                f"random_split: lengths must be numbers, got {x!r} at index {i}"
+            )
+    total = sum(lengths)
+    if math.isclose(total, 1.0):  # fractions, as in PyTorch: ints summing to 1 too
         for i, frac in enumerate(lengths):
             if not 0.0 <= frac <= 1.0:
                 raise ValueError(f"random_split: fraction at index {i} is not in [0, 1]: {frac}")
@@ -165,6 +192,8 @@ def random_split(
     lengths
         Ints summing to ``len(dataset)``, or fractions summing to 1 (sizes are
         ``floor(n * f)`` and the remainder is spread one by one, as in PyTorch).
+        As in PyTorch, lengths summing to 1 are fractions, so ``[1, 0]`` splits the
+        whole dataset into the first subset.
     generator
         A ``cr.Generator``, a ``numpy.random.Generator`` or an object with one in
         ``.np_generator``; by default chainrule's global generator (``cr.manual_seed``).

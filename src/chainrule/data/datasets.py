@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainrule.data._random import check_seed
 from chainrule.data.dataset import TensorDataset
 
 
@@ -25,8 +26,22 @@ def to_tensor_dataset(*arrays: np.ndarray) -> TensorDataset:
 
 
 def _check_positive(name: str, value: int, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
     if value < 1:
         raise ValueError(f"{where}: {name} must be at least 1, got {value}")
+
+
+def _check_noise(noise: float, where: str) -> None:
+    """The noise is a standard deviation: a finite number >= 0."""
+    if not (isinstance(noise, (int, float, np.integer, np.floating)) and 0 <= noise < math.inf):
+        raise ValueError(f"{where}: noise must be a finite number >= 0, got {noise!r}")
+
+
+def _rng(seed: int | None, where: str) -> np.random.Generator:
+    if seed is not None:
+        check_seed(seed, where)
+    return np.random.default_rng(seed)
 
 
 def make_moons(
@@ -51,7 +66,8 @@ def make_moons(
         int64 labels 0/1, shape ``(n_samples,)``, in shuffled order.
     """
     _check_positive("n_samples", n_samples, "make_moons")
-    rng = np.random.default_rng(seed)
+    _check_noise(noise, "make_moons")
+    rng = _rng(seed, "make_moons")
     n_out = n_samples // 2
     n_in = n_samples - n_out
     t_out = np.linspace(0.0, math.pi, n_out)
@@ -91,7 +107,8 @@ def make_spirals(
     """
     _check_positive("n_samples", n_samples, "make_spirals")
     _check_positive("n_classes", n_classes, "make_spirals")
-    rng = np.random.default_rng(seed)
+    _check_noise(noise, "make_spirals")
+    rng = _rng(seed, "make_spirals")
     counts = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     turn = 4.0  # radians of angle each arm sweeps
     xs, ys = [], []
@@ -142,7 +159,10 @@ def make_sine_sequences(
     """
     _check_positive("n_sequences", n_sequences, "make_sine_sequences")
     _check_positive("seq_len", seq_len, "make_sine_sequences")
-    rng = np.random.default_rng(seed)
+    _check_noise(noise, "make_sine_sequences")
+    if not math.isfinite(step):
+        raise ValueError(f"make_sine_sequences: step must be finite, got {step!r}")
+    rng = _rng(seed, "make_sine_sequences")
     phase = rng.uniform(0.0, 2.0 * math.pi, size=(n_sequences, 1))
     t = np.arange(seq_len + 1) * step
     clean = np.sin(t[None, :] + phase)
@@ -197,8 +217,9 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, images: bool = False)
     ImportError
         If scikit-learn is not installed.
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"load_digits: test_fraction must be in (0, 1), got {test_fraction}")
+    if not (isinstance(test_fraction, (int, float, np.floating)) and 0.0 < test_fraction < 1.0):
+        raise ValueError(f"load_digits: test_fraction must be in (0, 1), got {test_fraction!r}")
+    check_seed(seed, "load_digits")
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as e:

@@ -8,6 +8,7 @@ Files whose name ends in ``.gz`` are gzip-compressed.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -35,6 +36,8 @@ def _read_bytes(path: Path) -> bytes:
         try:
             with gzip.open(path, "rb") as f:
                 return f.read()
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise  # a problem with the path, not with the gzip data
         except (OSError, EOFError, zlib.error) as e:
             raise ValueError(f"IDX file {path}: not a valid gzip file ({e})") from e
     return path.read_bytes()
@@ -83,7 +86,7 @@ def read_idx(path: StrPath) -> np.ndarray:
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _CODE_TO_DTYPE[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a corrupt header can't overflow
     found = len(raw) - header_len
     if found < expected:
         raise ValueError(

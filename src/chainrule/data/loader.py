@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -12,25 +13,76 @@ from chainrule.data._random import check_rng_args, resolve_rng
 from chainrule.data.dataset import batch_getter
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray:
-    first = arrays[0].shape
-    for i, a in enumerate(arrays):
-        if a.shape != first:
+def _check_same_shape(shapes: list[tuple[int, ...]]) -> None:
+    for i, shape in enumerate(shapes):
+        if shape != shapes[0]:
             raise ValueError(
                 f"default_collate: cannot stack samples of different shapes: sample 0 has "
-                f"shape {first}, sample {i} has shape {a.shape}"
+                f"shape {shapes[0]}, sample {i} has shape {shape}"
             )
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    _check_same_shape([a.shape for a in arrays])
     return np.stack(arrays)
+
+
+def _stack_tensors(batch: Sequence[Any]) -> Any:
+    dtype = batch[0].dtype
+    if any(getattr(b, "requires_grad", False) or getattr(b, "dtype", dtype) != dtype
+           for b in batch):
+        # cr.stack keeps the graph and promotes dtypes as torch.stack does (int64 and
+        # float32 give float32, where np.stack gives float64)
+        from chainrule.functional import stack
+
+        _check_same_shape([tuple(b.shape) for b in batch])
+        return stack(list(batch))
+    return from_numpy(_stack([to_numpy(b) for b in batch]))
+
+
+def _collate_numbers(batch: Sequence[Any]) -> Any:
+    """Python numbers: the dtype fits the whole batch (``[1, 2.5]`` is float, not ``[1, 2]``)."""
+    for i, b in enumerate(batch):
+        if not isinstance(b, (numbers.Real, np.bool_)):
+            raise TypeError(
+                f"default_collate: sample 0 has type {type(batch[0]).__name__} but sample {i} "
+                f"has type {type(b).__name__}"
+            )
+    dtype: np.dtype[Any]
+    if all(isinstance(b, (bool, np.bool_)) for b in batch):
+        dtype = np.dtype(np.bool_)
+    elif all(isinstance(b, numbers.Integral) for b in batch):
+        dtype = np.dtype(np.int64)
+    else:
+        dtype = default_float_dtype()
+    return from_numpy(np.array(batch, dtype=dtype))
+
+
+def _collate_mapping(batch: Sequence[Any]) -> dict[Any, Any]:
+    keys = list(batch[0])
+    for i, sample in enumerate(batch):
+        if not isinstance(sample, Mapping):
+            kind = type(sample).__name__
+            raise TypeError(f"default_collate: sample 0 is a dict but sample {i} has type {kind}")
+        missing = [k for k in keys if k not in sample]
+        if missing:  # keys only later samples have are dropped, as in PyTorch
+            raise KeyError(
+                f"default_collate: sample {i} lacks the keys {missing} of sample 0; every "
+                "dict sample needs them"
+            )
+    return {key: default_collate([d[key] for d in batch]) for key in keys}
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
     """Merge a list of samples into a batch, stacking along a new dim 0.
 
-    - tensors and numeric NumPy arrays -> one stacked tensor (dtype kept);
+    - tensors and numeric NumPy arrays -> one stacked tensor (dtype kept; if a tensor
+      requires grad, the batch is ``cr.stack`` of them, so gradients flow back);
     - Python ints -> int64 tensor, bools -> bool tensor, floats -> tensor of
       chainrule's default float dtype (float32 unless changed; PyTorch uses float64);
+      a batch mixing them gets the widest kind (``[1, 2.5]`` -> float, ``[True, 2]`` -> int);
       NumPy scalars -> tensor of their dtype;
-    - strings/bytes -> the list unchanged;
+    - strings/bytes (NumPy's too) -> the list unchanged;
     - tuples (named tuples too), lists and mappings -> the same structure with
       each field collated.
 
@@ -38,6 +90,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     ------
     ValueError
         If the batch is empty, or samples have different shapes or lengths.
+    KeyError
+        If dict samples have different keys.
     TypeError
         For element types it cannot collate.
     """
@@ -45,23 +99,23 @@ def default_collate(batch: Sequence[Any]) -> Any:
         raise ValueError("default_collate: empty batch")
     elem = batch[0]
     if is_tensor(elem):
-        return from_numpy(_stack([to_numpy(b) for b in batch]))
+        return _stack_tensors(batch)
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind not in "biuf":
             raise TypeError(f"default_collate: cannot collate arrays of dtype {elem.dtype}")
         return from_numpy(_stack([np.asarray(b) for b in batch]))
+    if isinstance(elem, (np.str_, np.bytes_)):
+        return list(batch)
     if isinstance(elem, np.generic):
+        if elem.dtype.kind not in "biuf":
+            raise TypeError(f"default_collate: cannot collate NumPy scalars of dtype {elem.dtype}")
         return from_numpy(np.array(batch))
-    if isinstance(elem, bool):
-        return from_numpy(np.array(batch, dtype=np.bool_))
-    if isinstance(elem, int):
-        return from_numpy(np.array(batch, dtype=np.int64))
-    if isinstance(elem, float):
-        return from_numpy(np.array(batch, dtype=default_float_dtype()))
+    if isinstance(elem, (bool, int, float)):
+        return _collate_numbers(batch)
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):
-        return {key: default_collate([d[key] for d in batch]) for key in elem}
+        return _collate_mapping(batch)
     if isinstance(elem, Sequence):
         size = len(elem)
         for i, b in enumerate(batch):
@@ -79,6 +133,21 @@ def default_collate(batch: Sequence[Any]) -> Any:
     raise TypeError(f"default_collate: cannot collate samples of type {type(elem).__name__}")
 
 
+def default_convert(data: Any) -> Any:
+    """One sample as ``DataLoader(batch_size=None)`` yields it: numeric NumPy arrays and
+    scalars become tensors (dtype kept), containers are converted field by field, and
+    everything else (tensors, Python numbers, strings) is returned as is."""
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        return from_numpy(np.asarray(data))
+    if isinstance(data, Mapping):
+        return {key: default_convert(value) for key, value in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # named tuple
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(d) for d in data)
+    return data
+
+
 class DataLoader:
     """Iterate over a map-style dataset in (optionally shuffled) batches.
 
@@ -87,7 +156,9 @@ class DataLoader:
     dataset
         Any object with ``__getitem__(int)`` and ``__len__``.
     batch_size
-        Samples per batch (the last one may be smaller unless ``drop_last``).
+        Samples per batch (the last one may be smaller unless ``drop_last``). ``None``
+        turns batching off, as in PyTorch: each sample is yielded alone, its arrays made
+        tensors (``default_convert``), or passed to ``collate_fn`` if given.
     shuffle
         Draw a new permutation at the start of every epoch.
     drop_last
@@ -112,19 +183,22 @@ class DataLoader:
     def __init__(
         self,
         dataset: Any,
-        batch_size: int = 1,
+        batch_size: int | None = 1,
         shuffle: bool = False,
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         generator: Any = None,
         seed: int | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
+        if batch_size is None:
+            if drop_last:
+                raise ValueError("DataLoader: drop_last=True needs a batch_size (got None)")
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"DataLoader: batch_size must be an int or None, got {batch_size!r}")
+        elif batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size: int | None = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
@@ -139,6 +213,8 @@ class DataLoader:
 
     def __len__(self) -> int:
         n = len(self.dataset)
+        if self.batch_size is None:
+            return n
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)
@@ -153,6 +229,11 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         order = self._order()
+        if self.batch_size is None:
+            convert = default_convert if self.collate_fn is None else self.collate_fn
+            for i in order:
+                yield convert(self.dataset[int(i)])
+            return
         n_batches = len(self)
         getter = batch_getter(self.dataset) if self.collate_fn is None else None
         collate = default_collate if self.collate_fn is None else self.collate_fn

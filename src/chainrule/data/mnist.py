@@ -24,7 +24,7 @@ class MNIST(Dataset[tuple[Any, Any]]):
     Parameters
     ----------
     root
-        The folder holding the files.
+        The folder holding the files (``~`` is expanded, as in torchvision).
     train
         The 60,000-image training split if true, else the 10,000-image test split.
     transform, target_transform
@@ -66,7 +66,7 @@ class MNIST(Dataset[tuple[Any, Any]]):
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[int], Any] | None = None,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).expanduser()  # "~/data", as torchvision accepts
         self.train = bool(train)
         self.transform = transform
         self.target_transform = target_transform
