@@ -114,7 +114,8 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
 
 
 def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float = 1e-6,
-                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0,
+                  raise_exception: bool = True) -> bool:
     """Check second derivatives: the gradient of vᵀ·∂f/∂x (random v, recorded with
     ``create_graph=True``) against central differences."""
     xs = _float64_copies(_as_inputs(inputs))
@@ -134,7 +135,8 @@ def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float
         return tuple(g if g is not None else Tensor._make(np.zeros(t.shape)) * args[i].sum() * 0
                      for g, t, i in zip(gs, targets, diff))
 
-    return gradcheck(first_derivatives, xs, eps=eps, atol=atol, rtol=rtol)
+    return gradcheck(first_derivatives, xs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
 
 
 def check_grads(f: Callable, args: Sequence[Any], order: int = 2, **kw: Any) -> bool:

@@ -2,32 +2,61 @@
 
 They are thin: reverse mode is the engine's backward walk with ``targets``; forward mode opens a
 new tangent level that :func:`chainrule.engine.apply` pushes through every op in the same pass.
-Both record what they compute when an outer transform needs it, so they compose.
+Both record what they compute when an outer transform needs it, so they compose: when their
+inputs carry tangents or require grad, or when the function's graph reaches another tensor
+that requires grad (a closure variable, an argument not differentiated here).
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .engine import STATE, ChainruleError, enable_grad, walk
+from .engine import STATE, ChainruleError, Node, enable_grad, walk
 from .ops.shape import identity
 from .tensor import Tensor, _root_gradient, as_tensor
 
 
+def _check_transform(fun: Any, argnums: Any, name: str) -> None:
+    """Fail when the transform is made, not at its first call, for a bad ``fun`` or ``argnums``."""
+    if not callable(fun):
+        raise TypeError(f"{name}: expected a function to transform, got {type(fun).__name__}")
+    nums = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if not all(isinstance(a, (int, np.integer)) for a in nums):
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+
+
 def _argnums(argnums: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nums = (argnums,) if isinstance(argnums, (int, np.integer)) else tuple(argnums)
     for a in nums:
         if not -n <= a < n:
             raise ValueError(f"{name}: argnums {argnums} is out of range for a function called "
                              f"with {n} positional arguments")
-    return tuple(a % n for a in nums)
+    result = tuple(int(a) % n for a in nums)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{name}: argnums {argnums} names an argument twice; list each "
+                         "argument to differentiate once")
+    return result
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, Tensor):
+        return f"a tensor of shape {x.shape}"
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of {len(x)} items"
+    return f"a {type(x).__name__}"
 
 
 def _float_tensor(x: Any, name: str) -> Tensor:
+    if isinstance(x, dict) or isinstance(x, (tuple, list)) and any(
+            isinstance(e, Tensor) for e in x):
+        raise TypeError(f"{name}: cannot differentiate with respect to {_describe(x)}; "
+                        "chainrule's transforms take tensors, arrays and numbers, not "
+                        "containers of them: pass each tensor as its own argument (argnums=(...))")
     t = as_tensor(x)
     if t.dtype.kind != "f":
         if isinstance(x, Tensor):
@@ -41,9 +70,74 @@ def _float_tensor(x: Any, name: str) -> Tensor:
     return t
 
 
+def _output(x: Any, name: str) -> Tensor:
+    """One output of the transformed function, as a tensor (a clear error for a container)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (dict, tuple, list, set)):
+        raise TypeError(f"{name}: the function returned {_describe(x)} where a tensor was "
+                        "expected; chainrule's transforms handle a tensor or a tuple/list of "
+                        "tensors as output (not nested containers or dicts)")
+    return as_tensor(x)
+
+
+def _split_aux(result: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return result, None
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError(f"{name}: with has_aux=True the function must return a pair "
+                        f"(output, aux), it returned {_describe(result)}")
+    return result[0], result[1]
+
+
 def _outer_active(tensors: Sequence[Tensor]) -> bool:
-    """Must this transform record its own work (an enclosing transform differentiates it)?"""
-    return bool(STATE.levels) or any(t.requires_grad or t._tangents for t in tensors)
+    """Must this transform record its own work (an enclosing transform differentiates it)?
+    Under ``no_grad`` a tensor requiring grad does not count (as in torch.func)."""
+    return bool(STATE.levels) or any(t._tangents for t in tensors) or (
+        STATE.grad_enabled and any(t.requires_grad for t in tensors))
+
+
+# The inputs of the reverse-mode transforms that have returned: no one differentiates with
+# respect to them any more, so a graph reaching them needs no recording (by id, weakly held).
+_finished: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def _finish(inputs: Sequence[Tensor]) -> None:
+    for x in inputs:
+        _finished[id(x)] = x
+
+
+def _reaches_other_leaf(outs: Sequence[Tensor], inputs: Sequence[Tensor]) -> bool:
+    """Does the graph of ``outs`` lead to a tensor requiring grad other than ``inputs`` (a
+    closure variable, another argument, an enclosing transform's input)? Then the results must
+    be recorded, or that outer derivative would silently be zero. (Not under the caller's
+    ``no_grad``, which asks for plain results.)"""
+    if not STATE.grad_enabled:
+        return False
+    own = {id(x) for x in inputs}
+
+    def live(leaf: Tensor) -> bool:
+        return id(leaf) not in own and _finished.get(id(leaf)) is not leaf
+
+    stack: list[Node] = []
+    seen: set[int] = set()
+    for o in outs:
+        if o.grad_fn is not None:
+            stack.append(o.grad_fn)
+        elif o.requires_grad and live(o):
+            return True
+    while stack:
+        node = stack.pop()
+        for p in node.parents or ():
+            if p is None:
+                continue
+            if type(p) is Node:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+            elif live(p):
+                return True
+    return False
 
 
 def _wrap_inputs(args: Sequence[Any], nums: tuple[int, ...],
@@ -94,27 +188,35 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
     >>> cr.value_and_grad(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
     (tensor(5.), tensor([2., 4.]))
     """
+    _check_transform(fun, argnums, "grad")
+
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
         args2, inputs, record = _wrap_inputs(args, nums, "grad")
         with enable_grad():
             result = fun(*args2, **kwargs)
-        out, aux = result if has_aux else (result, None)
-        out = as_tensor(out)
+        out, aux = _split_aux(result, has_aux, "grad")
+        out = _output(out, "grad")
         if out.data.size != 1:
             raise ChainruleError(
                 f"grad: the function must return a scalar, it returned shape {out.shape}; use "
                 "cr.jacrev or cr.vjp for non-scalar outputs")
+        if out.dtype.kind != "f":
+            raise TypeError(f"grad: the function must return a floating point scalar, it "
+                            f"returned dtype {out.dtype}; an integer or boolean result has no "
+                            "gradient")
         grads: list = [None] * len(inputs)
         if out.requires_grad:
+            record = record or _reaches_other_leaf([out], inputs)
             grads = walk([out], [np.ones(out.shape, dtype=out.dtype)], retain_graph=record,
                          create_graph=record, targets=inputs) or grads
+        _finish(inputs)
         gs = _fill(grads, inputs, record)
         value = out if record else out.detach()
         if not record:
             aux = _detached(aux)
-        g = gs[0] if isinstance(argnums, int) else tuple(gs)
+        g = gs[0] if isinstance(argnums, (int, np.integer)) else tuple(gs)
         return ((value, aux), g) if has_aux else (value, g)
 
     return wrapper
@@ -146,17 +248,18 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
     ``vjp_fn`` may be called many times (the graph is kept until it is garbage).
     """
+    _check_transform(fun, 0, "vjp")
     args, inputs, record = _wrap_inputs(primals, tuple(range(len(primals))), "vjp")
     with enable_grad():
         result = fun(*args)
-    out, aux = result if has_aux else (result, None)
-    outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    outs = [as_tensor(o) for o in outs]
+    out, aux = _split_aux(result, has_aux, "vjp")
+    several = isinstance(out, (tuple, list))
+    outs = [_output(o, "vjp") for o in (out if several else [out])]
+    record = record or _reaches_other_leaf(outs, inputs)
+    _finish(inputs)
 
     def vjp_fn(cotangent: Any) -> tuple:
-        cts = list(cotangent) if isinstance(out, (tuple, list)) else [cotangent]
-        if len(cts) != len(outs):
-            raise ValueError(f"vjp_fn: expected {len(outs)} cotangents, got {len(cts)}")
+        cts = _cotangents(cotangent, len(outs) if several else None)
         roots, root_grads = [], []
         for o, c in zip(outs, cts):
             if o.requires_grad:
@@ -168,10 +271,27 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         return tuple(_fill(grads or [], inputs, cg))
 
     shown = out if record else (
-        type(out)(o.detach() for o in outs) if isinstance(out, (tuple, list)) else outs[0].detach())
+        type(out)(o.detach() for o in outs) if several else outs[0].detach())
     if not record:
         aux = _detached(aux)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
+
+
+def _cotangents(cotangent: Any, n_outputs: int | None) -> list:
+    """``vjp_fn``'s argument as one cotangent per output (``n_outputs`` None: a single output,
+    not a tuple of them)."""
+    if n_outputs is None:
+        if isinstance(cotangent, (tuple, list)) and any(isinstance(c, Tensor) for c in cotangent):
+            raise TypeError(f"vjp_fn: the function returned a single tensor, so vjp_fn takes "
+                            f"one cotangent of its shape, not {_describe(cotangent)}")
+        return [cotangent]
+    if not isinstance(cotangent, (tuple, list)):
+        raise TypeError(f"vjp_fn: the function returned a tuple of {n_outputs} outputs; pass a "
+                        f"tuple of {n_outputs} cotangents (one per output), got "
+                        f"{_describe(cotangent)}")
+    if len(cotangent) != n_outputs:
+        raise ValueError(f"vjp_fn: expected {n_outputs} cotangents, got {len(cotangent)}")
+    return list(cotangent)
 
 
 class _Level:
@@ -199,11 +319,38 @@ def _seed(x: Any, tangent: Tensor, level: int, name: str) -> Tensor:
     return x_in
 
 
-def _tangent_of(out: Tensor, level: int, lead_shape: tuple) -> Tensor:
+def _tangent_of(out: Tensor, level: int, lead_shape: tuple, dtype: Any) -> Tensor:
+    """``out``'s tangent at ``level``: zeros (of the inputs' float ``dtype`` for an integer
+    output) where it does not depend on the inputs."""
     t = (out._tangents or {}).get(level)
     if t is None:
-        return Tensor._make(np.zeros(lead_shape + out.shape, dtype=out.dtype))
+        kind = out.dtype.kind
+        return Tensor._make(np.zeros(lead_shape + out.shape,
+                                     dtype=out.dtype if kind == "f" else dtype))
     return t
+
+
+def _jvp_pairs(primals: Any, tangents: Any) -> tuple[tuple, tuple]:
+    for what, v in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(v, (tuple, list)):
+            raise TypeError(f"jvp: {what} must be a tuple (or list) with one entry per argument "
+                            f"of the function, e.g. cr.jvp(f, (x,), (v,)); got {_describe(v)}")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    return tuple(primals), tuple(tangents)
+
+
+def _checked_tangent(p: Any, t: Any, k: int) -> Tensor:
+    """Tangent ``k`` as a tensor of its primal's shape and float dtype."""
+    dtype = _float_tensor(p, "jvp").dtype
+    tt = as_tensor(t)
+    if tt.dtype.kind != "f" and isinstance(t, (Tensor, np.ndarray)):
+        raise TypeError(f"jvp: tangent {k} has dtype {tt.dtype}; tangents must be floating "
+                        "point (e.g. cr.ones_like(x))")
+    shape = np.shape(getattr(p, "data", p))
+    if tt.shape != shape:
+        raise ValueError(f"jvp: tangent shape {tt.shape} does not match primal shape {shape}")
+    return tt.to(dtype)
 
 
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
@@ -213,24 +360,22 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     >>> cr.jvp(cr.sin, (cr.tensor(0.0),), (cr.tensor(2.0),))
     (tensor(0.), tensor(2.))
     """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    _check_transform(fun, 0, "jvp")
+    primals, tangents = _jvp_pairs(primals, tangents)
     record = _outer_active([as_tensor(x) for x in primals + tangents])
     with _Level(0) as level:
-        args = []
-        for p, t in zip(primals, tangents):
-            tt = as_tensor(t)
-            if tt.shape != np.shape(getattr(p, "data", p)):
-                raise ValueError(f"jvp: tangent shape {tt.shape} does not match primal shape "
-                                 f"{np.shape(getattr(p, 'data', p))}")
-            args.append(_seed(p, tt.to(_float_tensor(p, "jvp").dtype), level, "jvp"))
+        args = [_seed(p, _checked_tangent(p, t, k), level, "jvp")
+                for k, (p, t) in enumerate(zip(primals, tangents))]
+        dtype = args[0].dtype if args else None
         out = fun(*args)
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        touts = [_tangent_of(as_tensor(o), level, ()) for o in outs]
+        several = isinstance(out, (tuple, list))
+        outs = [_output(o, "jvp") for o in (out if several else [out])]
+        touts = [_tangent_of(o, level, (), dtype) for o in outs]
+    # (a closure variable that requires grad makes the results depend on it: keep that)
+    record = record or _reaches_other_leaf(outs + touts, ())
     if not record:  # nothing outside differentiates this: hand back plain values
         out, outs, touts = _detached(out), _detached(outs), _detached(touts)
-    if isinstance(out, (tuple, list)):
+    if several:
         return type(out)(outs), type(out)(touts)
     return out, touts[0]
 
@@ -246,57 +391,68 @@ def _arrange(per_arg: list[list[Tensor]], single_arg: bool, out_type: type | Non
     return out_type(tuple(j[o] for j in per_arg) for o in range(n_out))
 
 
-def _outputs(out: Any) -> tuple[list[Tensor], type | None]:
+def _outputs(out: Any, name: str) -> tuple[list[Tensor], type | None]:
     if isinstance(out, (tuple, list)):
-        return [as_tensor(o) for o in out], type(out)
-    return [as_tensor(out)], None
+        return [_output(o, name) for o in out], type(out)
+    return [_output(out, name)], None
 
 
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian by forward mode: all basis tangents pushed through in ONE batched pass.
 
     The result has shape ``out.shape + x.shape`` (a tuple of them for a tuple of outputs or of
-    ``argnums``, as in JAX).
+    ``argnums``, as in JAX). With ``has_aux``, ``fun`` returns ``(output, aux)`` and the
+    result is ``(jacobian, aux)``. Keyword arguments are passed to ``fun`` (not differentiated).
     """
+    _check_transform(fun, argnums, "jacfwd")
+
     @functools.wraps(fun)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacfwd")
-        per_arg, out_type = [], None
-        for i in nums:
-            jacs, out_type = _jacfwd_one(fun, args, i)
+        per_arg, out_type, aux = [], None, None
+        for k, i in enumerate(nums):
+            jacs, out_type, aux_i = _jacfwd_one(fun, args, kwargs, i, has_aux)
             per_arg.append(jacs)
-        return _arrange(per_arg, isinstance(argnums, int), out_type)
+            aux = aux_i if k == 0 else aux
+        jac = _arrange(per_arg, isinstance(argnums, (int, np.integer)), out_type)
+        return (jac, aux) if has_aux else jac
 
     return wrapper
 
 
-def _jacfwd_one(fun: Callable, args: tuple, i: int) -> tuple[list[Tensor], type | None]:
+def _jacfwd_one(fun: Callable, args: tuple, kwargs: dict, i: int,
+                has_aux: bool) -> tuple[list[Tensor], type | None, Any]:
     x = _float_tensor(args[i], "jacfwd")
-    record = _outer_active([as_tensor(a) for a in args if isinstance(a, Tensor)])
+    record = _outer_active([a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)])
     n = x.data.size
     basis = Tensor._make(np.eye(n, dtype=x.dtype).reshape((n,) + x.shape))
     with _Level(1) as level:
         args2 = list(args)
         args2[i] = _seed(x, basis, level, "jacfwd")
-        outs, out_type = _outputs(fun(*args2))
-        tangents = [_tangent_of(out, level, (n,)) for out in outs]
+        out, aux = _split_aux(fun(*args2, **kwargs), has_aux, "jacfwd")
+        outs, out_type = _outputs(out, "jacfwd")
+        tangents = [_tangent_of(o, level, (n,), x.dtype) for o in outs]
     from .functional import movedim, reshape
 
+    record = record or _reaches_other_leaf(outs + tangents, ())
     jacs = []
-    for out, t in zip(outs, tangents):
-        jac = reshape(movedim(t, 0, -1), out.shape + x.shape) if t.ndim else t
+    for o, t in zip(outs, tangents):
+        jac = reshape(movedim(t, 0, -1), o.shape + x.shape) if t.ndim else t
         jacs.append(jac if record else jac.detach())
-    return jacs, out_type
+    return jacs, out_type, aux if record else _detached(aux)
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian by reverse mode: one backward pass per output element.
 
     The result has shape ``out.shape + x.shape`` (a tuple of them for a tuple of outputs or of
-    ``argnums``, as in JAX).
+    ``argnums``, as in JAX). With ``has_aux``, ``fun`` returns ``(output, aux)`` and the
+    result is ``(jacobian, aux)``. Keyword arguments are passed to ``fun`` (not differentiated).
     """
+    _check_transform(fun, argnums, "jacrev")
+
     @functools.wraps(fun)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
         other = [a for k, a in enumerate(args) if k not in nums]
 
@@ -304,72 +460,147 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             full, it_d, it_o = [], iter(diff), iter(other)
             for k in range(len(args)):
                 full.append(next(it_d) if k in nums else next(it_o))
-            return fun(*full)
+            return fun(*full, **kwargs)
 
-        out, vjp_fn = vjp(partial, *[args[k] for k in nums])
-        outs, out_type = _outputs(out)
-        from .functional import reshape, stack
-
+        out, vjp_fn, *aux = vjp(partial, *[args[k] for k in nums], has_aux=has_aux)
+        outs, out_type = _outputs(out, "jacrev")
         x_shapes = [tuple(np.shape(getattr(args[k], "data", args[k]))) for k in nums]
-        per_out = []
-        for o, y in enumerate(outs):
-            rows = []
-            for k in range(y.data.size):
-                cts = [Tensor._make(np.zeros(z.shape, dtype=z.dtype)) for z in outs]
-                e = np.zeros(y.data.size, dtype=y.dtype)
-                e[k] = 1
-                cts[o] = Tensor._make(e.reshape(y.shape))
-                rows.append(vjp_fn(cts if out_type is not None else cts[0]))
-            jacs = []
-            for j, x_shape in enumerate(x_shapes):
-                if rows:
-                    jac = reshape(stack([r[j] for r in rows], 0), y.shape + x_shape)
-                else:
-                    jac = Tensor._make(np.zeros(y.shape + x_shape, dtype=y.dtype))
-                jacs.append(jac)
-            per_out.append(jacs)
+        per_out = [_jacrev_rows(vjp_fn, outs, o, out_type is not None, x_shapes)
+                   for o in range(len(outs))]
         per_arg = [[per_out[o][j] for o in range(len(outs))] for j in range(len(nums))]
-        return _arrange(per_arg, isinstance(argnums, int), out_type)
+        jac = _arrange(per_arg, isinstance(argnums, (int, np.integer)), out_type)
+        return (jac, aux[0]) if has_aux else jac
 
     return wrapper
+
+
+def _jacrev_rows(vjp_fn: Callable, outs: list[Tensor], o: int, several: bool,
+                 x_shapes: list[tuple]) -> list[Tensor]:
+    """The Jacobians of output ``o`` with respect to each argument: one vjp per element."""
+    from .functional import reshape, stack
+
+    y = outs[o]
+    rows = []
+    for k in range(y.data.size):
+        cts = [Tensor._make(np.zeros(z.shape, dtype=z.dtype)) for z in outs]
+        e = np.zeros(y.data.size, dtype=y.dtype)
+        e[k] = 1
+        cts[o] = Tensor._make(e.reshape(y.shape))
+        rows.append(vjp_fn(cts if several else cts[0]))
+    jacs = []
+    for j, x_shape in enumerate(x_shapes):
+        if rows:
+            jac = reshape(stack([r[j] for r in rows], 0), y.shape + x_shape)
+        else:
+            jac = Tensor._make(np.zeros(y.shape + x_shape, dtype=y.dtype))
+        jacs.append(jac)
+    return jacs
 
 
 jacobian = jacrev
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The Hessian, forward-over-reverse: ``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
 
 
 # --------------------------------------------------------------------------- autograd.grad
 
 def autograd_grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
                   retain_graph: bool | None = None, create_graph: bool = False,
-                  allow_unused: bool = False) -> tuple:
+                  allow_unused: bool | None = None, is_grads_batched: bool = False,
+                  materialize_grads: bool = False) -> tuple:
     """PyTorch's ``torch.autograd.grad``: gradients of ``outputs`` with respect to ``inputs``,
-    returned instead of accumulated into ``.grad``."""
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    gos = [grad_outputs] * len(outs) if grad_outputs is None or isinstance(
-        grad_outputs, Tensor) and len(outs) == 1 else list(grad_outputs)
-    if grad_outputs is None:
-        gos = [None] * len(outs)
-    for o in outs:
-        if not o.requires_grad:
-            raise ChainruleError("autograd.grad: an output does not require grad")
+    returned instead of accumulated into ``.grad``. An input the outputs do not depend on is an
+    error, or ``None`` with ``allow_unused=True``, or zeros with ``materialize_grads=True``.
+    ``is_grads_batched``: the first dimension of each of ``grad_outputs`` is a batch of vectors
+    (one backward pass each here, stacked)."""
+    if is_grads_batched:
+        return _batched_autograd_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                                      allow_unused, materialize_grads)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("autograd.grad: materialize_grads=True needs allow_unused to be True "
+                         "or not passed")
+    outs = tensor_list(outputs, "autograd.grad", "outputs")
+    ins = tensor_list(inputs, "autograd.grad", "inputs")
+    if not ins:
+        raise ValueError("autograd.grad: `inputs` cannot be empty; pass the tensors to "
+                         "differentiate with respect to")
+    for k, x in enumerate(ins):
+        if not x.requires_grad:
+            raise ChainruleError(f"autograd.grad: input {k} (shape {x.shape}) does not require "
+                                 "grad; only tensors that require grad have a gradient")
+    gos = per_output(grad_outputs, len(outs), "autograd.grad", "grad_outputs")
+    check_outputs_require_grad(outs, "autograd.grad")
     root_grads = [_root_gradient(o, g, "autograd.grad") for o, g in zip(outs, gos)]
     keep = create_graph if retain_graph is None else retain_graph
     grads = walk(outs, root_grads, retain_graph=keep, create_graph=create_graph,
                  targets=ins) or []
     result: list[Tensor | None] = []
-    for g in grads:
+    for k, (g, x) in enumerate(zip(grads, ins)):
         if g is None:
             if not allow_unused:
                 raise ChainruleError(
-                    "autograd.grad: one of the inputs was not used to compute the outputs; pass "
-                    "allow_unused=True to get None for it")
-            result.append(None)
+                    f"autograd.grad: input {k} (shape {x.shape}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it (or "
+                    "materialize_grads=True for zeros)")
+            result.append(Tensor._make(np.zeros(x.shape, dtype=x.dtype))
+                          if materialize_grads else None)
         else:
             result.append(g if isinstance(g, Tensor) else Tensor._make(np.asarray(g)))
     return tuple(result)
+
+
+def _batched_autograd_grad(outputs: Any, inputs: Any, grad_outputs: Any,
+                           retain_graph: bool | None, create_graph: bool,
+                           allow_unused: bool | None, materialize_grads: bool) -> tuple:
+    from .functional import stack
+
+    outs = tensor_list(outputs, "autograd.grad", "outputs")
+    gos = per_output(grad_outputs, len(outs), "autograd.grad", "grad_outputs")
+    if any(not isinstance(g, Tensor) or g.ndim == 0 for g in gos):
+        raise ValueError("autograd.grad: is_grads_batched=True needs every grad_output to be "
+                         "a tensor whose first dimension is the batch")
+    n = gos[0].shape[0]
+    keep = create_graph if retain_graph is None else retain_graph
+    rows = [autograd_grad(outs, inputs, [g[k] for g in gos], retain_graph=keep or k < n - 1,
+                          create_graph=create_graph, allow_unused=allow_unused,
+                          materialize_grads=materialize_grads) for k in range(n)]
+    cols = zip(*rows) if rows else ()
+    return tuple(None if col[0] is None else stack(list(col), 0) for col in cols)
+
+
+def tensor_list(tensors: Any, name: str, what: str) -> list[Tensor]:
+    """A tensor or a sequence of them, as a list (a clear error for anything else)."""
+    items = [tensors] if isinstance(tensors, Tensor) else tensors
+    if not isinstance(items, (tuple, list)):
+        raise TypeError(f"{name}: {what} must be a tensor or a sequence of tensors, got "
+                        f"{_describe(tensors)}")
+    for k, t in enumerate(items):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must be tensors, but {what}[{k}] is "
+                            f"{_describe(t)}")
+    return list(items)
+
+
+def per_output(grads: Any, n: int, name: str, what: str) -> list:
+    """``grad_outputs`` / ``grad_tensors``: one entry (or None) per output."""
+    if grads is None:
+        return [None] * n
+    if not isinstance(grads, (tuple, list)):
+        grads = [grads]
+    if len(grads) != n:
+        raise ValueError(f"{name}: got {n} outputs but {len(grads)} {what}; pass one per "
+                         "output (None for a scalar output)")
+    return list(grads)
+
+
+def check_outputs_require_grad(outs: list[Tensor], name: str) -> None:
+    for k, o in enumerate(outs):
+        if not o.requires_grad:
+            raise ChainruleError(f"{name}: output {k} (shape {o.shape}) does not require grad "
+                                 "and has no grad_fn; make an input require grad "
+                                 "(requires_grad=True) before computing it")
