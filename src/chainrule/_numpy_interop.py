@@ -70,12 +70,12 @@ def _functions() -> dict:
             keepdims: bool = False, **kw: Any) -> Any:
         # NumPy's default is ddof=0 (PyTorch's correction=1): keep NumPy's meaning here
         x = a if dtype is None else a.to(dtype)
-        return F.var(x, axis, correction=ddof, keepdim=keepdims)
+        return F.var(x, axis=axis, correction=ddof, keepdim=keepdims)
 
     def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
             keepdims: bool = False, **kw: Any) -> Any:
         x = a if dtype is None else a.to(dtype)
-        return F.std(x, axis, correction=ddof, keepdim=keepdims)
+        return F.std(x, axis=axis, correction=ddof, keepdim=keepdims)
 
     def dot(a: Any, b: Any) -> Any:
         na, nb = np.ndim(a), np.ndim(b)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import inspect
 import itertools
 import traceback
 import weakref
@@ -80,12 +81,44 @@ class _GradMode:
         STATE.grad_enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
-                return fn(*args, **kwargs)
+        return _decorate(fn, self.__class__)
 
-        return wrapper
+
+def _decorate(fn: Callable, mode: Callable[[], Any]) -> Callable:
+    """``fn`` run under the grad mode that ``mode()`` enters (a new context manager for each
+    call). A generator function runs under it at each step, and not while it is suspended at a
+    ``yield`` (the caller's mode holds there), as PyTorch's decorators do."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            gen = fn(*args, **kwargs)
+            try:
+                with mode():
+                    value = next(gen)
+                while True:
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        with mode():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with mode():
+                            value = gen.throw(e)
+                    else:
+                        with mode():
+                            value = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with mode():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class _NoArgGradMode(_GradMode):
@@ -129,13 +162,7 @@ class set_grad_enabled(_GradMode):
     def __call__(self, fn: Callable) -> Callable:
         STATE.grad_enabled = self._prev  # as a decorator it acts only when fn is called
         mode = self.enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, lambda: set_grad_enabled(mode))
 
 
 def is_grad_enabled() -> bool:
@@ -637,9 +664,7 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
         g = captured[node_or_leaf] if node_or_leaf in captured else grads.get(node_or_leaf)
         if g is not None and t.grad_fn is None and t._hooks:
             for hook in t._hooks:
-                new = hook(_as_tensor(g))
-                if new is not None:
-                    g = new.data if not create_graph else new
+                g = _apply_hook(hook, g, create_graph)
         result.append(g)
     return result
 
@@ -702,18 +727,37 @@ def _as_tensor(g: Any) -> Tensor:
     return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
 
 
+def _apply_hook(hook: Callable, g: Any, create_graph: bool) -> Any:
+    """The gradient after a tensor hook: the hook sees it and may return a replacement of the
+    same shape (a tensor), or None to keep it."""
+    gt = _as_tensor(g)
+    new = hook(gt)
+    if new is None:
+        return g
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, _Tensor):
+        raise TypeError(f"tensor hook {name!r} returned a {type(new).__name__}; a hook returns "
+                        "a tensor (the new gradient) or None (to keep the gradient)")
+    if new.shape != gt.shape:
+        raise ChainruleError(f"tensor hook {name!r} changed the gradient's shape from "
+                             f"{gt.shape} to {new.shape}; a hook may change its values, not "
+                             "its shape")
+    return new if create_graph else new.data
+
+
 def _run_tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
-    """Hooks registered on a non-leaf tensor see (and may replace) its gradient."""
+    """Hooks registered on a non-leaf tensor see (and may replace) its gradient; after
+    ``retain_grad()`` its ``.grad`` accumulates it, as a leaf's does."""
     if node.hooks:
         for hook in node.hooks:
-            new = hook(_as_tensor(g))
-            if new is not None:
-                g = new if create_graph else _as_tensor(new).data
+            g = _apply_hook(hook, g, create_graph)
     if node.retain is not None:
         t = node.retain()
         if t is not None:
             gt = _as_tensor(g)
-            t.grad = gt if create_graph else _tensor_cls()._make(np.array(gt.data))
+            if not create_graph:
+                gt = _tensor_cls()._make(np.array(gt.data))
+            t.grad = gt if t.grad is None else t.grad + gt
     return g
 
 
@@ -817,9 +861,7 @@ def _check_finite(node: Node, i: int, c: Any) -> None:
 def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool, given: set[int]) -> None:
     Tensor = _tensor_cls()
     for hook in x._hooks or ():
-        new = hook(_as_tensor(g))
-        if new is not None:
-            g = new if create_graph else _as_tensor(new).data
+        g = _apply_hook(hook, g, create_graph)
     if create_graph:
         g = _as_tensor(g)
         x.grad = g if x.grad is None else x.grad + g

@@ -18,7 +18,13 @@ class Generator:
         self.np_generator = np.random.default_rng(seed)
 
     def manual_seed(self, seed: int) -> Generator:
-        self._seed = int(seed)
+        """Seed this generator. As in PyTorch, a seed is an int in [-2⁶³, 2⁶⁴ - 1], and a
+        negative one is taken modulo 2⁶⁴ (-1 is 2⁶⁴ - 1)."""
+        seed = int(seed)
+        if not -0x8000_0000_0000_0000 <= seed <= 0xFFFF_FFFF_FFFF_FFFF:
+            raise ValueError(f"manual_seed: seed {seed} is out of range; give an int in "
+                             "[-2**63, 2**64 - 1]")
+        self._seed = seed % 2 ** 64
         self.np_generator = np.random.default_rng(self._seed)
         return self
 

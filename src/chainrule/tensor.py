@@ -97,6 +97,13 @@ class Tensor:
         """The dims reversed (a matrix's transpose)."""
         return F.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a tensor of at most 2 dims, as PyTorch's ``t()``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}; "
+                             "use .mT or transpose(dim0, dim1) for more dims")
+        return self.T
+
     @property
     def mT(self) -> Tensor:
         """The transpose of the last two dims (a batch of matrices)."""
@@ -227,7 +234,7 @@ class Tensor:
         if dtype is None or _dtypes.as_dtype(dtype) == self.data.dtype:
             return F.clone(self) if kwargs.get("copy") else self
         d = _dtypes.as_dtype(dtype)
-        if self.requires_grad and d.kind == "f":
+        if (self.requires_grad or self._tangents is not None) and d.kind == "f":  # (keep tangents)
             return F.S.cast(self, dtype=d)
         return Tensor._make(self.data.astype(d))
 
@@ -723,11 +730,11 @@ class Tensor:
     def prod(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         return F.prod(self, dim, keepdim, **kw)
 
-    def var(self, dim: Any = None, **kw: Any) -> Tensor:
-        return F.var(self, dim, **kw)
+    def var(self, *args: Any, **kw: Any) -> Tensor:
+        return F.var(self, *args, **kw)
 
-    def std(self, dim: Any = None, **kw: Any) -> Tensor:
-        return F.std(self, dim, **kw)
+    def std(self, *args: Any, **kw: Any) -> Tensor:
+        return F.std(self, *args, **kw)
 
     def amax(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         return F.amax(self, dim, keepdim, **kw)
