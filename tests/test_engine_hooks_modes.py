@@ -117,3 +117,18 @@ def test_negative_seeds_are_remapped_as_in_torch():
     assert g.initial_seed() == torch.Generator().manual_seed(-1).initial_seed()
     with pytest.raises(ValueError, match="out of range"):
         cr.manual_seed(2 ** 64)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "bool"])
+@pytest.mark.parametrize("op", ["exp", "sqrt", "sin"])
+def test_float_results_of_small_int_and_bool_tensors_take_the_default_dtype(dtype, op):
+    a = np.array([1, 0, 1]).astype(dtype)  # NumPy gives float16 here, PyTorch float32
+    got = getattr(cr, op)(cr.tensor(a))
+    want = getattr(torch, op)(torch.tensor(a))
+    assert got.dtype == cr.float32 and str(want.dtype) == "torch.float32"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_float16_tensors_stay_float16():
+    h = cr.tensor(np.array([1.0, 2.0], dtype=np.float16))
+    assert cr.exp(h).dtype == np.float16 and (h * h).dtype == np.float16

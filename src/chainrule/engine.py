@@ -313,7 +313,8 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
                 out = None  # the general path explains the error
             if out is not None and type(out) is not np.ndarray:
                 out = np.asarray(out)  # (a NumPy scalar, from a full reduction)
-            if out is not None and (out.dtype is not _FLOAT64 or data.dtype is _FLOAT64
+            if out is not None and (out.dtype is not _FLOAT64 and out.dtype is not _FLOAT16
+                                    or out.dtype is data.dtype
                                     or "dtype" in params):  # (as asked, e.g. x.double())
                 result = Tensor._make(out)
                 if x.requires_grad and STATE.grad_enabled and op.vjps is not None:
@@ -351,12 +352,9 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype is _FLOAT64 and not _has_float64(arrays) and "dtype" not in params:
-        # An int tensor met a Python float: PyTorch gives the default dtype, NumPy float64.
-        # (Not when the op was asked for a dtype, as cast is.)
-        from ._dtypes import get_default_dtype
-
-        out = out.astype(get_default_dtype())
+    if (out.dtype is _FLOAT64 or out.dtype is _FLOAT16) and "dtype" not in params \
+            and not _has_dtype(arrays, out.dtype.char):
+        out = _in_default_dtype(op, out, arrays, params)
     result = Tensor._make(out)
     if op.view and np.may_share_memory(out, arrays[0]):
         a0 = args[0]
@@ -417,11 +415,28 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
 
 
 _FLOAT64 = np.dtype(np.float64)  # (one object: every native float64 array's dtype is it)
+_FLOAT16 = np.dtype(np.float16)
 
 
-def _has_float64(arrays: list) -> bool:
+def _in_default_dtype(op: Op, out: np.ndarray, arrays: list, params: dict) -> np.ndarray:
+    """An op's float result where NumPy promotes integers differently from PyTorch, which
+    gives the default dtype: an int tensor with a Python float (NumPy: float64, cast here) or
+    a small int or bool tensor through exp or sqrt (NumPy: float16, so computed again from
+    the inputs in the default dtype, not rounded to float16 first)."""
+    from ._dtypes import get_default_dtype
+
+    default = get_default_dtype()
+    if out.dtype is _FLOAT16:
+        arrays = [a.astype(default) if type(a) is np.ndarray and a.dtype.kind in "biu" else a
+                  for a in arrays]
+        return np.asarray(op.forward(*arrays, **params), dtype=default)
+    return out.astype(default)
+
+
+def _has_dtype(arrays: list, char: str) -> bool:
+    """Whether one of ``arrays`` has the dtype of this type character (``"d"``: float64)."""
     for d in arrays:  # (a plain loop: this runs for every float64 op)
-        if type(d) is np.ndarray and (d.dtype is _FLOAT64 or d.dtype.char == "d"):
+        if type(d) is np.ndarray and d.dtype.char == char:
             return True
     return False
 
