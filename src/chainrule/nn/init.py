@@ -78,27 +78,74 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill from U(a, b)."""
+    if a > b:
+        raise ValueError(f"uniform_: the lower bound a={a} must not exceed b={b}")
     return _fill(tensor, _gen(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: Any = None) -> Tensor:
     """Fill from N(mean, std²)."""
+    if std < 0:
+        raise ValueError(f"normal_: std must be >= 0, got {std}")
     return _fill(tensor, _gen(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator: Any = None) -> Tensor:
-    """Fill from N(mean, std²) truncated to [a, b] (resampling values outside)."""
+    """Fill from N(mean, std²) truncated to [a, b]: values outside are drawn again a few
+    times, and any still outside (a narrow or far-out [a, b]) by inverting the CDF."""
+    if not std > 0 or a > b:
+        raise ValueError(f"trunc_normal_: need std > 0 and a <= b, got std={std}, a={a}, "
+                         f"b={b}")
     rng = _gen(generator)
     out = rng.normal(mean, std, tensor.shape)
     bad = (out < a) | (out > b)
-    for _ in range(1000):
+    for _ in range(10):
         if not bad.any():
             break
         out[bad] = rng.normal(mean, std, int(bad.sum()))
         bad = (out < a) | (out > b)
+    if bad.any():
+        n = int(bad.sum())
+        out[bad] = mean + std * _trunc_std_normal(rng, (a - mean) / std, (b - mean) / std, n)
     return _fill(tensor, np.clip(out, a, b))
+
+
+def _trunc_std_normal(rng: Any, lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` draws of N(0, 1) truncated to [lo, hi]: Φ⁻¹ of U(Φ(lo), Φ(hi)), computed in the
+    lower tail (an interval above 0 is mirrored) where Φ keeps its precision."""
+    flip = lo > 0
+    if flip:
+        lo, hi = -hi, -lo
+    cdf_lo, cdf_hi = (0.5 * math.erfc(-z / math.sqrt(2.0)) for z in (lo, hi))
+    with np.errstate(divide="ignore"):  # Φ⁻¹(0) = -inf is clipped to the bound
+        z = _norm_ppf(rng.uniform(cdf_lo, cdf_hi, n))
+    return -z if flip else z
+
+
+# Acklam's rational approximation of Φ⁻¹ (relative error < 1.2e-9).
+_PPF_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+          1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_PPF_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+          6.680131188771972e+01, -1.328068155288572e+01, 1.0)
+_PPF_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+          -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_PPF_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+          3.754408661907416e+00, 1.0)
+
+
+def _norm_ppf(p: np.ndarray) -> np.ndarray:
+    """The standard normal quantile Φ⁻¹(p), elementwise."""
+    out = np.empty_like(p)
+    tail = np.minimum(p, 1 - p) < 0.02425
+    q = np.sqrt(-2 * np.log(np.minimum(p[tail], 1 - p[tail])))
+    z = np.polyval(_PPF_C, q) / np.polyval(_PPF_D, q)
+    out[tail] = np.where(p[tail] < 0.5, z, -z)
+    q = p[~tail] - 0.5
+    r = q * q
+    out[~tail] = q * np.polyval(_PPF_A, r) / np.polyval(_PPF_B, r)
+    return out
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -125,6 +172,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a 3-, 4- or 5-D conv weight so the convolution is the identity (per group)."""
     if tensor.ndim not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({tensor.shape[0]}) must be divisible by "
+                         f"groups={groups}")
     out_per_group = tensor.shape[0] // groups
     min_dim = min(out_per_group, tensor.shape[1])
     w = np.zeros(tensor.shape)

@@ -66,6 +66,8 @@ def _probs_t(q: Any, k: Any, mask: Any, scale: float, is_causal: bool) -> Any:
                 st = st + m
     if is_causal:
         st = st + _causal_bias(st.shape[-2], st.shape[-1], st.dtype)
+    if st.size == 0:  # no queries, keys or batch: nothing to normalise (max has no identity)
+        return st
     if _is_tensor(st):
         m = np.amax(st.data, axis=-2, keepdims=True)
         m = np.where(np.isfinite(m), m, 0.0).astype(st.dtype)

@@ -470,6 +470,8 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: Any = None, stride: Any = 1,
                       f"{', '.join('L' * nd)}) and out channels divisible by groups")
     k = w.shape[2:]
     out, bm, wide = _geometry(x.shape, k, s, p, d, groups)
+    if n == 0:  # an empty batch (the GEMM layouts below reshape by -1)
+        return np.zeros((0, o) + out, dtype=np.result_type(x, w))
     if _use_hwnc(nd, groups, c):
         return _conv_hwnc(x, w, b, s, p, d, out)
     # With one group the bias rides in the GEMM: a row of ones below the windows, the bias as
@@ -513,6 +515,8 @@ def _conv_transpose_forward(y: np.ndarray, w: np.ndarray, b: Any = None, stride:
                  for L, kk, ss, pp, dd, oo in zip(out, k, s, p, d, op))
     if any(L <= 0 for L in size):
         raise OpError(f"conv_transpose{nd}d: the output size {size} is not positive")
+    if n == 0:
+        return np.zeros((0, cout) + size, dtype=np.result_type(y, w))
     if _use_hwnc(nd, groups, cout):
         return _conv_transpose_hwnc(y, w, b, size, s, p, d)
     bm = _batch_major(n, math.prod(out), groups)
@@ -538,6 +542,8 @@ def _conv_weight_forward(x: np.ndarray, gy: np.ndarray, kernel_size: tuple, stri
     if gy.shape[0] != n or any(a > b for a, b in zip(gy.shape[2:], out)):
         raise OpError(f"conv{nd}d_weight: gradient of shape {gy.shape} does not match the "
                       f"output {(n, o) + out} of the convolution")
+    if n == 0:
+        return np.zeros((o, c // groups) + k, dtype=np.result_type(x, gy))
     g0 = gy
     if tuple(gy.shape[2:]) != out:  # the transposed conv's adjoint: trailing outputs are 0
         gy = _pad(gy, (0,) * nd, tuple(b - a for a, b in zip(gy.shape[2:], out)))
@@ -640,7 +646,7 @@ def _make_conv_ops(nd: int) -> _ConvOps:
             return gb
         if _is_tensor(g):
             return g.sum(axis=(0,) + tuple(range(2, 2 + nd)))
-        return np.einsum("nop->o", g.reshape(g.shape[0], g.shape[1], -1))
+        return np.einsum("nop->o", g.reshape(g.shape[0], g.shape[1], math.prod(g.shape[2:])))
 
     def bias_tangent(t: Any, out: Any, *args: Any, **kw: Any) -> Any:
         return t.reshape(tuple(t.shape[:-1]) + (1, t.shape[-1]) + (1,) * nd)
@@ -1190,22 +1196,24 @@ def _adaptive_matrix_cached(sp: tuple, output_size: tuple, dtype: str) -> np.nda
 
 def _make_adaptive_avg_pool(nd: int) -> Op:
     def forward(x: np.ndarray, output_size: tuple) -> np.ndarray:
+        if x.dtype.kind != "f":  # averages of integers are fractions (as in avg_pool)
+            x = x.astype(np.float64)
         sp = x.shape[x.ndim - nd:]
         lead = x.shape[: x.ndim - nd]
         m = _adaptive_matrix_cached(sp, tuple(output_size), x.dtype.str)
-        return (x.reshape(lead + (-1,)) @ m.T).reshape(lead + tuple(output_size))
+        return (x.reshape(lead + (m.shape[1],)) @ m.T).reshape(lead + tuple(output_size))
 
     def vjp(g: Any, out: Any, x: Any, output_size: tuple) -> Any:
         sp = tuple(x.shape[x.ndim - nd:])
         lead = tuple(g.shape[: g.ndim - nd])
         m = _adaptive_matrix_cached(sp, tuple(output_size), g.dtype.str)
-        return (g.reshape(lead + (-1,)) @ m).reshape(lead + sp)
+        return (g.reshape(lead + (m.shape[0],)) @ m).reshape(lead + sp)
 
     def jvp(t: Any, out: Any, x: Any, output_size: tuple) -> Any:
         sp = tuple(x.shape[x.ndim - nd:])
         lead = tuple(t.shape[: t.ndim - nd])
         m = _adaptive_matrix_cached(sp, tuple(output_size), t.dtype.str)
-        return (t.reshape(lead + (-1,)) @ m.T).reshape(lead + tuple(output_size))
+        return (t.reshape(lead + (m.shape[1],)) @ m.T).reshape(lead + tuple(output_size))
 
     return defop(
         f"adaptive_avg_pool{nd}d", forward, vjp,

@@ -147,7 +147,10 @@ def _scale_upstream(g: Any, reduction: str, denom: Any) -> Any:
     """The upstream gradient per sample, as a (..., 1) column (or a scalar)."""
     if reduction == "none":
         return np.expand_dims(g, -1)
-    return g / denom if reduction == "mean" else g
+    if reduction == "mean":
+        # every target ignored (denom 0): the loss is NaN, but no logit moves it (PyTorch: 0)
+        return g / denom if denom else g * 0
+    return g
 
 
 def _ce_vjp(g: Any, out: Any, x: Any, target: Any, weight: Any = None,
@@ -170,7 +173,9 @@ def _ce_jvp(t: Any, out: Any, x: Any, target: Any, weight: Any = None,
     if reduction == "none":
         return per
     total = np.sum(per, axis=tuple(range(-(xv.ndim - 1), 0))) if xv.ndim > 1 else per
-    return total / denom if reduction == "mean" else total
+    if reduction == "mean":
+        return total / denom if denom else total * 0
+    return total
 
 
 def _ce_sample(rng: np.random.Generator) -> tuple:

@@ -5,7 +5,6 @@ chainrule ops (so gradients come for free), except the few fused primitives in `
 (cross-entropy from logits, normalisation, embedding) kept for stability and speed.
 """
 
-from ...functional import pad
 from .activation import *
 from .attention import *
 from .conv import *

@@ -147,7 +147,12 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x if x > 0 else a·x`` with a learned slope ``a`` per channel (dim 1) or shared."""
     w = weight
-    if weight.numel() > 1 and input.ndim >= 2:
+    if weight.numel() > 1:
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if weight.numel() != channels:
+            raise ValueError(f"prelu: {weight.numel()} slopes do not match the {channels} "
+                             f"channels (dim 1) of the input of shape {input.shape}; use one "
+                             f"slope per channel or a single one")
         w = F.reshape(weight, (weight.numel(),) + (1,) * (input.ndim - 2))
     return F.where(input.data > 0, input, w * input)
 

@@ -65,6 +65,9 @@ def _additive(mask: Any, dtype: np.dtype) -> Any:
     m = _data(mask)
     if m.dtype == np.bool_:
         out: Any = Tensor._make(np.where(m, 0.0, -np.inf).astype(dtype))
+    elif m.dtype.kind != "f":
+        raise TypeError(f"scaled_dot_product_attention: attn_mask must be bool (True = may "
+                        f"attend) or float (added to the scores), got {m.dtype}")
     elif isinstance(mask, Tensor) and m.dtype == dtype:
         out = mask
     else:
@@ -88,6 +91,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if ndim_of(query) < 2 or ndim_of(key) < 2 or ndim_of(value) < 2:
         raise ValueError("scaled_dot_product_attention: query, key and value need at least 2 "
                          "dims (..., length, features)")
+    dtypes = [_data(t).dtype for t in (query, key, value)]
+    if any(d.kind != "f" for d in dtypes):
+        raise TypeError(f"scaled_dot_product_attention: query, key and value must be floating "
+                        f"point, got {', '.join(map(str, dtypes))}; convert them with .float()")
     lq, e = shape_of(query)[-2:]
     s = shape_of(key)[-2]
     if shape_of(key)[-1] != e or shape_of(value)[-2] != s:
@@ -140,6 +147,25 @@ def _pad_last(mask: Any, n: int) -> Any:
     return F.pad(mask, [0, n])
 
 
+def _check_mha_shapes(query: Any, key: Any, value: Any) -> None:
+    """Query ``(L, N, E)`` (or unbatched ``(L, E)``); key and value of the same rank, with
+    the same length S and, batched, the query's batch size N."""
+    qs, ks, vs = shape_of(query), shape_of(key), shape_of(value)
+    op = "multi_head_attention_forward"
+    if len(qs) not in (2, 3):
+        raise ValueError(f"{op}: query should be unbatched 2-D (L, E) or batched 3-D "
+                         f"(L, N, E), got shape {qs}")
+    if len(ks) != len(qs) or len(vs) != len(qs):
+        raise ValueError(f"{op}: key {ks} and value {vs} must have the same number of dims "
+                         f"as query {qs}")
+    if ks[:-1] != vs[:-1]:
+        raise ValueError(f"{op}: key {ks} and value {vs} must agree in all dims but the last "
+                         f"(length S and batch)")
+    if len(qs) == 3 and ks[1] != qs[1]:
+        raise ValueError(f"{op}: query {qs} and key {ks} have different batch sizes (dim 1; "
+                         f"dim 0 with batch_first=True)")
+
+
 def multi_head_attention_forward(
         query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
         in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k: Tensor | None,
@@ -160,6 +186,7 @@ def multi_head_attention_forward(
     Returns ``(output, weights)``: weights (N, L, S) averaged over heads (or (N, H, L, S)),
     or None when ``need_weights`` is False.
     """
+    _check_mha_shapes(query, key, value)
     batched = ndim_of(query) == 3
     if not batched:
         query, key, value = (F.unsqueeze(t, 1) for t in (query, key, value))

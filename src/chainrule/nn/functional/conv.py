@@ -23,7 +23,7 @@ from ...ops import conv as C
 from ...ops._util import ndim_of, shape_of
 from ...tensor import Tensor
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad_nd"]
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad", "pad_nd"]
 
 _IntOr = int | Sequence[int]
 
@@ -75,15 +75,49 @@ def pad_nd(input: Any, pads: Sequence[tuple[int, int]], mode: str = "constant",
         elif mode == "replicate":
             idx = np.clip(idx, 0, n - 1)
         elif mode == "circular":
-            if lo > n or hi > n:
+            # a negative pad crops first, and the wrap reads the cropped part (as PyTorch)
+            start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+            if m <= 0 or max(lo, 0) > m or max(hi, 0) > m:
                 raise ValueError(f"pad: circular padding ({lo}, {hi}) can wrap at most once "
                                  f"around a dimension of size {n}")
-            idx = idx % n
+            idx = start + np.arange(-max(lo, 0), m + max(hi, 0)) % m
         else:
             raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
                              f"'circular', got {mode!r}")
         out = F.index_select(out, dim, Tensor._make(idx.astype(np.int64)))
     return out
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant",
+        value: float | None = None) -> Tensor:
+    """``torch.nn.functional.pad``: ``pad = (last_left, last_right, prev_left, ...)``, with
+    ``mode`` 'constant' (filled with ``value``, default 0), 'reflect', 'replicate' or
+    'circular'."""
+    if mode == "constant":
+        return F.pad(input, pad, value=0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
+                         f"'circular', got {mode!r}")
+    n = len(pad)
+    if n % 2 or n // 2 >= max(ndim_of(input), 1):
+        raise ValueError(f"pad: {mode} padding {tuple(pad)} must have an even length and pad "
+                         f"fewer dims than the input's {ndim_of(input)} (shape "
+                         f"{shape_of(input)}); the leading dim is a batch or channel dim")
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, n, 2)][::-1]
+    return pad_nd(input, pairs, mode)
+
+
+def _check_geometry(op: str, k: tuple, s: tuple, p: tuple, d: tuple) -> None:
+    """Kernel, stride and dilation must be positive, padding non-negative."""
+    if min(k + s + d) >= 1 and min(p) >= 0:  # the common case, checked at once
+        return
+    for what, vals, least in (("kernel size", k, 1), ("stride", s, 1), ("dilation", d, 1),
+                              ("padding", p, 0)):
+        if any(v < least for v in vals):
+            bound = "positive" if least else "non-negative"
+            raise ValueError(f"{op}: {what} must be {bound}, got {tuple(vals)}")
 
 
 def _same_padding(k: tuple, d: tuple, s: tuple, op: str) -> tuple[tuple, tuple]:
@@ -118,6 +152,7 @@ def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any
                              f"got {padding!r}")
     else:
         p = _tuple(padding, nd, "padding", op)
+    _check_geometry(op, k, s, p, d)
     c = shape_of(x)[1]
     if groups < 1 or c % groups or shape_of(weight)[0] % groups:
         raise ValueError(f"{op}: groups={groups} must divide in_channels ({c}) and "
@@ -165,7 +200,11 @@ def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, pa
     p = _tuple(padding, nd, "padding", op)
     d = _tuple(dilation, nd, "dilation", op)
     k = shape_of(weight)[2:]
+    _check_geometry(op, k, s, p, d)
     if output_size is not None:
+        if len(output_size) not in (nd, nd + 2):
+            raise ValueError(f"{op}: output_size must have {nd} or {nd + 2} elements "
+                             f"(got {len(output_size)}: {tuple(output_size)})")
         want = tuple(int(v) for v in output_size)[-nd:]
         base = tuple(C.transpose_out_size(L, kk, ss, pp, dd, 0)
                      for L, kk, ss, pp, dd in zip(shape_of(x)[2:], k, s, p, d))

@@ -33,12 +33,23 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within the "
                              f"{n} embeddings")
         padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not "
-                                  "supported")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported; use "
+                                  "sparse=False (the gradient is a dense array)")
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
-    return N.embedding(weight, idx, padding_idx=padding_idx)
+    out = N.embedding(weight, idx, padding_idx=padding_idx)
+    if scale_grad_by_freq and weight.requires_grad:
+        out = _scale_grad_by_freq(out, idx)
+    return out
+
+
+def _scale_grad_by_freq(out: Tensor, idx: np.ndarray) -> Tensor:
+    """``out`` unchanged, but the gradient reaching row k divided by the number of times k
+    occurs in ``idx`` (PyTorch's ``scale_grad_by_freq``)."""
+    _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    s = (1.0 / counts[inverse.reshape(idx.shape)])[..., None].astype(out.dtype)
+    return out * s + (out * (1 - s)).detach()
 
 
 def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:

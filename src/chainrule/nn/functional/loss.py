@@ -148,8 +148,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     t = target if isinstance(target, Tensor) else as_tensor(target)
     if t.dtype.kind == "f":
         if t.shape != input.shape:
+            hint = ("; class indices must be an integer tensor (target.long())"
+                    if t.shape == (input.shape[:1] + input.shape[2:] if input.ndim > 1 else ())
+                    else "")
             raise ValueError(f"cross_entropy: probability targets must have the input's shape "
-                             f"{input.shape}, got {t.shape}")
+                             f"{input.shape}, got {t.shape}{hint}")
         if t.dtype != input.dtype:
             t = t.to(input.dtype)
         return N.soft_cross_entropy(x, _class_last(t), weight=w,
@@ -196,7 +199,12 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if reduction == "none":
         return loss
     total = F.sum(loss)
-    return total / wt.sum() if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    denom = wt.sum()
+    if not denom:  # every target ignored: NaN as in PyTorch, but a zero gradient (not NaN)
+        return total * 0 + float("nan")
+    return total / denom
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

@@ -26,12 +26,20 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
 
 
 def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None,
-            shape: tuple[int, ...]) -> Tensor:
+            shape: tuple[int, ...], op: str = "normalization") -> Tensor:
     if weight is not None:
-        y = y * (weight if weight.shape == shape else F.reshape(weight, shape))
+        y = y * (weight if weight.shape == shape else _fit(weight, shape, "weight", op))
     if bias is not None:
-        y = y + (bias if bias.shape == shape else F.reshape(bias, shape))
+        y = y + (bias if bias.shape == shape else _fit(bias, shape, "bias", op))
     return y
+
+
+def _fit(p: Tensor, shape: tuple[int, ...], what: str, op: str) -> Tensor:
+    """``p`` reshaped to broadcast as ``shape``, or a clear error when its size differs."""
+    if p.numel() != int(np.prod(shape)):
+        raise ValueError(f"{op}: {what} of shape {p.shape} does not fit the input: expected "
+                         f"{int(np.prod(shape))} values (broadcast as {shape})")
+    return F.reshape(p, shape)
 
 
 def _update_running(running: Tensor, value: np.ndarray, momentum: float) -> None:
@@ -56,8 +64,15 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                          f"{input.shape}")
     dims = (0,) + tuple(range(2, input.ndim))
     shape = _channel_shape(input)
+    for what, p in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if p is not None and p.numel() != shape[0]:
+            raise ValueError(f"batch_norm: {what} of shape {p.shape} does not match the "
+                             f"{shape[0]} channels (dim 1) of the input of shape {input.shape}")
     if training or running_mean is None or running_var is None:
         n = input.data.size // input.shape[1]
+        if n == 0:  # an empty batch: nothing to normalise, statistics unchanged
+            return _affine(input, weight, bias, shape, "batch_norm")
         if training and n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {input.shape}")
@@ -69,7 +84,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             var = x.var(axis=dims) * (n / (n - 1))
             _update_running(running_mean, mean, momentum)
             _update_running(running_var, var, momentum)
-        return _affine(y, weight, bias, shape)
+        return _affine(y, weight, bias, shape, "batch_norm")
     scale = 1.0 / np.sqrt(running_var.data + eps)
     shift = -running_mean.data * scale
     if weight is not None:
@@ -95,20 +110,29 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
         raise ValueError(f"layer_norm: normalized_shape {shape} must be the trailing dims of "
                          f"the input, got input of shape {input.shape}")
     y = N.standardize(input, dim=tuple(range(-k, 0)), eps=eps)
-    return _affine(y, weight, bias, shape)
+    return _affine(y, weight, bias, shape, "layer_norm")
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each group of ``C/num_groups`` channels (with all spatial positions) per
     sample, then the per-channel ``x̂·w + b``."""
-    if input.ndim < 2 or input.shape[1] % num_groups:
-        raise ValueError(f"group_norm: the number of channels ({input.shape[1:2]}) must be "
-                         f"divisible by num_groups={num_groups}")
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got "
+                         f"{input.shape}")
+    c = input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: the number of channels ({c}) must be divisible by "
+                         f"num_groups={num_groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != (c,):
+            raise ValueError(f"group_norm: {name} of shape {p.shape} does not match the "
+                             f"{c} channels of the input of shape {input.shape}")
     n = input.shape[0]
-    grouped = F.reshape(input, (n, num_groups, -1))
+    per_group = c // num_groups * int(np.prod(input.shape[2:]))  # not -1: N may be 0
+    grouped = F.reshape(input, (n, num_groups, per_group))
     y = F.reshape(N.standardize(grouped, dim=(-1,), eps=eps), input.shape)
-    return _affine(y, weight, bias, _channel_shape(input))
+    return _affine(y, weight, bias, _channel_shape(input), "group_norm")
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
@@ -121,6 +145,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.shape}")
     if not use_input_stats and running_mean is not None and running_var is not None:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if int(np.prod(input.shape[2:])) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when using the "
+                         f"input's statistics, got input of shape {input.shape}")
     dims = tuple(range(-(input.ndim - 2), 0))
     y = N.standardize(input, dim=dims, eps=eps)
     if running_mean is not None and running_var is not None:
@@ -130,7 +157,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         _update_running(running_mean, x.mean(axis=axes).mean(axis=0), momentum)
         _update_running(running_var, (x.var(axis=axes) * (m / max(m - 1, 1))).mean(axis=0),
                         momentum)
-    return _affine(y, weight, bias, _channel_shape(input))
+    return _affine(y, weight, bias, _channel_shape(input), "instance_norm")
 
 
 def rms_norm(input: Tensor, normalized_shape: int | Sequence[int],

@@ -45,6 +45,8 @@ def _pool_args(nd: int, kernel_size: Any, stride: Any, padding: Any, dilation: A
 def _max_pool(nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
               ceil_mode: bool, return_indices: bool) -> Any:
     op = f"max_pool{nd}d"
+    if np.dtype(getattr(input, "dtype", np.float64)) == np.bool_:
+        raise TypeError(f"{op}: boolean input is not supported; convert it with .float()")
     x, added = _batched(input, nd, op)
     k, s, p, d = _pool_args(nd, kernel_size, stride, padding, dilation, op)
     for kk, pp, dd in zip(k, p, d):

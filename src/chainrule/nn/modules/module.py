@@ -499,6 +499,14 @@ class Module:
             out[key] = t if keep_vars else t.detach()
         return out
 
+    def _optional_state_keys(self) -> set[str]:
+        """Keys that a checkpoint may lack without being incomplete (a module's
+        ``_optional_state`` names, e.g. BatchNorm's ``num_batches_tracked``, which PyTorch
+        checkpoints before 0.4.1 do not have); they keep their current value."""
+        return {f"{prefix}.{name}" if prefix else name
+                for prefix, m in self.named_modules()
+                for name in getattr(m, "_optional_state", ())}
+
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
         """Copy values from ``state_dict`` into the parameters and buffers.
@@ -515,8 +523,9 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        targets = dict(self._state_entries())
         given = {k: _as_array(v) for k, v in state_dict.items()}
+        targets = {k: t for k, t in self._state_entries()
+                   if k in given or k not in self._optional_state_keys()}
         check_state_dict({k: (t.shape, t.dtype) for k, t in targets.items()}, given,
                          strict=strict)
         missing = [k for k in targets if k not in given]

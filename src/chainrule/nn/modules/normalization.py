@@ -51,6 +51,7 @@ class _NormBase(Module):
     """Running statistics and the affine parameters shared by batch and instance norm."""
 
     _dims: tuple[int, ...] = ()  # accepted input ranks
+    _optional_state = ("num_batches_tracked",)  # old PyTorch checkpoints lack it
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device: Any = None,
@@ -225,7 +226,7 @@ class GroupNorm(Module):
                  affine: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        if num_channels % num_groups:
+        if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups = num_groups

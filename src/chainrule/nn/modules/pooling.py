@@ -91,13 +91,20 @@ class AvgPool1d(_AvgPoolNd):
 
     def __init__(self, kernel_size: _IntOr, stride: _IntOr | None = None, padding: _IntOr = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # PyTorch keeps AvgPool1d's sizes as 1-tuples (and its repr shows them so)
+        one = _single(kernel_size)
+        super().__init__(one, one if stride is None else _single(stride), _single(padding),
+                         ceil_mode, count_include_pad)
 
 
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling: y = Σ_window x / count; ∂y/∂x = 1/count over the window."""
 
     _nd = 2
+
+
+def _single(v: _IntOr) -> tuple[int, ...]:
+    return tuple(v) if isinstance(v, Sequence) else (v,)
 
 
 class _AdaptiveAvgPoolNd(Module):

@@ -113,6 +113,9 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: input.size(-1) must be equal to "
                              f"input_size. Expected {self.input_size}, got {input.shape[-1]}")
+        if input.shape[1 if input.ndim == 3 and self.batch_first else 0] == 0:
+            raise ValueError(f"{type(self).__name__}: expected a sequence length larger than "
+                             f"0, got input of shape {input.shape}")
         return input.ndim == 3
 
     def _state(self, hx: Any, batch: int, size: int, dtype: Any, batched: bool,
@@ -271,10 +274,21 @@ class RNNCellBase(Module):
                              f"expected input_size={self.input_size}")
         batched = input.ndim == 2
         x = input if batched else CF.unsqueeze(input, 0)
-        if hx is not None and not batched:
-            hx = tuple(CF.unsqueeze(h, 0) for h in hx) if isinstance(hx, (tuple, list)) \
-                else CF.unsqueeze(hx, 0)
+        if hx is not None:
+            self._check_state(hx, input)
+            if not batched:
+                hx = tuple(CF.unsqueeze(h, 0) for h in hx) if isinstance(hx, (tuple, list)) \
+                    else CF.unsqueeze(hx, 0)
         return x, hx, batched
+
+    def _check_state(self, hx: Any, input: Tensor) -> None:
+        """Each state must be ``input.shape[:-1] + (hidden_size,)``."""
+        expected = tuple(input.shape[:-1]) + (self.hidden_size,)
+        for h in hx if isinstance(hx, (tuple, list)) else (hx,):
+            if tuple(h.shape) != expected:
+                raise ValueError(f"{type(self).__name__}: expected a hidden state of shape "
+                                 f"{expected} for input of shape {input.shape}, got "
+                                 f"{tuple(h.shape)}")
 
     def _zeros(self, x: Tensor) -> Tensor:
         return Tensor._make(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
@@ -284,7 +298,7 @@ class RNNCellBase(Module):
         if not self.bias:
             s += ", bias=False"
         if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity!r}"
+            s += f", nonlinearity={self.nonlinearity}"  # unquoted, as PyTorch
         return s
 
 
@@ -314,6 +328,8 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise ValueError("LSTMCell: hx must be a tuple (h, c) of two tensors")
         x, st, batched = self._prepare(input, hx)
         if st is None:
             st = (self._zeros(x), self._zeros(x))
