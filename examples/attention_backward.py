@@ -42,27 +42,40 @@ def softmax_rows(s: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def main() -> int:
-    report = Report()
-    rng = np.random.default_rng(0)
+def make_problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Q (n × d), K (d × m, one key per column as in the text), V (m × d_v) and dO."""
+    rng = np.random.default_rng(seed)
     Q = rng.normal(size=(N_QUERIES, D))
-    K = rng.normal(size=(D, N_KEYS))        # one key per column, as in the text
+    K = rng.normal(size=(D, N_KEYS))
     V = rng.normal(size=(N_KEYS, D_V))
     dO = rng.normal(size=(N_QUERIES, D_V))  # the gradient arriving from the layers above
-    scale = 1 / np.sqrt(D)
+    return Q, K, V, dO
 
-    print(f"Attention with {N_QUERIES} queries, {N_KEYS} keys, d = {D}, d_v = {D_V}")
-    # forward by hand
+
+def by_hand(Q: np.ndarray, K: np.ndarray, V: np.ndarray,
+            dO: np.ndarray) -> dict[str, np.ndarray]:
+    """Forward and backward by the formulas above (keys as columns)."""
+    scale = 1 / np.sqrt(Q.shape[1])
     S = Q @ K * scale
     A = softmax_rows(S)
     O = A @ V
-    # backward by hand
     dV = A.T @ dO
     dA = dO @ V.T
     dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
     dS_jacobian = np.stack([(np.diag(a) - np.outer(a, a)) @ g for a, g in zip(A, dA)])
-    dQ = dS @ K.T * scale
-    dK = Q.T @ dS * scale
+    return {"A": A, "O": O, "dV": dV, "dA": dA, "dS": dS, "dS_jacobian": dS_jacobian,
+            "dQ": dS @ K.T * scale, "dK": Q.T @ dS * scale}
+
+
+def main() -> int:
+    report = Report()
+    Q, K, V, dO = make_problem()
+    scale = 1 / np.sqrt(D)
+
+    print(f"Attention with {N_QUERIES} queries, {N_KEYS} keys, d = {D}, d_v = {D_V}")
+    hand = by_hand(Q, K, V, dO)
+    A, O, dV, dA, dS = (hand[k] for k in ("A", "O", "dV", "dA", "dS"))
+    dS_jacobian, dQ, dK = hand["dS_jacobian"], hand["dQ"], hand["dK"]
 
     print("\nSoftmax backward: the shortcut against the full Jacobian diag(a) − a aᵀ")
     report.check("dS", dS, dS_jacobian, labels=("shortcut", "Jacobian"), rtol=1e-12)

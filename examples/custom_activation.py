@@ -31,7 +31,7 @@ import chainrule as cr
 B = 4.0
 
 
-@cr.custom_op(formula="d/dx squareplus(x) = (1 + x / sqrt(x^2 + b)) / 2")
+@cr.custom_op(formula=f"d/dx squareplus(x) = (1 + x / sqrt(x^2 + {B:g})) / 2")
 def squareplus(x: np.ndarray) -> np.ndarray:
     """(x + √(x² + b)) / 2, a smooth ReLU."""
     return (x + np.sqrt(x * x + B)) / 2

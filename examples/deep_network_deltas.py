@@ -13,9 +13,12 @@ Backward, with the deltas δ_i = ∂L/∂u_i:
 
 and one gradient-descent step W4 ← W4 − η·∂L/∂W4 with η = 0.1 (``cr.optim.SGD``).
 
-The text rounds φ3'(4) = 1 − tanh²(4) to 0.0014 (it is 0.00134095), so it reports
-δ3 ≈ −0.0126, ∂L/∂W3 ≈ −0.0504 and L ≈ 40.02. The exact values, which this script computes
-by hand and with chainrule, are L = 40.506, δ3 = −0.0120695 and ∂L/∂W3 = −0.0482778.
+The text's numbers are not all exact. It squares tanh(4) after rounding it to 0.9993, so
+φ3'(4) = 1 − 0.9993² ≈ 0.0014 instead of 1 − tanh²(4) = 0.00134095 (4% too large), and that
+error carries into δ3 ≈ −0.0126 and ∂L/∂W3 ≈ −0.0504 (exact: −0.0120695 and −0.0482778).
+Its loss L ≈ 40.02 does not depend on φ3' at all: ½(0.9993 − 10)² = 40.506, so 40.02 is a
+slip in the arithmetic. This script computes the exact values, by hand and with chainrule,
+and prints them beside the text's.
 
 Run: python examples/deep_network_deltas.py
 """
@@ -34,7 +37,7 @@ WEIGHTS = (1.0, 2.0, 1.0, 1.0)
 BIASES = (0.0, 0.0, 0.0, 0.0)
 ACTIVATIONS = ("identity", "identity", "tanh", "identity")
 
-# The exact values (rounded where the test of the project rounds them).
+# The exact values, rounded to the digits shown.
 EXPECTED = {
     "L": (40.506, 3),
     "δ4": (-9.00067, 5),
@@ -44,6 +47,17 @@ EXPECTED = {
     "∂L/∂W2": (-0.0241389, 7),
     "∂L/∂W1": (-0.0482778, 7),
     "W4 after": (1.89946, 5),
+}
+
+# What the text reports, and why it differs where it does.
+TEXT_VALUES = {
+    "L": ("40.02", "an arithmetic slip: ½(0.9993 − 10)² = 40.506"),
+    "δ4": ("-9.0007", ""),
+    "∂L/∂W4": ("-8.994", ""),
+    "φ3'(4)": ("0.0014", "1 − 0.9993²: tanh(4) rounded before squaring"),
+    "δ3": ("-0.0126", "from φ3'(4) rounded to 0.0014"),
+    "∂L/∂W3": ("-0.0504", "from φ3'(4) rounded to 0.0014"),
+    "W4 after": ("1.8994", ""),
 }
 
 
@@ -126,6 +140,10 @@ def main() -> int:
     for name, (expected, digits) in EXPECTED.items():
         report.expect(name, auto[name], expected, digits)
     report.expect("φ3'(4)", 1 - math.tanh(4.0) ** 2, 0.00134095, 8)
+    print("\nThe text's values beside the exact ones (the text stops at W3)")
+    exact = {**auto, "φ3'(4)": 1 - math.tanh(4.0) ** 2}
+    for name, (theirs, why) in TEXT_VALUES.items():
+        print(f"  {name:<9} text {theirs:<8}  exact {exact[name]:<15.9g} {why}".rstrip())
     return report.finish("Every delta and gradient matches, by hand and by autodiff.")
 
 

@@ -94,7 +94,7 @@ def main() -> int:
     problems: list[str] = []
     theta0 = rng.normal(size=sum(SIZES))
 
-    print("1. chainrule's gradient of a small network's loss (19 parameters)")
+    print(f"1. chainrule's gradient of a small network's loss ({sum(SIZES)} parameters)")
     theta = cr.tensor(theta0, requires_grad=True)
     loss_chainrule(theta).backward()
     assert theta.grad is not None

@@ -122,8 +122,11 @@ def main() -> int:
     report.check("L", loss, nn_loss.detach(), labels=labels)
     report.check("∂L/∂W_xh", grads["W_xh"], rnn.weight_ih_l0.grad, labels=labels)
     report.check("∂L/∂W_hh", grads["W_hh"], rnn.weight_hh_l0.grad, labels=labels)
-    report.check("∂L/∂b_h", grads["b_h"][:, 0], rnn.bias_ih_l0.grad, labels=labels)
+    print("  (nn.RNN has two biases, b_ih + b_hh = b_h: each one's gradient is ∂L/∂b_h)")
+    report.check("∂L/∂b_ih", grads["b_h"][:, 0], rnn.bias_ih_l0.grad, labels=labels)
+    report.check("∂L/∂b_hh", grads["b_h"][:, 0], rnn.bias_hh_l0.grad, labels=labels)
     report.check("∂L/∂W_hy", grads["W_hy"], head.weight.grad, labels=labels)
+    report.check("∂L/∂b_y", grads["b_y"][:, 0], head.bias.grad, labels=labels)
 
     print("\nHow far back the last step's error reaches: ‖∂L_T/∂h_t‖ (autodiff)")
     params = {name: cr.tensor(value, requires_grad=True) for name, value in p.items()}

@@ -119,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(__doc__.split("\n\n")[0])
     print(f"\n{DEPTH} linear layers of width {WIDTH}, batch {BATCH}, SGD; ‖g‖ is the norm of a "
-          "layer's gradient (weight and bias together).\n")
+          "layer's gradient (weight and bias together).\nThe layer column is each Linear's "
+          "index in the nn.Sequential (the activations between them have no parameters):\n"
+          f"0, 2, …, {2 * DEPTH - 2} are the {DEPTH} linear layers; in the residual network, "
+          "k.fc is block k's Linear.\n")
     results = {}
     for name in NETWORKS:
         with warnings.catch_warnings(record=True) as caught:
@@ -147,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         ("a 20-layer sigmoid MLP's first-layer gradient is orders of magnitude below its last",
          results["sigmoid"][0] / results["sigmoid"][1] < 1e-6),
         ("ReLU with Kaiming init keeps it within two orders of magnitude",
-         results["relu + kaiming"][0] / results["relu + kaiming"][1] > 1e-2),
+         1e-2 < results["relu + kaiming"][0] / results["relu + kaiming"][1] < 1e2),
         ("residual connections x + f(x) keep it within two orders of magnitude",
-         results["residual sigmoid"][0] / results["residual sigmoid"][1] > 1e-2),
+         1e-2 < results["residual sigmoid"][0] / results["residual sigmoid"][1] < 1e2),
         ("weights too large make the gradients explode",
          results["relu, large init"][2] > 1e6 and "exploding" in results["relu, large init"][3]),
         ("gradient clipping bounds them (total norm ≤ 1)",
