@@ -49,6 +49,7 @@ class LayerStats:
     update_ratio: float  # ‖W − W_previous‖ / ‖W_previous‖ since the previous recorded step
     finite: bool
     numel: int
+    has_grad: bool = True  # False: no parameter of it had a .grad (frozen, or not used)
 
 
 def _named(model: Any) -> list[tuple[str, Any]]:
@@ -171,7 +172,7 @@ class GradientMonitor:
                 mean_abs = sum(float(np.sum(np.abs(g))) for g in present) / max(total, 1)
                 max_abs = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in present)
                 finite = all(bool(np.all(np.isfinite(g))) for g in present)
-            else:
+            else:  # nothing to measure: not "vanishing"; report() shows "—" and "no grad"
                 gnorm = mean_abs = max_abs = 0.0
                 finite = True
             wnorm = math.sqrt(sum(float(np.sum(w * w)) for w in weights))
@@ -183,11 +184,16 @@ class GradientMonitor:
                 ratio = dnorm / pnorm if pnorm > 0 else (0.0 if dnorm == 0 else float("inf"))
         if not finite:
             gnorm = float("nan")
-        return LayerStats(call, name, gnorm, mean_abs, max_abs, wnorm, ratio, finite, numel)
+        return LayerStats(call, name, gnorm, mean_abs, max_abs, wnorm, ratio, finite, numel,
+                          bool(present))
 
     # ------------------------------------------------------------------ warnings
     def _check(self, st: LayerStats) -> None:
         layer = st.name
+        if not st.has_grad:  # no .grad at all (unused or frozen): nothing vanished
+            self._streak[(layer, "vanishing")] = self._streak[(layer, "growing")] = 0
+            self._last_norm.pop(layer, None)
+            return
         if not st.finite:
             self._warn(layer, "nonfinite",
                        f"gradients of layer '{layer}' are NaN or inf (step {st.step}); "
@@ -237,20 +243,29 @@ class GradientMonitor:
     def history(self, stat: str = "grad_norm", per: str = "layer") -> np.ndarray:
         """An array (recorded steps × layers, or × parameters with ``per="parameter"``) of
         ``stat``: grad_norm, mean_abs, max_abs, weight_norm or update_ratio."""
+        _check_per(per, "history")
+        if stat not in _STATS:
+            raise ValueError(f"GradientMonitor.history: unknown stat {stat!r}; use one of "
+                             + ", ".join(_STATS))
         recs = self.layer_records if per == "layer" else self.records
         width = len(self.layers) if per == "layer" else len(self.params)
         vals = [getattr(r, stat) for r in recs]
         return np.asarray(vals, dtype=np.float64).reshape(len(self.steps), width)
 
     def status(self, layer: str) -> str:
-        """"ok", or the kinds of trouble seen in ``layer`` (vanishing, exploding, nonfinite)."""
+        """"ok", or the kinds of trouble seen in ``layer`` (vanishing, exploding, nonfinite),
+        or "no grad" when its parameters had no gradient at the last recorded step."""
         kinds = [k for (lay, k) in self._warned if lay == layer]
-        return ", ".join(sorted(kinds)) if kinds else "ok"
+        if kinds:
+            return ", ".join(sorted(kinds))
+        last = [r for r in self.layer_records[-len(self.layers):] if r.name == layer]
+        return "no grad" if last and not last[0].has_grad else "ok"
 
     def report(self, per: str = "layer") -> str:
         """The table: per layer (or ``per="parameter"``), the last recorded step's gradient
         norm, its range over all steps, mean |g|, max |g|, the mean update/weight ratio and the
         status. Returns the text (``print(monitor)`` prints it)."""
+        _check_per(per, "report")
         names = self.layers if per == "layer" else [n for n, _ in self.params]
         n = len(self.steps)
         head = (f"Gradient flow over {n} step{'s' if n != 1 else ''} (every {self.every}; "
@@ -264,15 +279,24 @@ class GradientMonitor:
         ratio = self.history("update_ratio", per)
         cols = ["layer" if per == "layer" else "parameter", "‖g‖ last", "‖g‖ min", "‖g‖ max",
                 "mean|g|", "max|g|", "‖ΔW‖/‖W‖", "status"]
+        recs = self.layer_records if per == "layer" else self.records
+        width = len(names)
+        has = np.asarray([r.has_grad for r in recs], dtype=bool).reshape(n, width)
+        norms = np.where(has, norms, np.nan)  # no gradient: left out of min and max
         rows = []
         for j, name in enumerate(names):
             r = ratio[:, j]
             r = r[np.isfinite(r)]
             status = self.status(name if per == "layer" else _layer_of(name))
-            rows.append([name, _g(norms[-1, j]), _g(np.nanmin(norms[:, j]) if np.isfinite(
-                norms[:, j]).any() else float("nan")), _g(np.nanmax(norms[:, j]) if np.isfinite(
-                    norms[:, j]).any() else float("nan")), _g(mean_abs[-1, j]),
-                _g(max_abs[-1, j]), _g(float(np.mean(r))) if r.size else "—", status])
+            if per == "parameter" and not has[-1, j] and status == "ok":
+                status = "no grad"
+            seen = norms[:, j][has[:, j]]
+            last = [_g(norms[-1, j]), _g(mean_abs[-1, j]), _g(max_abs[-1, j])] if has[-1, j] \
+                else ["—"] * 3
+            rows.append([name, last[0], _g(np.nanmin(seen)) if np.isfinite(seen).any() else
+                         ("nan" if seen.size else "—"), _g(np.nanmax(seen)) if np.isfinite(
+                             seen).any() else ("nan" if seen.size else "—"), last[1], last[2],
+                         _g(float(np.mean(r))) if r.size else "—", status])
         widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
         lines = [head, "  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
         for row in rows:
@@ -330,6 +354,15 @@ class GradientMonitor:
         p = Path(path)
         fig.savefig(p, dpi=110, format="png")
         return p
+
+
+_STATS = ("grad_norm", "mean_abs", "max_abs", "weight_norm", "update_ratio")
+
+
+def _check_per(per: str, who: str) -> None:
+    if per not in ("layer", "parameter"):
+        raise ValueError(f"GradientMonitor.{who}: per must be 'layer' or 'parameter', got "
+                         f"{per!r}")
 
 
 def _g(v: Any) -> str:

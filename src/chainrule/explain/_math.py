@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,14 +91,16 @@ def name(text: str) -> M:
     m = _SIMPLE_NAME.match(text)
     if m:
         base, digits, primes = m.groups()
-        t = _GREEK.get(base, base)
+        t = _GREEK.get(base) or _GREEK_TEXT.get(base, base)
         if digits:
             t += f"_{{{digits}}}"
         return M(text, t + "'" * len(primes))
     parts = re.match(r"([A-Za-z]+)_?(\d+)\Z", text)
     if parts and len(parts.group(1)) > 1:
         return M(text, rf"\mathrm{{{parts.group(1)}}}_{{{parts.group(2)}}}")
-    return M(text, rf"\mathrm{{{tex_escape(text)}}}")
+    if re.fullmatch(r"[A-Za-z0-9_.:/ &%$#{}-]*", text):
+        return M(text, rf"\mathrm{{{tex_escape(text)}}}")
+    return M(text, text_to_tex(text))  # \, ^, ~ or other letters: text mode spells them
 
 
 def is_atom_name(text: str) -> bool:
@@ -232,16 +235,53 @@ _TEXT_TEX = {MINUS: "-", "…": r"\ldots{}", "′": "'", "∂": r"$\partial$", "
              "λ": r"$\lambda$", "π": r"$\pi$", "∞": r"$\infty$", "≥": r"$\ge$"}
 
 
+_GREEK_TEXT = dict(zip(
+    "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ",
+    r"\alpha \beta \gamma \delta \varepsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi "
+    r"\pi \rho \sigma \tau \upsilon \varphi \chi \psi \omega \Gamma \Delta \Theta \Lambda \Xi "
+    r"\Pi \Sigma \Phi \Psi \Omega".split()))
+_SCRIPTS = {**{c: f"^{d}" for c, d in zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")},
+            **{c: f"_{d}" for c, d in zip("₀₁₂₃₄₅₆₇₈₉ₙᵢⱼₖ", "0123456789nijk")}}
+_SYMBOLS = {"±": r"\pm", "½": r"\frac{1}{2}", "ℓ": r"\ell", "≠": r"\neq", "⟨": r"\langle",
+            "⟩": r"\rangle", "→": r"\to", "≈": r"\approx", "∑": r"\sum", "∏": r"\prod",
+            "∇": r"\nabla", "∈": r"\in", "⊗": r"\otimes", "∘": r"\circ", "⋯": r"\cdots"}
+_ACCENTS = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot",
+            "\u0308": r"\ddot", "\u0301": r"\acute", "\u0300": r"\grave"}
+
+
+def _char_tex(c: str) -> str:
+    if c in _TEXT_TEX:
+        return _TEXT_TEX[c]
+    if ord(c) < 128:
+        return tex_escape(c)
+    for table in (_GREEK_TEXT, _SYMBOLS):
+        if c in table:
+            return f"${table[c]}$"
+    if c in _SCRIPTS:
+        return f"${{}}{_SCRIPTS[c]}$"
+    parts = unicodedata.normalize("NFD", c)  # Ā = A + a combining macron
+    if len(parts) == 2 and parts[1] in _ACCENTS:
+        return _accented(parts[0], parts[1])
+    return "?"
+
+
+def _accented(base: str, accent: str) -> str:
+    return f"${_ACCENTS[accent]}{{{_char_tex(base).strip('$')}}}$"
+
+
 def text_to_tex(text: str) -> str:
-    """A plain Unicode note as LaTeX ``\\text{...}`` (math symbols in ``$...$``)."""
-    out = []
-    for c in text:
-        if c in _TEXT_TEX:
-            out.append(_TEXT_TEX[c])
-        elif ord(c) < 128:
-            out.append(tex_escape(c))
-        else:
-            out.append("?")
+    """A plain Unicode note as LaTeX ``\\text{...}`` (math symbols in ``$...$``; letters with
+    an accent, ``x̂`` or ``Ā``, as ``$\\hat{x}$``)."""
+    out: list[str] = []
+    k = 0
+    while k < len(text):
+        c, nxt = text[k], text[k + 1: k + 2]
+        if nxt in _ACCENTS:  # a letter followed by a combining accent
+            out.append(_accented(c, nxt))
+            k += 2
+            continue
+        out.append(_char_tex(c))
+        k += 1
     return r"\text{" + "".join(out) + "}"
 
 
@@ -260,6 +300,12 @@ class Operand:
 
 def wrap(a: Operand, prec: int) -> M:
     return a.m if a.prec >= prec else paren(a.m)
+
+
+def wrap_right(a: Operand, prec: int) -> M:
+    """A later operand: like :func:`wrap`, and a leading minus gets parentheses too
+    (``x·(−y)``, ``x − (−y)``, ``−(−x)``, never ``x·−y``)."""
+    return paren(a.m) if a.m.u.startswith(MINUS) else wrap(a, prec)
 
 
 def number_operand(v: Any, digits: int) -> Operand:
@@ -293,7 +339,7 @@ def times(c: Any, a: Operand, digits: int = 6) -> M:
     cm = num(c, digits)
     if a.prec >= ATOM and not a.const and is_atom_name(a.m.u):
         return M(cm.u + a.m.u, cm.t + " " + a.m.t)
-    return cm + DOT + wrap(a, MUL if not a.const else ATOM)
+    return cm + DOT + wrap_right(a, MUL if not a.const else ATOM)
 
 
 _FUNC_TEX = {"sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "sinh": r"\sinh",
@@ -332,15 +378,15 @@ def forward_expr(op: str, args: list[Operand], params: dict,
     a = args[0] if args else Operand(lit("?"))
     b = args[1] if len(args) > 1 else None
     if op == "add" and b is not None:
-        return wrap(a, ADD) + PLUS + wrap(b, ADD), ADD
+        return wrap(a, ADD) + PLUS + wrap_right(b, ADD), ADD
     if op == "sub" and b is not None:
-        return wrap(a, ADD) + SUB + wrap(b, MUL), ADD
+        return wrap(a, ADD) + SUB + wrap_right(b, MUL), ADD
     if op == "mul" and b is not None:
         if b.const and not a.const:
             a, b = b, a
-        return wrap(a, MUL) + DOT + wrap(b, MUL), MUL
+        return wrap(a, MUL) + DOT + wrap_right(b, MUL), MUL
     if op == "matmul" and b is not None:
-        return wrap(a, MUL) + DOT + wrap(b, NEG), MUL
+        return wrap(a, MUL) + DOT + wrap_right(b, NEG), MUL
     if op == "linear" and b is not None:
         w = wrap(b, ATOM)
         prod = wrap(a, MUL) + DOT + M(w.u + "ᵀ", f"{{{w.t}}}^{{\\top}}")
@@ -351,13 +397,13 @@ def forward_expr(op: str, args: list[Operand], params: dict,
         return M(f"{wrap(a, MUL).u}/{wrap(b, POW).u}",
                  rf"\frac{{{a.m.t}}}{{{b.m.t}}}"), MUL
     if op == "neg":
-        return M(MINUS, "-") + wrap(a, NEG), NEG
+        return M(MINUS, "-") + wrap_right(a, NEG), NEG
     if op == "pow" and b is not None:
         return power(a, b)
     if op == "square":
         return power(a, 2.0)
     if op == "sqrt":
-        return M(f"√{wrap(a, ATOM).u}", rf"\sqrt{{{a.m.t}}}"), ATOM
+        return M(f"√{wrap(a, ATOM).u}", rf"\sqrt{{{a.m.t}}}"), POW  # (√x)³, not √x³
     if op == "exp":
         return M(f"exp({a.m.u})", rf"e^{{{a.m.t}}}"), ATOM
     if op == "reciprocal":

@@ -160,7 +160,7 @@ def _explain_expression(args: argparse.Namespace) -> Any:
     if not isinstance(z, cr.Tensor) or not z.requires_grad:
         raise _Refused("the expression does not depend on its variables")
     if not z.name:
-        z.name = next(n for n in ("z", "f", "g", "h", "out") if n not in expr.variables)
+        z.name = _output_name(expr.variables)
     gradient = None if z.numel() == 1 else np.ones(z.shape)
     with np.errstate(all="ignore"):
         e = cr.explain(z, wrt=[env[n] for n in wrt_names], gradient=gradient,
@@ -170,6 +170,17 @@ def _explain_expression(args: argparse.Namespace) -> Any:
         "" if gradient is None else f"   (a vector output: this explains the gradient of "
         f"sum({z.name}))")
     return e
+
+
+def _output_name(variables: Any) -> str:
+    """A name for the output that no variable has: z, f, g, h, out, then z′, z″, ..."""
+    for n in ("z", "f", "g", "h", "out"):
+        if n not in variables:
+            return n
+    n = "z′"
+    while n in variables:  # cannot happen (variables are ASCII), but never loop forever
+        n += "′"
+    return n
 
 
 def _point_text(v: Any) -> str:

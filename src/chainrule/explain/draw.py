@@ -32,6 +32,7 @@ __all__ = ["Drawing", "draw"]
 _INSTALL = 'cr.draw needs the graphviz Python package: pip install "chainrule[draw]"'
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpeg",
             ".gif": "gif", ".dot": "dot", ".gv": "dot"}
+_RANKDIRS = ("LR", "TB", "BT", "RL")
 _COLORS = {"leaf": "#15803d", "constant": "#7b8494", "op": "#2563eb", "output": "#7c3aed",
            "scope": "#b45309", "back": "#dc2626"}
 _FILLS = {"leaf": "#e7f6ec", "constant": "#f3f4f6", "op": "#e8f0fe", "output": "#f1e8fd",
@@ -145,6 +146,10 @@ def draw(output: Tensor, *, show_grad: bool = False, depth: int | None = None,
         ``.source`` (DOT), ``.save("graph.svg"/".png"/".pdf")``, ``.digraph``; shows inline
         in Jupyter.
     """
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 1:
+        raise ValueError(f"draw: digits must be an integer of at least 1, got {digits!r}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
     graphviz = _graphviz()
     g = capture(output, walk=show_grad, who="draw")
     if show_grad:
@@ -284,6 +289,15 @@ def _add_edges(dot: Any, g: Graph, box_of: dict[str, str], show_grad: bool,
         if a != b:
             back.setdefault((a, b), []).append(s.contribution)
     for (a, b), cs in back.items():
-        label = brief(cs[0], digits) if len(cs) == 1 else f"{len(cs)} terms"
+        label = brief(cs[0], digits) if len(cs) == 1 else \
+            f"{brief(_total(cs), digits)} ({len(cs)} terms)"  # fan-out: they add up
         dot.edge(a, b, label=_esc(label), color=_COLORS["back"], fontcolor=_COLORS["back"],
                  style="dashed", constraint="false", fontsize="9")
+
+
+def _total(parts: list[Any]) -> Any:
+    """The sum of the contributions along one edge (all have the target's shape)."""
+    try:
+        return np.sum(np.stack([np.asarray(c) for c in parts]), axis=0)
+    except ValueError:  # shapes differ (cannot happen for one target): show the first
+        return parts[0]

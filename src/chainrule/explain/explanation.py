@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = ["Explanation", "explain"]
 
 MAX_PATHS = 12
+MAX_PATH_STEPS = 8  # longer paths are not written out term by term
 
 
 # --------------------------------------------------------------------------- document model
@@ -180,8 +181,8 @@ def explain(output: Tensor, wrt: Any = None, gradient: Any = None, digits: int =
     >>> float(e.gradients["w"])  # d/dw (2w)² = 8w
     24.0
     """
-    if int(digits) < 1:
-        raise ValueError(f"explain: digits must be at least 1, got {digits}")
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 1:
+        raise ValueError(f"explain: digits must be an integer of at least 1, got {digits!r}")
     g = capture(output, walk=True, who="explain")
     seed = seed_for(output, gradient, "explain")
     run_walk(g, output, seed)
@@ -351,6 +352,9 @@ class Explanation:
             return M(w.u + "ᵀ", f"{{{w.t}}}^{{\\top}}")
         if op in ("reshape", "identity", "clone", "cast"):
             return upm
+        if scal and local_value(s) is not None:  # numbers: the plain chain rule (custom ops)
+            loc = self._local_name(s)
+            return loc if up is None else up + SPACED_DOT + loc
         return M(f"vjp_{op}({upm.u})", rf"\operatorname{{vjp}}_{{\mathrm{{{op}}}}}({upm.t})")
 
     def _matmul_rule(self, up: M, a: Item, b: Item, i: int) -> M:
@@ -364,9 +368,9 @@ class Explanation:
             if na == 1:  # a (n) @ B (n×m): ∂a = B·δ
                 return cat(bm, DOT, upw)
             return cat(upw, DOT, bm, T)  # δ·Bᵀ (outer product when b is a vector)
-        if nb == 1:  # A (m×n) @ b (n): ∂b = Aᵀ·δ
-            return cat(am, T, DOT, upw)
-        return cat(am, T, DOT, upw)
+        if na == 1:  # a (n) @ B (n×m): ∂B = a·δᵀ (an outer product)
+            return cat(am, DOT, upw, T)
+        return cat(am, T, DOT, upw)  # ∂B = Aᵀ·δ (also for a vector b)
 
     def _affine_rule(self, head: Item, s: Step) -> M:
         """Rules of a linear layer u = W·a + b (or a·Wᵀ + b), by which part the step reaches."""
@@ -388,6 +392,8 @@ class Explanation:
                 return cat(delta, T, DOT, am)
             if form == "W·a":
                 return cat(delta, DOT, am, T)
+            if len(a.shape) == 1:  # u = a·W with a vector a (a column): ∂W = a·δᵀ
+                return cat(am, DOT, delta, T)
             return cat(am, T, DOT, delta)  # u = a·W: ∂W = aᵀ·δ
         if x is a:
             wm = W.m
@@ -397,6 +403,8 @@ class Explanation:
                 return cat(delta, DOT, wm)
             if form == "W·a":
                 return cat(wm, T, DOT, delta)
+            if len(a.shape) == 1:  # u = a·W with a vector a: ∂a = W·δ
+                return cat(wm, DOT, delta)
             return cat(delta, DOT, wm, T)  # u = a·W: ∂a = δ·Wᵀ
         return delta  # inside the layer (to W·a): δ passes on
 
@@ -589,6 +597,7 @@ class Explanation:
         shapes = self._shapes_note(s)
         if shapes:
             note = f"{shapes}; {note}" if note else shapes
+        rhs = [r for r in rhs if r.u != x.gsym.u]  # never "dz/dx = dz/dx = 0.16"
         return Line(x.gsym, _dedupe(rhs), rel=rel, note=note)
 
     def _recurrence(self, s: Step) -> M | None:
@@ -621,17 +630,19 @@ class Explanation:
                     eq = f"{mshape(d, True)}·{mshape(a.shape)}"
                 elif form == "W·a":
                     eq = f"{mshape(d)}·{mshape(a.shape, True)}"
+                elif len(a.shape) == 1:
+                    eq = f"{mshape(a.shape)}·{mshape(d, True)}"
                 else:
                     eq = f"{mshape(a.shape, True)}·{mshape(d)}"
-                return f"shapes {mshape(W.shape)} = {eq}"
+                return f"shapes {mshape(W.shape)} = {eq}" + _batch_note(W.shape, eq)
             if x is a:
                 if form == "a·Wᵀ":
                     eq = f"{mshape(d)}·{mshape(W.shape)}"
-                elif form == "W·a":
-                    eq = f"{mshape(W.shape, True)}·{mshape(d)}"
+                elif form == "W·a" or len(a.shape) == 1:
+                    eq = f"{mshape(W.shape, len(a.shape) != 1 or form == 'W·a')}·{mshape(d)}"
                 else:
                     eq = f"{mshape(d)}·{mshape(W.shape, True)}"
-                return f"shapes {mshape(a.shape)} = {eq}"
+                return f"shapes {mshape(a.shape)} = {eq}" + _batch_note(a.shape, eq)
             return ""
         if n.op != "matmul":
             return ""
@@ -640,9 +651,15 @@ class Explanation:
             return ""
         A, B = xs
         d = np.shape(s.upstream)
+        if len(A.shape) == 1 and len(B.shape) == 1:
+            return ""  # a dot product: a number times a vector
         if self._input_pos(s) == 0:
-            return f"shapes {mshape(A.shape)} = {mshape(d)}·{mshape(B.shape, True)}"
-        return f"shapes {mshape(B.shape)} = {mshape(A.shape, True)}·{mshape(d)}"
+            eq = (f"{mshape(B.shape)}·{mshape(d)}" if len(A.shape) == 1  # ∂a = B·δ
+                  else f"{mshape(d)}·{mshape(B.shape, True)}")
+            return f"shapes {mshape(A.shape)} = {eq}" + _batch_note(A.shape, eq)
+        eq = (f"{mshape(A.shape)}·{mshape(d, True)}" if len(A.shape) == 1  # ∂B = a·δᵀ
+              else f"{mshape(A.shape, True)}·{mshape(d)}")
+        return f"shapes {mshape(B.shape)} = {eq}" + _batch_note(B.shape, eq)
 
     def _affine_body(self, head: Item, steps: list[Step], block: Block) -> None:
         parts = head.parts
@@ -654,6 +671,8 @@ class Explanation:
                     "∂L/∂b = Σₙ δ (over the batch)")
         elif form == "W·a":
             rule = "linear layer u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·aᵀ, ∂L/∂a = Wᵀ·δ, ∂L/∂b = δ"
+        elif len(parts["a"].shape) == 1:  # a vector a is a column, as in the steps
+            rule = "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = a·δᵀ, ∂L/∂a = W·δ, ∂L/∂b = δ"
         else:
             rule = "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ, ∂L/∂b = δ"
         if "b" not in parts:
@@ -679,6 +698,8 @@ class Explanation:
             if x.is_root:
                 out.append(path)
                 return len(out) <= MAX_PATHS
+            if len(path) >= MAX_PATH_STEPS:  # too long to write out (and deep graphs would
+                return False                 # exhaust the recursion)
             for s in _ordered(x.terms):
                 if not up(s.node, path + [s]):
                     return False
@@ -724,11 +745,12 @@ class Explanation:
                                note=self._note(it.grad)))
                 continue
             paths = self._paths(it) if self._scalar and not self.graph.layered else None
-            if paths and all(len(p) <= 8 for p in paths):
+            if paths:
                 lines = [self._path_line(it, p) for p in paths]
                 if len(lines) == 1:
                     sym, atoms, _ = lines[0]
-                    block.add(Line(it.gsym, _dedupe([atoms, self._n(it.grad)]), note=sym))
+                    block.add(Line(it.gsym, _dedupe([atoms, self._n(it.grad)]),
+                                   note=sym if sym.u != it.gsym.u else ""))
                 else:
                     block.add(Line(it.gsym, [join([s for s, _, _ in lines], PLUS)],
                                    note=f"one term per path: {len(lines)} paths"))
@@ -879,7 +901,8 @@ class Explanation:
                 tag, title = p
                 open_()
                 label = (text_to_tex(tag)[6:-1] + " ") if tag else ""
-                body = title.u if re.fullmatch(r"[\w/ .-]+", title.u) else "$" + title.t + "$"
+                plain = re.fullmatch(r"[A-Za-z0-9_/ .-]+", title.u)  # a scope's name: text
+                body = text_to_tex(title.u)[6:-1] if plain else "$" + title.t + "$"
                 out.append(r"\intertext{" + label + body + "}")
             elif kind == "line":
                 open_()
@@ -1046,8 +1069,20 @@ def _ordered(steps: list[Step]) -> list[Step]:
 
 def _form(head: Item) -> str:
     """How a linear layer is written: "W·a", "a·W", "a·Wᵀ" (PyTorch's linear), or
-    "W·a (scalar)" (a product of numbers or an elementwise product)."""
-    return str(head.params.get("_form", "W·a"))
+    "W·a (scalar)" (a product of numbers or an elementwise product). PyTorch's linear of one
+    vector (no batch) is W·a."""
+    form = str(head.params.get("_form", "W·a"))
+    a = head.parts.get("a")
+    if form == "a·Wᵀ" and a is not None and len(a.shape) == 1:
+        return "W·a"
+    return form
+
+
+def _batch_note(target: tuple[int, ...], eq: str) -> str:
+    """``; summed over the batch`` when the matrix product on the right has more (batch) axes
+    than the gradient it gives."""
+    product_ndim = max(len(f.split("×")) for f in eq.split("·"))
+    return "; summed over the batch axes" if product_ndim > max(2, len(target)) else ""
 
 
 def _full(a: Any) -> Any:
@@ -1083,6 +1118,9 @@ def _finite(v: Any) -> Any:
 
 
 def _md(text: str, table: bool = False) -> str:
-    out = text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+    """Text for Markdown: its markup characters escaped, and ``<``/``&`` as entities so that a
+    tensor's name is never read as HTML."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;")
+    out = out.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
     return out.replace("|", "\\|") if table else out
 

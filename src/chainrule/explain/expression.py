@@ -210,9 +210,28 @@ def _parse_source(text: str) -> ast.Expression:
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         msg = exc.msg or "invalid syntax"
-        raise ExpressionError(f"invalid expression{where}: {msg}") from None
+        raise ExpressionError(f"invalid expression{where}: {msg}{_syntax_hint(text)}") from None
     except ValueError as exc:
         raise ExpressionError(f"invalid expression: {exc}") from None
+
+
+# A number right before a name or "(" (2x, 2(x+1), 2 sin(x)), not an exponent (1e5, 2.5E-3).
+_IMPLICIT_PRODUCT = re.compile(r"(?<![\w.])\d+\.?\d*(?:[eE][+-]?\d+)?\s*(?:[A-Za-z_(])")
+# A function name followed by its argument without parentheses: sin x.
+_CALL_WITHOUT_PARENS = re.compile(r"\b([A-Za-z]\w*)\s+[\w(]")
+
+
+def _syntax_hint(text: str) -> str:
+    """What the user probably meant, for the usual syntax errors of math notation."""
+    if text.rstrip()[-1:] in tuple("+-*/@,"):
+        return "; an operand is missing at the end"
+    m = _CALL_WITHOUT_PARENS.search(text)
+    if m and m.group(1) in FUNCTION_NAMES:
+        return f"; call functions with parentheses, e.g. {m.group(1)}(x)"
+    m = _IMPLICIT_PRODUCT.search(text)
+    if m or _CALL_WITHOUT_PARENS.search(text):
+        return "; write products with *, e.g. 2*x (there is no implicit multiplication)"
+    return ""
 
 
 def _int_literal(node: ast.expr) -> int | None:
@@ -354,7 +373,9 @@ class _Validator:
         if not isinstance(callee, ast.Name):
             # Report the most specific problem of the callee first (x.y, lambda, ...).
             self.check(callee)
-            raise _refuse("calling the result of an expression", node)
+            raise ExpressionError(
+                f"calling the result of an expression is not allowed: {_snippet(node)}; "
+                "write products with *, e.g. 2*(x + 1)", _column(node))
         name = callee.id
         if name.startswith("_"):
             raise _refuse("a name starting with '_'", callee)

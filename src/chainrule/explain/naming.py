@@ -62,18 +62,21 @@ def detect_layers(g: Graph) -> None:
             if found is None:
                 continue
             w, wt, a, wpos = found
+            if not _distinct(w, a, b):
+                continue
             _mark_affine(it, m, w, wt, a, b, wpos)
             break
     for it in g.ops:
         if it.op == "matmul" and it.role is None:
             found = _weight_of(it)
-            if found is not None and len(found[0].shape) >= 2:
+            if found is not None and len(found[0].shape) >= 2 and _distinct(found[0], found[2]):
                 w, wt, a, wpos = found
                 _mark_affine(it, None, w, wt, a, None, wpos)
         elif it.op == "linear" and it.role is None and len(it.inputs) >= 2:
             xin, win = it.inputs[0], it.inputs[1]
             bin_ = it.inputs[2] if len(it.inputs) > 2 else None
-            if xin is not None and win is not None and _is_param(win):
+            if xin is not None and win is not None and _is_param(win) and _distinct(
+                    xin, win, bin_):
                 _mark_affine(it, None, win, None, xin, bin_ if _is_param(bin_) else None, 1)
                 it.params["_form"] = "a·Wᵀ"
     depth: dict[str, int] = {}
@@ -92,6 +95,13 @@ def detect_layers(g: Graph) -> None:
             it.layer = src.layer
             it.head = src
     g.layered = any(it.role == "affine" for it in g.items)
+
+
+def _distinct(*parts: Item | None) -> bool:
+    """W, a and b of a linear layer are three different values: ``x·y + x`` (one value in two
+    roles) is no layer, and its steps could not be told apart by their target."""
+    present = [p for p in parts if p is not None]
+    return len({id(p) for p in present}) == len(present)
 
 
 def _mark_affine(it: Item, inner: Item | None, w: Item, wt: Item | None, a: Item,
