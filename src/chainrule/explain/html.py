@@ -306,12 +306,17 @@ def compute_layout(
 
     in_port: dict[int, float] = {}
     out_port: dict[int, float] = {}
+    edges_into: list[list[int]] = [[] for _ in range(n_real)]  # (one pass, not one per node:
+    edges_out_of: list[list[int]] = [[] for _ in range(n_real)]  # a 1,500-op graph took 2.5 s)
+    for e, ch in enumerate(chains):
+        edges_into[ch[-1]].append(e)
+        edges_out_of[ch[0]].append(e)
     for node in range(n_real):
-        incoming = [e for e, ch in enumerate(chains) if ch[-1] == node]
+        incoming = edges_into[node]
         incoming.sort(key=lambda e: (centre(chains[e][-2]), triples[e][2]))
         for k, e in enumerate(incoming):
             in_port[e] = top[node] + 14 + (box_height - 28) * (k + 1) / (len(incoming) + 1)
-        outgoing = [e for e, ch in enumerate(chains) if ch[0] == node]
+        outgoing = edges_out_of[node]
         outgoing.sort(key=lambda e: (centre(chains[e][1]), e))
         for k, e in enumerate(outgoing):
             out_port[e] = top[node] + 14 + (box_height - 28) * (k + 1) / (len(outgoing) + 1)
