@@ -132,3 +132,19 @@ def test_float_results_of_small_int_and_bool_tensors_take_the_default_dtype(dtyp
 def test_float16_tensors_stay_float16():
     h = cr.tensor(np.array([1.0, 2.0], dtype=np.float16))
     assert cr.exp(h).dtype == np.float16 and (h * h).dtype == np.float16
+
+
+def test_expand_and_flip_after_an_in_place_change_of_their_input_match_torch():
+    def grads(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = x * 3
+        e, f = y.expand(3, 2), y.flip(0)
+        y.mul_(2)
+        (e * e).sum().backward(retain_graph=True)
+        g_expand = x.grad.numpy().copy()
+        x.grad = None
+        (f * x).sum().backward()
+        return g_expand, x.grad.numpy().copy(), f.detach().numpy().copy()
+
+    for got, want in zip(grads(cr), grads(torch)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -236,7 +236,8 @@ class Node:
 
     ``hooks`` are the output's tensor hooks (``register_hook``), ``retain`` a weak reference to
     the output after ``retain_grad()``; ``stack``, the forward call's stack in anomaly mode,
-    defaults to ``None`` on the class and lives in the instance dict only when set.
+    and ``grad_dtype`` default to ``None`` on the class and live in the instance dict only
+    when set.
     """
 
     __slots__ = ("op", "inputs", "values", "parents", "params", "seq", "epoch", "scope", "out",
@@ -247,6 +248,9 @@ class Node:
     hooks: list[Callable] | None
     retain: Callable[[], Tensor | None] | None
     stack: list[str] | None = None
+    # The output's dtype, set when a hook or retain_grad() will see its gradient (which may
+    # arrive in another dtype from an op mixing float32 and float64: it is cast to this).
+    grad_dtype: np.dtype | None = None
 
     def __init__(self, op: Op, inputs: tuple, values: tuple, parents: Sequence, params: dict,
                  out: Tensor | None) -> None:
@@ -449,7 +453,10 @@ def _refresh_view(view: Tensor) -> None:
         view._view = None
         return
     r = apply(op, base, **params)
-    view.grad_fn, view.requires_grad, view._tangents = r.grad_fn, r.requires_grad, r._tangents
+    prev, node = view.grad_fn, r.grad_fn
+    if prev is not None and prev.retain is not None and node is not None:
+        node.retain, node.grad_dtype, prev.retain = prev.retain, prev.grad_dtype, None
+    view.grad_fn, view.requires_grad, view._tangents = node, r.requires_grad, r._tangents
     view._view = (base, op, params, version_box(base)[0])
 
 
@@ -677,6 +684,8 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
     for t in targets:
         node_or_leaf: Any = t.grad_fn if t.grad_fn is not None else t
         g = captured[node_or_leaf] if node_or_leaf in captured else grads.get(node_or_leaf)
+        if g is not None and _dtype_of(g) != t.data.dtype:
+            g = _cast(g, t.data.dtype)
         if g is not None and t.grad_fn is None and t._hooks:
             for hook in t._hooks:
                 g = _apply_hook(hook, g, create_graph)
@@ -763,6 +772,9 @@ def _apply_hook(hook: Callable, g: Any, create_graph: bool) -> Any:
 def _run_tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
     """Hooks registered on a non-leaf tensor see (and may replace) its gradient; after
     ``retain_grad()`` its ``.grad`` accumulates it, as a leaf's does."""
+    dtype = node.grad_dtype
+    if dtype is not None and _dtype_of(g) != dtype:
+        g = _cast(g, dtype)
     if node.hooks:
         for hook in node.hooks:
             g = _apply_hook(hook, g, create_graph)
@@ -873,25 +885,39 @@ def _check_finite(node: Node, i: int, c: Any) -> None:
         )
 
 
+def _dtype_of(g: Any) -> np.dtype:
+    return g.data.dtype if isinstance(g, _Tensor) else np.asarray(g).dtype
+
+
+def _cast(g: Any, dtype: np.dtype) -> Any:
+    """A gradient in ``dtype`` (its tensor's: PyTorch gives a float32 tensor a float32
+    gradient even when it met float64 values), recorded under create_graph."""
+    return g.to(dtype) if isinstance(g, _Tensor) else np.asarray(g).astype(dtype)
+
+
 def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool, given: set[int]) -> None:
+    # (``x._grad``, not the checked ``grad`` property: the walk made g of x's shape)
     Tensor = _tensor_cls()
+    dtype = x.data.dtype
+    if (g.dtype if type(g) is np.ndarray else _dtype_of(g)) != dtype:
+        g = _cast(g, dtype)
     for hook in x._hooks or ():
         g = _apply_hook(hook, g, create_graph)
+    prev = x._grad
     if create_graph:
         g = _as_tensor(g)
-        x.grad = g if x.grad is None else x.grad + g
+        x._grad = g if prev is None else prev + g
         return
     if isinstance(g, Tensor):
         g = g.data
-    if x.grad is None:
+    if prev is None:
         # Keep the buffer if this walk made it and nobody else holds it (a rule may pass its
         # upstream array through unchanged, to several inputs; a view shares another's memory).
         owned = (type(g) is np.ndarray and g.base is None and g.flags.writeable
-                 and g.dtype == x.data.dtype and id(g) not in given)
+                 and g.dtype == dtype and id(g) not in given)
         given.add(id(g))
-        x.grad = Tensor._make(g if owned else np.array(g, dtype=x.data.dtype, copy=True))
+        x._grad = Tensor._make(g if owned else np.array(g, dtype=dtype, copy=True))
+    elif prev.requires_grad or prev.data.shape != g.shape:
+        x._grad = Tensor._make(prev.data + g)
     else:
-        if x.grad.requires_grad or x.grad.data.shape != g.shape:
-            x.grad = Tensor._make(x.grad.data + g)
-        else:
-            x.grad.data += g
+        prev.data += g

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import copy
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -33,13 +35,13 @@ class Tensor:
     tensor(6.)
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "name", "_vbox", "_hooks",
+    __slots__ = ("data", "requires_grad", "_grad", "grad_fn", "name", "_vbox", "_hooks",
                  "_tangents", "_view", "__weakref__")
     __array_priority__ = 1000
 
     data: np.ndarray
     requires_grad: bool
-    grad: Tensor | None
+    _grad: Tensor | None  # read and set through the ``grad`` property, which checks
     grad_fn: Node | None
     name: str | None
     _vbox: list[builtins.int] | None  # [in-place version, epoch of its last change] (shared)
@@ -61,7 +63,7 @@ class Tensor:
         t = object.__new__(Tensor)
         t.data = data
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t.name = None
         t._vbox = None  # made by engine.version_box when first needed
@@ -110,6 +112,36 @@ class Tensor:
         return F.transpose(self, -2, -1)
 
     @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward: filled for leaves, and for non-leaf tensors
+        after ``retain_grad()`` (reading it on another non-leaf warns, as PyTorch does)."""
+        g = self._grad
+        if g is None and self.grad_fn is not None and self.grad_fn.retain is None:
+            warnings.warn(
+                "The .grad attribute of a tensor that is not a leaf is being read; backward "
+                "does not fill it. Call .retain_grad() on it before backward if you want its "
+                "gradient, or read the .grad of the leaf tensor instead.",
+                UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a tensor or None, got "
+                                f"{type(value).__name__}; wrap it with cr.tensor(...)")
+            if value.data.shape != self.data.shape:
+                raise ChainruleError(f"grad: cannot assign a gradient of shape "
+                                     f"{value.data.shape} to a tensor of shape "
+                                     f"{self.data.shape}; they must match")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor (False for leaves)."""
+        return self.grad_fn is not None and self.grad_fn.retain is not None
+
+    @property
     def _version(self) -> builtins.int:
         return self._vbox[0] if self._vbox is not None else 0
 
@@ -150,18 +182,19 @@ class Tensor:
             walk([self], [g], retain_graph=keep, create_graph=create_graph)
             return
         # only these tensors (leaves or not) accumulate into their .grad
-        ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        ins = _backward_inputs(inputs)
         grads = walk([self], [g], retain_graph=keep, create_graph=create_graph, targets=ins)
         for x, gx in zip(ins, grads or ()):
             if gx is None:
                 continue
             gx = gx if create_graph else _engine._as_tensor(gx).data
-            if create_graph or x.grad is None or x.grad.requires_grad:
-                x.grad = _engine._as_tensor(gx) if x.grad is None else x.grad + gx
-                if not create_graph and x.grad.data is gx:
+            prev = x._grad
+            if create_graph or prev is None or prev.requires_grad:
+                x.grad = _engine._as_tensor(gx) if prev is None else prev + gx
+                if not create_graph and x._grad is not None and x._grad.data is gx:
                     x.grad = Tensor._make(np.array(gx, copy=True))
             else:
-                x.grad.data = x.grad.data + gx
+                prev.data = prev.data + gx
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory)."""
@@ -170,6 +203,12 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place (it becomes a leaf not requiring grad)."""
+        if self._view is not None:
+            raise ChainruleError(
+                f"detach_: cannot detach a view in place (this tensor of shape {self.shape} is a "
+                f"'{self._view[1].name}' view of another tensor, whose history it follows); use "
+                "detach() instead, which returns a new tensor")
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -193,6 +232,7 @@ class Tensor:
         if self.grad_fn is None:
             return
         self.grad_fn.retain = weakref.ref(self)
+        self.grad_fn.grad_dtype = self.data.dtype
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """``hook(grad)`` runs when this tensor's gradient is computed; returning a tensor
@@ -201,6 +241,8 @@ class Tensor:
             raise ChainruleError("register_hook: cannot register a hook on a tensor that does "
                                  "not require grad")
         owner: Any = self.grad_fn if self.grad_fn is not None else self
+        if self.grad_fn is not None:
+            self.grad_fn.grad_dtype = self.data.dtype
         attr = "hooks" if self.grad_fn is not None else "_hooks"
         setattr(owner, attr, (getattr(owner, attr) or []) + [hook])
         return RemovableHandle(owner, attr, hook)
@@ -338,6 +380,28 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __deepcopy__(self, memo: dict[builtins.int, Any]) -> Tensor:
+        """A copy of a leaf tensor (values, requires_grad, grad, name), as PyTorch's: so
+        ``copy.deepcopy(model.state_dict())`` works. A tensor made by a recorded op has a
+        history that is not copied: deep-copy ``t.detach()`` instead."""
+        if self.grad_fn is not None:
+            raise ChainruleError(
+                "deepcopy: only leaf tensors can be deep-copied (this one was made by "
+                f"'{self.grad_fn.op.name}' and has a history); deep-copy t.detach() instead")
+        new = object.__new__(type(self))
+        plain = Tensor._make(self.data.copy())
+        for slot in Tensor.__slots__[:-1]:  # (not __weakref__)
+            object.__setattr__(new, slot, getattr(plain, slot))
+        new.requires_grad, new.name = self.requires_grad, self.name
+        if self._grad is not None:
+            new._grad = Tensor._make(self._grad.data.copy())
+        for cls in type(self).__mro__[:type(self).__mro__.index(Tensor)]:  # subclasses' slots
+            for slot in cls.__dict__.get("__slots__", ()):
+                if hasattr(self, slot):
+                    object.__setattr__(new, slot, copy.deepcopy(getattr(self, slot), memo))
+        memo[id(self)] = new
+        return new
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("chainrule tensors are not pickled; save state dicts with cr.save")
 
@@ -464,6 +528,10 @@ class Tensor:
         While recording, the tensor takes the new op as its history (nodes made earlier keep
         theirs). An in-place change of a view is written back into its base's history too.
         """
+        view = self._view
+        if view is not None and STATE.grad_enabled and view[3] != _engine.version_box(self)[0]:
+            _refresh_view(self)  # its base changed in place since: take the base's history
+            view = self._view
         recording = STATE.grad_enabled and (
             self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
         forward_ad = builtins.bool(STATE.levels) and (self._tangents is not None or any(
@@ -485,13 +553,13 @@ class Tensor:
             _copy_into(self.data, result.data)
             _engine.bump_version(self)
             return self
-        view = self._view
         if recording and view is not None and np.may_share_memory(self.data, view[0].data):
             return self._inplace_on_view(compute, view)
         old = self._snapshot()
+        first = _engine._next_seq()  # the nodes compute() records come after this number
         result = compute(old)
         if recording and result.grad_fn is not None:
-            _keep_old_values(result.grad_fn, old)
+            _keep_old_values(result.grad_fn, self.data, first)
         _copy_into(self.data, result.data)
         _engine.bump_version(self)
         if recording:
@@ -512,6 +580,7 @@ class Tensor:
         prev = self.grad_fn
         if prev is not None and prev.retain is not None and node is not None:
             node.retain, prev.retain = prev.retain, None
+            node.grad_dtype = self.data.dtype
         self.grad_fn = node
         self.requires_grad = result.requires_grad
 
@@ -521,9 +590,10 @@ class Tensor:
         made again from the updated base (PyTorch's CopySlices)."""
         base, op, params, _ = view
         old = self._snapshot()
+        first = _engine._next_seq()
         new = compute(old)
         if new.grad_fn is not None:
-            _keep_old_values(new.grad_fn, old)
+            _keep_old_values(new.grad_fn, base.data, first)
         if new.shape != self.shape:
             raise ValueError(f"in-place operation: the result has shape {new.shape}, which "
                              f"does not fit in this tensor's shape {self.shape}")
@@ -565,6 +635,11 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src``'s values (broadcast) into this tensor."""
+        shape = np.shape(src.data if isinstance(src, Tensor) else src)
+        if not _broadcasts_to(shape, self.shape):
+            raise ValueError(f"copy_: the source has shape {shape}, which does not broadcast "
+                             f"to this tensor's shape {self.shape}")
+
         def compute(old: Tensor) -> Tensor:
             s = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src))
             return _replace(old, s.to(self.dtype))
@@ -572,6 +647,10 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` (a number or a one-element tensor), in place."""
+        if np.size(value.data if isinstance(value, Tensor) else value) != 1:
+            raise ValueError(f"fill_: the value must be a number or a one-element tensor, got "
+                             f"shape {np.shape(getattr(value, 'data', value))}; use copy_() "
+                             "to copy a tensor's values")
         return self._inplace(lambda old: _replace(old, value), value)
 
     def zero_(self) -> Tensor:
@@ -896,18 +975,47 @@ def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
                         ) from None
 
 
-def _keep_old_values(node: Node, old: Tensor) -> None:
-    """If the in-place op's own backward reads the values it overwrites (``x.mul_(w)`` needs x
-    for w's gradient), give it a copy of them, as PyTorch does."""
-    inputs = node.inputs
-    if inputs is None or node.values is None:
+def _broadcasts_to(shape: tuple, target: tuple) -> builtins.bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _keep_old_values(node: Node, memory: np.ndarray, first: builtins.int) -> None:
+    """Give the nodes an in-place op just recorded (``node`` and those behind it numbered from
+    ``first``) a copy of each value they read from ``memory``, which is about to be
+    overwritten: ``x.mul_(w)`` needs the old x for w's gradient, ``x.mul_(x)``, ``x.div_(x)``
+    or ``x.mul_(x.T)`` the old x for both (PyTorch keeps the old values too, or refuses)."""
+    stack, seen = [node], {node}
+    while stack:
+        n = stack.pop()
+        _copy_shared_values(n, memory)
+        for p in n.parents or ():
+            if type(p) is Node and p.seq >= first and p not in seen:
+                seen.add(p)
+                stack.append(p)
+
+
+def _copy_shared_values(node: Node, memory: np.ndarray) -> None:
+    inputs, values = node.inputs, node.values
+    if inputs is None or values is None:
         return
     for k in _engine.read_inputs(node):
-        if k < len(inputs) and inputs[k] is old:
-            kept = Tensor._make(old.data.copy())
-            kept.requires_grad, kept.grad_fn = old.requires_grad, old.grad_fn
-            node.inputs = inputs = inputs[:k] + (kept,) + inputs[k + 1:]
-            node.values = node.values[:k] + (kept.data,) + node.values[k + 1:]
+        if k >= len(inputs) or not isinstance(values[k], np.ndarray) \
+                or not np.may_share_memory(values[k], memory):
+            continue
+        copy = values[k].copy()
+        x = inputs[k]
+        if isinstance(x, Tensor):
+            kept = Tensor._make(copy)
+            kept.requires_grad, kept.grad_fn = x.requires_grad, x.grad_fn
+            x = kept
+        else:
+            x = copy
+        inputs = inputs[:k] + (x,) + inputs[k + 1:]
+        values = values[:k] + (copy,) + values[k + 1:]
+    node.inputs, node.values = inputs, values
 
 
 def _replace(old: Tensor, value: Any) -> Tensor:
@@ -1008,6 +1116,30 @@ def _check_device(device: Any) -> None:
         raise ValueError(f"to: chainrule runs on the CPU only, got device {str(device)!r}")
 
 
+def _backward_inputs(inputs: Any) -> list[Tensor]:
+    """``backward(inputs=...)`` as a list of tensors that require grad (PyTorch's checks)."""
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not ins:
+        raise ChainruleError("backward: inputs= is empty; leave it out to fill the .grad of "
+                             "every leaf, or name the tensors whose .grad to fill")
+    for i, x in enumerate(ins):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"backward: inputs[{i}] is a {type(x).__name__}, not a tensor")
+        if not x.requires_grad:
+            raise ChainruleError(f"backward: inputs[{i}] (shape {x.shape}) does not require "
+                                 "grad, so it can get no gradient; set requires_grad=True on "
+                                 "it before computing the output")
+    return ins
+
+
+def _numeric(value: Any) -> builtins.bool:
+    """Whether ``value`` (an array, a number, nested lists) makes a numeric NumPy array."""
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except ValueError:  # (ragged nested lists)
+        return False
+
+
 def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
     if gradient is None:
         if out.data.size != 1:
@@ -1016,6 +1148,9 @@ def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
                 f"has shape {out.shape}. Pass gradient= (∂L/∂output, same shape), or reduce "
                 "the output first (e.g. out.sum().backward())")
         return np.ones(out.shape, dtype=out.dtype)
+    if not isinstance(gradient, Tensor) and not _numeric(gradient):
+        raise TypeError(f"{what}: gradient must be a tensor (∂L/∂output, of the output's shape "
+                        f"{out.shape}) or None, got {type(gradient).__name__}")
     g = gradient.data if isinstance(gradient, Tensor) and not gradient.requires_grad else gradient
     if np.shape(g.data if isinstance(g, Tensor) else g) != out.shape:
         raise ChainruleError(f"{what}: gradient has shape {np.shape(getattr(g, 'data', g))}, "

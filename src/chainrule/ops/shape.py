@@ -29,6 +29,7 @@ reshape = defop(
 expand = defop(
     "expand", lambda x, shape: np.broadcast_to(x, shape),
     lambda g, out, x, shape: g, "expand: ∂L/∂x = Σ over the broadcast copies", saves=False,
+    view=True,  # (NumPy's read-only view of x: after x changes in place, its history follows)
     sample=Sample(shapes=((3, 1),), params={"shape": (2, 3, 4)}), torch="broadcast_to",
     jvp=lambda t, out, x, shape: np.broadcast_to(
         t.reshape(_lead_shape(t, x) + (1,) * (len(shape) - ndim_of(x)) + shape_of(x)),
@@ -91,7 +92,8 @@ constant_pad = defop(
     jvp=lambda t, out, x, widths, value=0.0: np.pad(
         t, ((0, 0),) * (t.ndim - len(widths)) + tuple(widths)))
 
-flip = defop("flip", lambda x, dims: np.flip(x, axis=dims),
+# (a copy, as PyTorch's flip: np.flip's view would change with x after an in-place op)
+flip = defop("flip", lambda x, dims: np.flip(x, axis=dims).copy(),
              lambda g, out, x, dims: np.flip(g, axis=dims), "flip: the gradient is flipped back",
              saves=False, sample=Sample(shapes=((3, 4),), params={"dims": (-1,)},
                                         variants=({"dims": (-2, -1)},)),
