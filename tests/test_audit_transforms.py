@@ -378,3 +378,22 @@ def test_gradgradcheck_raise_exception_false():
     assert cr.gradgradcheck(my_sin, (x,), raise_exception=False) is False
     with pytest.raises(cr.GradcheckError):
         cr.gradgradcheck(my_sin, (x,))
+
+
+def test_forward_mode_through_a_vjp_function_matches_torch_func():
+    # jacfwd of vjp_fn with respect to the cotangent: diag(∂f/∂x), not silently zeros
+    x = np.array([1.5, 3.0])
+    _, fn = cr.vjp(lambda v: cr.sin(v) * v, cr.tensor(x))
+    got = cr.jacfwd(lambda c: fn(c)[0])(cr.tensor(np.ones(2)))
+    tx = torch.tensor(x)
+    _, tfn = torch.func.vjp(lambda v: torch.sin(v) * v, tx)
+    want = torch.func.jacfwd(lambda c: tfn(c)[0])(torch.ones(2, dtype=torch.float64))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    assert np.abs(got.numpy()).max() > 1  # (not the zeros it gave before)
+
+
+def test_batched_grad_outputs_of_different_batch_sizes_are_an_error():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(ValueError, match="same batch size"):
+        cr.autograd.grad([x * 2, x * 3], [x], [cr.ones(2, 3), cr.ones(4, 3)],
+                         is_grads_batched=True)

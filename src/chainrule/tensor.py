@@ -1151,7 +1151,10 @@ def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
     if not isinstance(gradient, Tensor) and not _numeric(gradient):
         raise TypeError(f"{what}: gradient must be a tensor (∂L/∂output, of the output's shape "
                         f"{out.shape}) or None, got {type(gradient).__name__}")
-    g = gradient.data if isinstance(gradient, Tensor) and not gradient.requires_grad else gradient
+    # (a tensor that requires grad or carries forward-mode tangents stays one: the walk then
+    # records, so a derivative of the result with respect to it is not lost)
+    g = gradient.data if isinstance(gradient, Tensor) and not gradient.requires_grad \
+        and gradient._tangents is None else gradient
     if np.shape(g.data if isinstance(g, Tensor) else g) != out.shape:
         raise ChainruleError(f"{what}: gradient has shape {np.shape(getattr(g, 'data', g))}, "
                              f"but the output has shape {out.shape}; they must match")

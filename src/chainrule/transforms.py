@@ -265,7 +265,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
             if o.requires_grad:
                 roots.append(o)
                 root_grads.append(_root_gradient(o, c, "vjp_fn"))
-        cg = record or any(isinstance(c, Tensor) and c.requires_grad for c in root_grads)
+        cg = record or any(isinstance(c, Tensor) and (c.requires_grad or c._tangents)
+                           for c in root_grads)  # (an outer transform differentiates it)
         grads = walk(roots, root_grads, retain_graph=True, create_graph=cg,
                      targets=inputs) if roots else [None] * len(inputs)
         return tuple(_fill(grads or [], inputs, cg))
@@ -564,7 +565,11 @@ def _batched_autograd_grad(outputs: Any, inputs: Any, grad_outputs: Any,
     if any(not isinstance(g, Tensor) or g.ndim == 0 for g in gos):
         raise ValueError("autograd.grad: is_grads_batched=True needs every grad_output to be "
                          "a tensor whose first dimension is the batch")
-    n = gos[0].shape[0]
+    sizes = sorted({g.shape[0] for g in gos})
+    if len(sizes) != 1:
+        raise ValueError("autograd.grad: is_grads_batched=True needs every grad_output to have "
+                         f"the same batch size (first dimension), got {sizes}")
+    n = sizes[0]
     keep = create_graph if retain_graph is None else retain_graph
     rows = [autograd_grad(outs, inputs, [g[k] for g in gos], retain_graph=keep or k < n - 1,
                           create_graph=create_graph, allow_unused=allow_unused,
