@@ -254,3 +254,32 @@ def test_axis_empty_tuple_keeps_numpys_meaning():
     expected = np.zeros((3, 4))
     expected[0, 1], expected[1, 2] = 2.0, 1.0
     np.testing.assert_array_equal(jac.numpy(), expected)
+
+
+def test_prod_axis_empty_tuple_keeps_numpys_meaning_too():
+    x = cr.tensor(X234)
+    assert cr.prod(x, axis=()).shape == X234.shape
+    assert np.prod(x, axis=()).shape == X234.shape
+    np.testing.assert_allclose(cr.prod(x, dim=()).item(), X234.prod(), rtol=1e-12)
+
+
+def test_numpy_functions_refuse_out():
+    buf = cr.zeros(4)
+    with pytest.raises(TypeError, match="out= is not supported"):
+        np.concatenate([cr.ones(2), cr.ones(2)], out=buf)
+    with pytest.raises(TypeError, match="out= is not supported"):
+        np.prod(cr.ones(2), out=buf)
+
+
+def test_masked_fill_with_a_0d_array_keeps_the_dtype():
+    t = cr.ones(3, dtype=cr.float32)
+    got = t.masked_fill(cr.tensor([True, False, True]), np.array(1.5))
+    want = torch.ones(3).masked_fill(torch.tensor([True, False, True]), 1.5)
+    assert got.dtype == cr.float32 and str(want.dtype) == "torch.float32"
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_rounding_division_of_bools_is_an_error():
+    b = cr.tensor([True, False])
+    with pytest.raises(cr.OpError, match="not bools"):
+        cr.div(b, b, rounding_mode="floor")

@@ -318,3 +318,11 @@ def test_extended_precision_data_is_rejected():
         return
     with pytest.raises(TypeError, match="unsupported data of dtype float"):
         cr.tensor(data)
+
+
+def test_random_sizes_are_checked_like_creation_sizes():
+    with pytest.raises(TypeError, match="randn: the size must be ints"):
+        cr.randn(2.5)
+    with pytest.raises(ValueError, match="rand: sizes must be non-negative"):
+        cr.rand(-1)
+    assert cr.randint(0, 5, 4).shape == (4,) and cr.randint(3, (2, 2)).shape == (2, 2)

@@ -32,11 +32,18 @@ def _ufuncs() -> dict:
     }
 
 
+def _no_out(out: Any, name: str) -> None:
+    if out is not None:
+        raise TypeError(f"np.{name} on chainrule tensors: out= is not supported (the result "
+                        "is a new tensor); assign the result instead")
+
+
 def _functions() -> dict:
     from . import functional as F
     from .ops._util import norm_dim
 
-    def concatenate(arrays: Any, axis: Any = 0, **kw: Any) -> Any:
+    def concatenate(arrays: Any, axis: Any = 0, out: Any = None, **kw: Any) -> Any:
+        _no_out(out, "concatenate")
         if axis is None:  # NumPy's meaning: the arrays flattened, then joined
             return F.cat([F.reshape(a, (-1,)) for a in arrays], 0)
         return F.cat(arrays, axis)
@@ -69,11 +76,13 @@ def _functions() -> dict:
     def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
             keepdims: bool = False, **kw: Any) -> Any:
         # NumPy's default is ddof=0 (PyTorch's correction=1): keep NumPy's meaning here
+        _no_out(out, "var")
         x = a if dtype is None else a.to(dtype)
         return F.var(x, axis=axis, correction=ddof, keepdim=keepdims)
 
     def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
             keepdims: bool = False, **kw: Any) -> Any:
+        _no_out(out, "std")
         x = a if dtype is None else a.to(dtype)
         return F.std(x, axis=axis, correction=ddof, keepdim=keepdims)
 
@@ -92,8 +101,9 @@ def _functions() -> dict:
 
     def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False, **kw: Any) -> Any:
+        _no_out(out, "prod")
         x = a if dtype is None else a.to(dtype)
-        return F.prod(x, axis, keepdim=keepdims)
+        return F.prod(x, axis=axis, keepdim=keepdims)
 
     def zeros_like(a: Any, dtype: Any = None, **kw: Any) -> Any:
         from .tensor import Tensor
@@ -110,10 +120,6 @@ def _functions() -> dict:
 
         widths = tuple((int(p[0]), int(p[1])) for p in np.broadcast_to(pad_width, (a.ndim, 2)))
         return constant_pad(a, widths=widths, value=constant_values)
-
-    def tile(a: Any, reps: Any) -> Any:
-        reps = (reps,) if isinstance(reps, int) else tuple(reps)
-        return F.tile(a, reps)
 
     def take_along_axis(a: Any, indices: Any, axis: int) -> Any:
         from .ops._util import norm_dim
@@ -176,7 +182,7 @@ def _functions() -> dict:
         np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes,
         np.moveaxis: F.movedim, np.expand_dims: expand_dims, np.squeeze: squeeze,
         np.broadcast_to: broadcast_to, np.concatenate: concatenate, np.stack: F.stack,
-        np.where: where, np.flip: flip, np.roll: roll, np.tile: tile, np.cumsum: cumsum,
+        np.where: where, np.flip: flip, np.roll: roll, np.tile: F.tile, np.cumsum: cumsum,
         np.cumprod: cumprod, np.einsum: einsum, np.dot: dot, np.outer: F.outer,
         np.clip: clip, np.pad: pad, np.zeros_like: zeros_like, np.ones_like: ones_like,
         np.take_along_axis: take_along_axis, np.shape: shape, np.ndim: ndim,

@@ -70,7 +70,11 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
                       f"{rounding_mode!r}")
     a, b = (x.data if is_tensor(x) else x if type(x) in (int, float, bool) else np.asarray(x)
             for x in (input, other))  # (Python numbers stay weak: int32 // 2 is int32)
-    if np.result_type(a, b).kind in "biu":
+    kind = np.result_type(a, b).kind
+    if kind == "b":
+        raise OpError("div: rounding_mode needs numbers, not bools; convert with x.long() or "
+                      "x.float() first")
+    if kind in "iu":
         return Tensor._make(_integer_div(a, b, rounding_mode))
     q = E.div(input, other).detach()
     return floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
@@ -157,10 +161,6 @@ def _data(x: Any) -> Any:
 
 # --------------------------------------------------------------------------- reductions
 
-def _all_dims(x: Any) -> tuple[int, ...]:
-    return _dims_up_to(ndim_of(x))
-
-
 @functools.cache
 def _dims_up_to(ndim: int) -> tuple[int, ...]:
     return tuple(range(-ndim, 0))
@@ -222,12 +222,12 @@ def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
     """Product over one ``dim`` (or, beyond PyTorch, a tuple of dims) or all elements; exact
     gradients even where inputs are 0."""
     x = _cast(input, dtype)
-    dim = pick(dim, axis, "prod")
+    picked = pick(dim, axis, "prod")
     keep = pick_keep(keepdim, keepdims)
     nd = ndim_of(x)
-    if isinstance(dim, (int, np.integer)) and nd:
-        return R.prod(x, dim=norm_dim(dim, nd, "prod"), keepdim=keep)
-    dims = _reduce_dims(x, dim, None, "prod")
+    if isinstance(picked, (int, np.integer)) and nd:
+        return R.prod(x, dim=norm_dim(picked, nd, "prod"), keepdim=keep)
+    dims = _reduce_dims(x, dim, axis, "prod")  # (axis=() keeps NumPy's meaning, as in sum)
     if len(dims) == nd:
         out = R.prod(reshape(x, (-1,)), dim=-1, keepdim=False)
         return reshape(out, (1,) * nd) if keep else out
@@ -390,8 +390,8 @@ def _p_norm(x: Any, p: float, dims: tuple[int, ...], keepdim: bool) -> Tensor:
     """``(Σ|x|^p)^(1/p)`` with PyTorch's gradients where 0·∞ would give NaN: 0 for an element
     that is 0 (when p < 1) and for a norm that is 0."""
     a = abs(x)
-    zero = _data(a) == 0
-    if p < 1 and zero.any():  # |x|^p has an infinite slope at 0: take it as flat there
+    zero = _data(a) == 0 if p < 1 else None  # (only p < 1 needs it: no full-size work else)
+    if zero is not None and zero.any():  # |x|^p has an infinite slope at 0: take it as flat there
         powered = where(zero, 0.0 if p > 0 else math.inf, where(zero, 1.0, a) ** p)
     else:
         powered = a ** p
@@ -894,7 +894,7 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
     if is_tensor(value):
         if value.dtype != dtype:  # the result keeps the input's dtype, as PyTorch's
             value = value.to(dtype)
-    elif dtype.kind != "f":  # a float into an int or bool tensor: converted, as PyTorch
+    else:  # a number or array value takes the input's dtype, as PyTorch
         value = np.asarray(value).astype(dtype)
     return E.where(m.astype(bool), value, input)
 

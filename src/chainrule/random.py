@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtypes
+from .creation import _size
 from .tensor import Tensor
 
 
@@ -62,12 +63,6 @@ def _gen(generator: Any = None) -> np.random.Generator:
     raise TypeError(f"generator must be a cr.Generator, got {type(generator).__name__}")
 
 
-def _size(size: tuple) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    return tuple(int(s) for s in size)
-
-
 def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tensor:
     d = _dtypes.get_default_dtype() if dtype is None else _dtypes.as_dtype(dtype)
     if d.kind != "f":
@@ -80,13 +75,13 @@ def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tens
 def rand(*size: Any, generator: Any = None, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
-    return _finish(_gen(generator).random(_size(size)), dtype, requires_grad, "rand")
+    return _finish(_gen(generator).random(_size(size, "rand")), dtype, requires_grad, "rand")
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
-    return _finish(_gen(generator).standard_normal(_size(size)), dtype, requires_grad,
+    return _finish(_gen(generator).standard_normal(_size(size, "randn")), dtype, requires_grad,
                    "randn")
 
 
@@ -99,8 +94,7 @@ def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    arr = _gen(generator).integers(low, high, size=_size((size,)) if not isinstance(size, int)
-                                   else (size,))
+    arr = _gen(generator).integers(low, high, size=_size((size,), "randint"))
     return Tensor._make(arr.astype(_dtypes.int64 if dtype is None else _dtypes.as_dtype(dtype)))
 
 
@@ -110,8 +104,8 @@ def randperm(n: int, *, generator: Any = None) -> Tensor:
 
 def normal(mean: float = 0.0, std: float = 1.0, size: Any = (), *, generator: Any = None,
            dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(_gen(generator).normal(mean, std, _size((size,))), dtype, requires_grad,
-                   "normal")
+    arr = _gen(generator).normal(mean, std, _size((size,), "normal"))
+    return _finish(arr, dtype, requires_grad, "normal")
 
 
 def bernoulli(p: Any, *, generator: Any = None) -> Tensor:

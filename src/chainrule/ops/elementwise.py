@@ -50,13 +50,13 @@ def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
     # (e's dtype, not x's: an integer x gives floats, as PyTorch; a Python number works too)
     e = np.exp(-np.abs(x))
     numerator = np.maximum(e, np.greater_equal(x, 0).astype(e.dtype))
-    return (numerator / (1.0 + e)).astype(e.dtype, copy=False)
+    return numerator / (1.0 + e)
 
 
 def _softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     bx = x * beta
     soft = np.logaddexp(0.0, bx) / beta  # (a float dtype also for an integer x)
-    return np.where(bx > threshold, x, soft).astype(soft.dtype, copy=False)
+    return np.where(bx > threshold, x, soft)
 
 
 # --------------------------------------------------------------------------- arithmetic
