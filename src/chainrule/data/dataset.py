@@ -152,7 +152,7 @@ def _split_lengths(lengths: Sequence[int | float], n: int) -> list[int]:
                 f"random_split: lengths must be numbers, got {x!r} at index {i}"
             )
     total = sum(lengths)
-    if math.isclose(total, 1.0):  # fractions, as in PyTorch: ints summing to 1 too
+    if math.isclose(total, 1.0) and total <= 1:  # fractions, as PyTorch: ints summing to 1 too
         for i, frac in enumerate(lengths):
             if not 0.0 <= frac <= 1.0:
                 raise ValueError(f"random_split: fraction at index {i} is not in [0, 1]: {frac}")

@@ -119,8 +119,12 @@ def _trunc_std_normal(rng: Any, lo: float, hi: float, n: int) -> np.ndarray:
     if flip:
         lo, hi = -hi, -lo
     cdf_lo, cdf_hi = (0.5 * math.erfc(-z / math.sqrt(2.0)) for z in (lo, hi))
-    with np.errstate(divide="ignore"):  # Φ⁻¹(0) = -inf is clipped to the bound
-        z = _norm_ppf(rng.uniform(cdf_lo, cdf_hi, n))
+    if cdf_hi == 0.0:  # the interval lies beyond double precision (hi < -38): out there the
+        # density falls as exp(|hi|·(z - hi)) below hi, an exponential tail
+        z = np.maximum(hi - rng.exponential(1.0 / abs(hi), n), lo)
+    else:
+        with np.errstate(divide="ignore"):  # Φ⁻¹(0) = -inf is clipped to the bound
+            z = _norm_ppf(rng.uniform(cdf_lo, cdf_hi, n))
     return -z if flip else z
 
 
@@ -145,6 +149,7 @@ def _norm_ppf(p: np.ndarray) -> np.ndarray:
     q = p[~tail] - 0.5
     r = q * q
     out[~tail] = q * np.polyval(_PPF_A, r) / np.polyval(_PPF_B, r)
+    out[p == 0] = -np.inf  # (the tail formula gives inf/inf there)
     return out
 
 

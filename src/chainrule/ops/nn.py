@@ -301,8 +301,8 @@ standardize = defop(
 
 # --------------------------------------------------------------------------- embedding
 
-def _embedding_forward(weight: np.ndarray, indices: np.ndarray,
-                       padding_idx: int | None = None) -> np.ndarray:
+def _embedding_forward(weight: np.ndarray, indices: np.ndarray, padding_idx: int | None = None,
+                       scale_grad_by_freq: bool = False) -> np.ndarray:
     if indices.dtype.kind not in "iu":
         raise TypeError(f"indices must be an integer tensor, got {indices.dtype}")
     n = weight.shape[0]
@@ -312,26 +312,30 @@ def _embedding_forward(weight: np.ndarray, indices: np.ndarray,
     return weight[indices]
 
 
-def _embedding_vjp(g: Any, out: Any, weight: Any, indices: Any,
-                   padding_idx: int | None = None) -> Any:
+def _embedding_vjp(g: Any, out: Any, weight: Any, indices: Any, padding_idx: int | None = None,
+                   scale_grad_by_freq: bool = False) -> Any:
     idx = np.asarray(_values(indices)).reshape(-1)
     shape = weight.shape
+    # per row: 0 for the padding row, 1/(its count in the batch) with scale_grad_by_freq
+    scale = None
+    if scale_grad_by_freq:
+        scale = 1.0 / np.maximum(np.bincount(idx, minlength=shape[0]), 1)
+    if padding_idx is not None:
+        scale = np.ones(shape[0]) if scale is None else scale
+        scale[padding_idx] = 0.0
     if _is_tensor(g):
         from .indexing import index_scatter
 
-        rows = g.reshape((-1, shape[1]))
-        grad = index_scatter(rows, key=(idx,), shape=tuple(shape))
-        if padding_idx is not None:
-            keep = np.ones((shape[0], 1), dtype=bool)
-            keep[padding_idx] = False
-            grad = grad * keep
-        return grad
+        grad = index_scatter(g.reshape((-1, shape[1])), key=(idx,), shape=tuple(shape))
+        return grad if scale is None else grad * scale[:, None].astype(grad.dtype)
     rows = np.reshape(g, (-1, shape[1]))
     if padding_idx is not None:
         mask = idx != padding_idx
         idx, rows = idx[mask], rows[mask]
     grad = np.zeros(shape, dtype=rows.dtype)
     np.add.at(grad, idx, rows)
+    if scale is not None and scale_grad_by_freq:  # (the padding row was skipped above)
+        grad *= scale[:, None].astype(grad.dtype)
     return grad
 
 
@@ -345,7 +349,8 @@ embedding = defop(
     # (no padding_idx variant: its row's gradient is 0 on purpose, which central differences
     # would contradict; tests/test_nn_layers.py checks it)
     sample=Sample(make=_embedding_sample, params={"padding_idx": None}),
-    torch=None, jvp=(lambda t, out, w, i, padding_idx=None: _moved_lookup(t, w, i), None))
+    torch=None, jvp=(lambda t, out, w, i, padding_idx=None, scale_grad_by_freq=False:
+                     _moved_lookup(t, w, i), None))
 
 
 def _moved_lookup(t: Any, w: Any, indices: Any) -> Any:

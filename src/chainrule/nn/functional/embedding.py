@@ -38,18 +38,9 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,
                                   "sparse=False (the gradient is a dense array)")
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
-    out = N.embedding(weight, idx, padding_idx=padding_idx)
-    if scale_grad_by_freq and weight.requires_grad:
-        out = _scale_grad_by_freq(out, idx)
-    return out
-
-
-def _scale_grad_by_freq(out: Tensor, idx: np.ndarray) -> Tensor:
-    """``out`` unchanged, but the gradient reaching row k divided by the number of times k
-    occurs in ``idx`` (PyTorch's ``scale_grad_by_freq``)."""
-    _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
-    s = (1.0 / counts[inverse.reshape(idx.shape)])[..., None].astype(out.dtype)
-    return out * s + (out * (1 - s)).detach()
+    if scale_grad_by_freq:  # (a parameter only when set: the usual lookup's node stays lean)
+        return N.embedding(weight, idx, padding_idx=padding_idx, scale_grad_by_freq=True)
+    return N.embedding(weight, idx, padding_idx=padding_idx)
 
 
 def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:

@@ -524,8 +524,8 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         given = {k: _as_array(v) for k, v in state_dict.items()}
-        targets = {k: t for k, t in self._state_entries()
-                   if k in given or k not in self._optional_state_keys()}
+        optional = self._optional_state_keys()  # (once: it walks every submodule)
+        targets = {k: t for k, t in self._state_entries() if k in given or k not in optional}
         check_state_dict({k: (t.shape, t.dtype) for k, t in targets.items()}, given,
                          strict=strict)
         missing = [k for k in targets if k not in given]
