@@ -397,3 +397,14 @@ def test_batched_grad_outputs_of_different_batch_sizes_are_an_error():
     with pytest.raises(ValueError, match="same batch size"):
         cr.autograd.grad([x * 2, x * 3], [x], [cr.ones(2, 3), cr.ones(4, 3)],
                          is_grads_batched=True)
+
+
+def test_autograd_backward_inputs_are_checked_and_accumulate_in_place_as_torch():
+    x = t64([1.0, 2.0], True)
+    with pytest.raises(cr.ChainruleError, match="does not require grad"):
+        cr.autograd.backward([(x * 2).sum()], inputs=[t64([1.0, 2.0])])
+    cr.autograd.backward([(x * x).sum()], inputs=[x])
+    first = x.grad
+    cr.autograd.backward([(x * x).sum()], inputs=[x])
+    assert x.grad is first  # the same .grad tensor, accumulated (PyTorch's too)
+    close(x.grad, torch.tensor([4.0, 8.0], dtype=torch.float64))

@@ -177,24 +177,7 @@ class Tensor:
                 "backward: this tensor does not require grad and has no grad_fn; make an input "
                 "require grad (cr.tensor(..., requires_grad=True)) before computing it")
         g = _root_gradient(self, gradient, "backward")
-        keep = retain_graph or create_graph
-        if inputs is None:
-            walk([self], [g], retain_graph=keep, create_graph=create_graph)
-            return
-        # only these tensors (leaves or not) accumulate into their .grad
-        ins = _backward_inputs(inputs)
-        grads = walk([self], [g], retain_graph=keep, create_graph=create_graph, targets=ins)
-        for x, gx in zip(ins, grads or ()):
-            if gx is None:
-                continue
-            gx = gx if create_graph else _engine._as_tensor(gx).data
-            prev = x._grad
-            if create_graph or prev is None or prev.requires_grad:
-                x.grad = _engine._as_tensor(gx) if prev is None else prev + gx
-                if not create_graph and x._grad is not None and x._grad.data is gx:
-                    x.grad = Tensor._make(np.array(gx, copy=True))
-            else:
-                prev.data = prev.data + gx
+        backward_from([self], [g], retain_graph or create_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory)."""
@@ -1114,6 +1097,29 @@ def _is_device(a: Any) -> builtins.bool:
 def _check_device(device: Any) -> None:
     if device is not None and str(device).split(":")[0] != "cpu":
         raise ValueError(f"to: chainrule runs on the CPU only, got device {str(device)!r}")
+
+
+def backward_from(outs: list[Tensor], root_grads: list, retain_graph: builtins.bool,
+                  create_graph: builtins.bool, inputs: Any = None) -> None:
+    """``backward()`` from ``outs`` (several for ``cr.autograd.backward``): every leaf's
+    ``.grad`` accumulates, or with ``inputs`` only those tensors' (leaves or not)."""
+    if inputs is None:
+        walk(outs, root_grads, retain_graph=retain_graph, create_graph=create_graph)
+        return
+    ins = _backward_inputs(inputs)
+    grads = walk(outs, root_grads, retain_graph=retain_graph, create_graph=create_graph,
+                 targets=ins)
+    for x, gx in zip(ins, grads or ()):
+        if gx is None:
+            continue
+        gx = gx if create_graph else _engine._as_tensor(gx).data
+        prev = x._grad
+        if create_graph or prev is None or prev.requires_grad:
+            x.grad = _engine._as_tensor(gx) if prev is None else prev + gx
+            if not create_graph and x._grad is not None and x._grad.data is gx:
+                x.grad = Tensor._make(np.array(gx, copy=True))  # (the walk may share gx)
+        else:
+            prev.data = prev.data + gx  # in place on the same .grad tensor, as PyTorch
 
 
 def _backward_inputs(inputs: Any) -> list[Tensor]:
