@@ -408,3 +408,23 @@ def test_autograd_backward_inputs_are_checked_and_accumulate_in_place_as_torch()
     cr.autograd.backward([(x * x).sum()], inputs=[x])
     assert x.grad is first  # the same .grad tensor, accumulated (PyTorch's too)
     close(x.grad, torch.tensor([4.0, 8.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("transform", ["grad", "vjp", "jacrev", "jacfwd"])
+def test_aux_that_depends_on_a_closure_keeps_its_graph_as_torch_func(transform):
+    w = t64([2.0, 3.0], True)
+    x = t64([1.0, 4.0])
+
+    def f(v):
+        return (v * v).sum() if transform == "grad" else v * v, (w * 2).sum()
+
+    if transform == "vjp":
+        aux = cr.vjp(f, x, has_aux=True)[2]
+    else:
+        aux = getattr(cr, transform)(f, has_aux=True)(x)[1]
+    assert aux.requires_grad  # torch.func keeps it differentiable with respect to w
+    aux.backward()
+    close(w.grad, torch.tensor([2.0, 2.0], dtype=torch.float64))
+    # an aux depending only on the transform's own input is plain, as before
+    plain = cr.grad(lambda v: ((v * v).sum(), v * 3), has_aux=True)(x)[1]
+    assert not plain.requires_grad

@@ -169,6 +169,25 @@ def _detached(tree: Any) -> Any:
     return tree
 
 
+def _tensors(tree: Any) -> list[Tensor]:
+    """The tensors in a (nested) tuple/list/dict."""
+    if isinstance(tree, Tensor):
+        return [tree]
+    if isinstance(tree, (tuple, list, dict)):
+        items = tree.values() if isinstance(tree, dict) else tree
+        return [t for item in items for t in _tensors(item)]
+    return []
+
+
+def _kept_aux(aux: Any, record: bool, inputs: Sequence[Tensor]) -> Any:
+    """``has_aux``'s extra result: detached, unless this transform records or the aux depends
+    on a tensor requiring grad other than the transform's inputs (a closure variable), which
+    an outer derivative may still want (as in torch.func)."""
+    if record or _reaches_other_leaf(_tensors(aux), inputs):
+        return aux
+    return _detached(aux)
+
+
 def _fill(grads: list, inputs: list[Tensor], record: bool) -> list[Tensor]:
     out = []
     for g, x in zip(grads, inputs):
@@ -214,8 +233,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
         _finish(inputs)
         gs = _fill(grads, inputs, record)
         value = out if record else out.detach()
-        if not record:
-            aux = _detached(aux)
+        aux = _kept_aux(aux, record, inputs) if has_aux else None
         g = gs[0] if isinstance(argnums, (int, np.integer)) else tuple(gs)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -273,8 +291,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
     shown = out if record else (
         type(out)(o.detach() for o in outs) if several else outs[0].detach())
-    if not record:
-        aux = _detached(aux)
+    aux = _kept_aux(aux, record, inputs) if has_aux else None
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
 
 
@@ -440,7 +457,7 @@ def _jacfwd_one(fun: Callable, args: tuple, kwargs: dict, i: int,
     for o, t in zip(outs, tangents):
         jac = reshape(movedim(t, 0, -1), o.shape + x.shape) if t.ndim else t
         jacs.append(jac if record else jac.detach())
-    return jacs, out_type, aux if record else _detached(aux)
+    return jacs, out_type, _kept_aux(aux, record, ()) if has_aux else None
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
