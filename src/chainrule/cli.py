@@ -137,13 +137,13 @@ def _run_training(args: argparse.Namespace, model: str, dataset: str, demo: bool
     except ValueError as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
+    out = args.out or f"chainrule-{model}-{dataset}"
     config = training.TrainConfig(
         model=model, dataset=dataset, epochs=args.epochs, lr=args.lr,
         optimizer=args.optimizer, batch_size=args.batch_size, seed=args.seed,
-        out=args.out or f"chainrule-{model}-{dataset}", progress=not args.no_progress,
-        diagnose=args.diagnose)
+        out=out, progress=not args.no_progress, diagnose=args.diagnose)
     try:  # a bad --out is a bad value: exit 2, before any training
-        training.make_out_dir(config.out or ".")
+        training.make_out_dir(out)
     except OSError as e:
         print(f"chainrule {args.command}: error: --out: {e.strerror or e}", file=sys.stderr)
         return 2

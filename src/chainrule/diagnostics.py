@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,7 +283,6 @@ class GradientMonitor:
         recs = self.layer_records if per == "layer" else self.records
         width = len(names)
         has = np.asarray([r.has_grad for r in recs], dtype=bool).reshape(n, width)
-        norms = np.where(has, norms, np.nan)  # no gradient: left out of min and max
         rows = []
         for j, name in enumerate(names):
             r = ratio[:, j]
@@ -293,10 +293,8 @@ class GradientMonitor:
             seen = norms[:, j][has[:, j]]
             last = [_g(norms[-1, j]), _g(mean_abs[-1, j]), _g(max_abs[-1, j])] if has[-1, j] \
                 else ["—"] * 3
-            rows.append([name, last[0], _g(np.nanmin(seen)) if np.isfinite(seen).any() else
-                         ("nan" if seen.size else "—"), _g(np.nanmax(seen)) if np.isfinite(
-                             seen).any() else ("nan" if seen.size else "—"), last[1], last[2],
-                         _g(float(np.mean(r))) if r.size else "—", status])
+            rows.append([name, last[0], _span(seen, np.nanmin), _span(seen, np.nanmax),
+                         last[1], last[2], _g(float(np.mean(r))) if r.size else "—", status])
         widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
         lines = [head, "  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
         for row in rows:
@@ -363,6 +361,14 @@ def _check_per(per: str, who: str) -> None:
     if per not in ("layer", "parameter"):
         raise ValueError(f"GradientMonitor.{who}: per must be 'layer' or 'parameter', got "
                          f"{per!r}")
+
+
+def _span(seen: np.ndarray, extreme: Callable[[np.ndarray], Any]) -> str:
+    """A column's min or max over the steps that had a gradient ("—" if none, "nan" if all
+    were NaN)."""
+    if not seen.size:
+        return "—"
+    return _g(extreme(seen)) if np.isfinite(seen).any() else "nan"
 
 
 def _g(v: Any) -> str:

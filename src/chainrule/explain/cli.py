@@ -173,14 +173,9 @@ def _explain_expression(args: argparse.Namespace) -> Any:
 
 
 def _output_name(variables: Any) -> str:
-    """A name for the output that no variable has: z, f, g, h, out, then z′, z″, ..."""
-    for n in ("z", "f", "g", "h", "out"):
-        if n not in variables:
-            return n
-    n = "z′"
-    while n in variables:  # cannot happen (variables are ASCII), but never loop forever
-        n += "′"
-    return n
+    """A name for the output that no variable has: z, f, g, h, out, else z′ (variables are
+    ASCII names, so z′ is free)."""
+    return next((n for n in ("z", "f", "g", "h", "out") if n not in variables), "z′")
 
 
 def _point_text(v: Any) -> str:

@@ -297,7 +297,4 @@ def _add_edges(dot: Any, g: Graph, box_of: dict[str, str], show_grad: bool,
 
 def _total(parts: list[Any]) -> Any:
     """The sum of the contributions along one edge (all have the target's shape)."""
-    try:
-        return np.sum(np.stack([np.asarray(c) for c in parts]), axis=0)
-    except ValueError:  # shapes differ (cannot happen for one target): show the first
-        return parts[0]
+    return sum(np.asarray(c) for c in parts)

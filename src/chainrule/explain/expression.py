@@ -225,11 +225,10 @@ def _syntax_hint(text: str) -> str:
     """What the user probably meant, for the usual syntax errors of math notation."""
     if text.rstrip()[-1:] in tuple("+-*/@,"):
         return "; an operand is missing at the end"
-    m = _CALL_WITHOUT_PARENS.search(text)
-    if m and m.group(1) in FUNCTION_NAMES:
-        return f"; call functions with parentheses, e.g. {m.group(1)}(x)"
-    m = _IMPLICIT_PRODUCT.search(text)
-    if m or _CALL_WITHOUT_PARENS.search(text):
+    call = _CALL_WITHOUT_PARENS.search(text)
+    if call and call.group(1) in FUNCTION_NAMES:
+        return f"; call functions with parentheses, e.g. {call.group(1)}(x)"
+    if call or _IMPLICIT_PRODUCT.search(text):
         return "; write products with *, e.g. 2*x (there is no implicit multiplication)"
     return ""
 

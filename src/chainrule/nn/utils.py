@@ -24,15 +24,14 @@ def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 
 def _norm_of(a: np.ndarray, p: float) -> Any:
-    """The ``p``-norm of one array, as ``torch.linalg.vector_norm`` (``p = 0`` counts the
-    non-zero entries, ``±inf`` takes the largest or smallest magnitude)."""
+    """The ``p``-norm of one array for ``p`` 0 or ±inf, as ``torch.linalg.vector_norm``
+    (``p = 0`` counts the non-zero entries, ``±inf`` takes the largest or smallest magnitude;
+    other ``p`` are summed over all the arrays at once by ``get_total_norm``)."""
     if p == 0:
         return np.count_nonzero(a)
     if p == math.inf:
         return np.max(np.abs(a)) if a.size else 0.0
-    if p == -math.inf:
-        return np.min(np.abs(a)) if a.size else math.inf
-    return np.sum(np.abs(a) ** p) ** (1.0 / p)
+    return np.min(np.abs(a)) if a.size else math.inf  # p = -inf
 
 
 def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0,
