@@ -283,3 +283,10 @@ def test_rounding_division_of_bools_is_an_error():
     b = cr.tensor([True, False])
     with pytest.raises(cr.OpError, match="not bools"):
         cr.div(b, b, rounding_mode="floor")
+
+
+def test_max_with_a_dim_of_size_zero_is_a_clear_error():
+    with pytest.raises(cr.OpError, match="max: the input of shape \\(0, 3\\) has no elements"):
+        cr.max(cr.zeros(0, 3), 0)
+    values, indices = cr.max(cr.zeros(0, 3), 1)  # an empty result is fine, as PyTorch
+    assert values.shape == (0,) and indices.shape == (0,)

@@ -302,14 +302,13 @@ def _extreme(input: Any, dim: Any, keepdim: bool, other: Any, name: str) -> Any:
         return (E.maximum if name == "max" else E.minimum)(input, other)
     if dim is None:
         return (amax if name == "max" else amin)(input)
-    d = norm_dim(dim, ndim_of(input), name)
+    # (the index, its checks, the 0-d case and the empty-dim error: argmax/argmin's)
+    arg = _arg_extreme(np.argmax if name == "max" else np.argmin, name, input, dim, True)
     if not ndim_of(input):  # a 0-d tensor is its own max along its dim 0 (or -1)
-        return MaxResult(R.amax(input, dim=(), keepdim=False), Tensor._make(np.zeros((),
-                                                                                     np.int64)))
-    arg = (np.argmax if name == "max" else np.argmin)(_data(input), axis=d, keepdims=True)
+        return MaxResult(R.amax(input, dim=(), keepdim=False), arg)
+    d = norm_dim(dim, ndim_of(input), name)
     # NOTE: with dim, the gradient goes to the index returned (the first of any ties).
-    values = I.take_along(input, index=arg, dim=d)
-    indices = Tensor._make(arg)
+    values, indices = I.take_along(input, index=arg.data, dim=d), arg
     if not keepdim:
         values, indices = squeeze(values, d), squeeze(indices, d)
     return MaxResult(values, indices)
