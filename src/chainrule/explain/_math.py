@@ -74,9 +74,11 @@ EQ = M(" = ", " = ")
 
 # --------------------------------------------------------------------------- names
 
-_GREEK = {"α": r"\alpha", "β": r"\beta", "δ": r"\delta", "φ": r"\varphi", "σ": r"\sigma",
-          "θ": r"\theta", "λ": r"\lambda", "η": r"\eta", "ε": r"\varepsilon", "μ": r"\mu",
-          "ω": r"\omega", "γ": r"\gamma", "π": r"\pi", "Σ": r"\Sigma"}
+_GREEK = dict(zip(  # (in names and in text)
+    "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ",
+    r"\alpha \beta \gamma \delta \varepsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi "
+    r"\pi \rho \sigma \tau \upsilon \varphi \chi \psi \omega \Gamma \Delta \Theta \Lambda \Xi "
+    r"\Pi \Sigma \Phi \Psi \Omega".split()))
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "$": r"\$",
                 "#": r"\#", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
 _SIMPLE_NAME = re.compile(r"([A-Za-z]|[α-ωΑ-Ω])(\d*)(′*)\Z")
@@ -91,7 +93,7 @@ def name(text: str) -> M:
     m = _SIMPLE_NAME.match(text)
     if m:
         base, digits, primes = m.groups()
-        t = _GREEK.get(base) or _GREEK_TEXT.get(base, base)
+        t = _GREEK.get(base, base)
         if digits:
             t += f"_{{{digits}}}"
         return M(text, t + "'" * len(primes))
@@ -227,19 +229,13 @@ def mshape(shape: Sequence[int], transpose: bool = False) -> str:
     return "(" + "×".join(str(x) for x in s) + ")"
 
 
-_TEXT_TEX = {MINUS: "-", "…": r"\ldots{}", "′": "'", "∂": r"$\partial$", "δ": r"$\delta$",
-             "φ": r"$\varphi$", "σ": r"$\sigma$", "Σ": r"$\Sigma$", "ᵀ": r"$^{\top}$",
+_TEXT_TEX = {MINUS: "-", "…": r"\ldots{}", "′": "'", "∂": r"$\partial$", "ᵀ": r"$^{\top}$",
              "·": r"$\cdot$", "⊙": r"$\odot$", "‖": r"$\|$", "×": r"$\times$",
              "ₙ": r"$_n$", "√": r"$\surd$", "²": r"$^2$", "³": r"$^3$", "⁻": r"$^-$",
-             "¹": r"$^1$", "ℒ": r"$\mathcal{L}$", "—": "---", "≤": r"$\le$", "α": r"$\alpha$",
-             "λ": r"$\lambda$", "π": r"$\pi$", "∞": r"$\infty$", "≥": r"$\ge$"}
+             "¹": r"$^1$", "ℒ": r"$\mathcal{L}$", "—": "---", "≤": r"$\le$", "∞": r"$\infty$",
+             "≥": r"$\ge$"}
 
 
-_GREEK_TEXT = dict(zip(
-    "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ",
-    r"\alpha \beta \gamma \delta \varepsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi "
-    r"\pi \rho \sigma \tau \upsilon \varphi \chi \psi \omega \Gamma \Delta \Theta \Lambda \Xi "
-    r"\Pi \Sigma \Phi \Psi \Omega".split()))
 _SCRIPTS = {**{c: f"^{d}" for c, d in zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")},
             **{c: f"_{d}" for c, d in zip("₀₁₂₃₄₅₆₇₈₉ₙᵢⱼₖ", "0123456789nijk")}}
 _SYMBOLS = {"±": r"\pm", "½": r"\frac{1}{2}", "ℓ": r"\ell", "≠": r"\neq", "⟨": r"\langle",
@@ -254,7 +250,7 @@ def _char_tex(c: str) -> str:
         return _TEXT_TEX[c]
     if ord(c) < 128:
         return tex_escape(c)
-    for table in (_GREEK_TEXT, _SYMBOLS):
+    for table in (_GREEK, _SYMBOLS):
         if c in table:
             return f"${table[c]}$"
     if c in _SCRIPTS:
