@@ -4,6 +4,7 @@ in-place operations and their version counter, memory, anomaly detection."""
 import gc
 import math
 import tracemalloc
+import warnings
 import weakref
 
 import numpy as np
@@ -1029,3 +1030,44 @@ def test_operator_fast_paths_keep_apply_semantics():
                           (cr.ones_like(x),))
     t = np.tanh(2 * x.detach().numpy() + 1)
     np.testing.assert_allclose(tangent.numpy(), 2 * t * (1 - t * t) * 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_python_numbers_in_operators_give_numpys_bits(dtype):
+    """The operators pass a Python number to NumPy as a 0-d array of the tensor's dtype
+    (engine._TYPED_NUMBERS): the values, dtypes and gradients must be those of NumPy's own
+    handling of the number, for every kind of number, in both operand orders."""
+    import operator as python
+
+    data = np.array([-2.5, -0.0, 0.0, 1e-3, 3.0, 7e4, np.inf, np.nan], dtype=dtype)
+    numbers = [1.0001, -0.001, 3, -7, 2**24 + 1, 10**40, 1e-300, 1e300, 0.1, -0.0, 0.0, 0,
+               float("nan"), float("inf"), -float("inf"), 1e-300]
+    symbols = [python.add, python.sub, python.mul, python.truediv, python.pow, python.gt,
+               python.eq]
+    x = cr.tensor(data, requires_grad=True)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for v in numbers:
+            for symbol in symbols:
+                for got, want in ((symbol(x, v), symbol(data, v)),
+                                  (symbol(v, x), symbol(v, data))):
+                    assert got.dtype == want.dtype, (symbol, v)
+                    assert np.array_equal(got.numpy(), want, equal_nan=True), (symbol, v)
+                    assert np.array_equal(np.signbit(got.numpy()), np.signbit(want))
+            y = x * v
+            (g,) = cr.autograd.grad(y.sum(), [x])
+            want_g = np.full_like(data, v)  # the number as the dtype holds it
+            assert g.dtype == x.dtype and np.array_equal(g.numpy(), want_g, equal_nan=True)
+    typed = engine._TYPED_NUMBERS[np.dtype(dtype).num]
+    assert all(k == k and k != 0 for k in typed)  # no NaN (never found again), no zeros
+
+
+def test_typed_numbers_stay_few():
+    """A loop over many different numbers (a learning rate that changes every step) must not
+    grow the table of typed numbers without bound."""
+    x = cr.ones(3, requires_grad=True)
+    for i in range(3 * engine._TYPED_NUMBERS_MAX):
+        (x * (1.0 + i / 7)).sum().backward()
+    assert len(engine._TYPED_NUMBERS[np.dtype(np.float32).num]) <= engine._TYPED_NUMBERS_MAX
+    assert x.grad.numpy()[0] == pytest.approx(sum(np.float32(1.0 + i / 7) for i in range(
+        3 * engine._TYPED_NUMBERS_MAX)), rel=1e-5)
