@@ -223,8 +223,22 @@ def test_train_rejects_a_bad_out_before_training(tmp_path: Path) -> None:
 
 def test_train_rejects_a_negative_seed() -> None:
     config = training.TrainConfig(dataset="moons", epochs=1, seed=-1, out=None, progress=False)
-    with pytest.raises(ValueError, match=r"seed must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"^train: seed must be a non-negative int, got -1$"):
         training.train(config, log=lambda line: None)
+
+
+@pytest.mark.parametrize("seed", [-1, np.int64(-3), 2.0, True, "1", None])
+def test_train_and_check_seed_agree_on_bad_seeds(seed: object) -> None:
+    # train had its own seed rule and message beside the data functions' check_seed
+    from chainrule.data._random import check_seed
+
+    with pytest.raises((TypeError, ValueError)) as expected:
+        check_seed(seed, "train")
+    config = training.TrainConfig(dataset="moons", epochs=1, seed=seed,  # type: ignore[arg-type]
+                                  out=None, progress=False)
+    with pytest.raises(expected.type) as got:
+        training.train(config, log=lambda line: None)
+    assert str(got.value) == str(expected.value)
 
 
 def test_evaluate_and_train_one_epoch_on_no_data_are_clear_errors() -> None:

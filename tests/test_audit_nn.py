@@ -4,6 +4,7 @@ with an unclear error (empty batches, invalid geometry, all-ignored targets, mas
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -121,8 +122,10 @@ def test_adaptive_avg_pool_of_integers_averages() -> None:
 def test_group_norm_bad_input_raises_clear_error() -> None:
     with pytest.raises(ValueError, match=r"group_norm: expected an input of shape \(N, C"):
         nn.GroupNorm(2, 4)(cr.randn(4))
-    with pytest.raises(ValueError, match=r"group_norm: weight of shape \(4,\) does not match "
-                                         r"the 6 channels"):
+    with pytest.raises(ValueError, match=r"^group_norm: weight of shape \(4,\) does not match "
+                                         r"the input of shape \(2, 6\), which has 6 channels "
+                                         r"\(dim 1\); pass a weight of shape \(6,\), one value "
+                                         r"per channel$"):
         nn.GroupNorm(2, 4)(cr.randn(2, 6))
     with pytest.raises(ValueError, match="num_groups"):
         nn.GroupNorm(0, 4)
@@ -250,14 +253,110 @@ def test_functional_pad_bad_mode_raises() -> None:
 
 def test_norm_parameter_shapes_checked_with_clear_errors() -> None:
     x = cr.randn(4, 3, 5)
-    with pytest.raises(ValueError, match=r"layer_norm: weight of shape \(4,\) does not fit"):
+    with pytest.raises(ValueError, match=r"^layer_norm: weight of shape \(4,\) does not match "
+                                         r"normalized_shape \(5,\); pass a weight of shape "
+                                         r"\(5,\), one value per element of normalized_shape$"):
         F.layer_norm(x, (5,), cr.randn(4))
-    with pytest.raises(ValueError, match=r"batch_norm: weight of shape \(4,\) does not match "
-                                         r"the 3 channels"):
+    with pytest.raises(ValueError, match=r"^batch_norm: weight of shape \(4,\) does not match "
+                                         r"the input of shape \(4, 3, 5\), which has 3 channels "
+                                         r"\(dim 1\); pass a weight of shape \(3,\), one value "
+                                         r"per channel$"):
         F.batch_norm(x, None, None, cr.randn(4), training=True)
     for training in (False, True):
-        with pytest.raises(ValueError, match=r"batch_norm: running_mean of shape \(4,\)"):
+        with pytest.raises(ValueError, match=r"^batch_norm: running_mean of shape \(4,\) does "
+                                             r"not match the input of shape \(4, 3, 5\), which "
+                                             r"has 3 channels \(dim 1\); pass a running_mean of "
+                                             r"shape \(3,\)"):
             F.batch_norm(x, cr.zeros(4), cr.ones(4), training=training)
+
+
+def _norm_calls(x: Any, p: Any, ok: Any, m: Any) -> dict[str, Callable[[], Any]]:
+    """Each normalisation with ``p`` as one of its per-channel parameters (the others
+    ``ok``, of shape (C,)); ``m`` is torch.nn.functional or chainrule's."""
+    calls = {
+        "batch_norm train weight": lambda: m.batch_norm(x, None, None, p, None, True),
+        "batch_norm eval bias": lambda: m.batch_norm(x, ok * 0, ok, None, p, False),
+        "batch_norm eval running_mean": lambda: m.batch_norm(x, p * 0, ok, None, None, False),
+        "batch_norm train running_var": lambda: m.batch_norm(x, ok * 0, p, None, None, True),
+        "group_norm weight": lambda: m.group_norm(x, 1, p),
+        "group_norm bias": lambda: m.group_norm(x, 1, None, p),
+    }
+    if x.ndim >= 3:
+        calls.update({
+            "instance_norm weight": lambda: m.instance_norm(x, weight=p),
+            "instance_norm bias": lambda: m.instance_norm(x, bias=p),
+            "instance_norm running_mean": lambda: m.instance_norm(x, p * 0, ok),
+            "instance_norm eval weight": lambda: m.instance_norm(
+                x, ok * 0, ok, weight=p, use_input_stats=False),
+            "instance_norm eval running_var": lambda: m.instance_norm(
+                x, ok * 0, p, use_input_stats=False),
+        })
+    return calls
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3, 4, 5), (4, 3), (2, 1, 4), (4, 1)])
+@pytest.mark.parametrize("p_shape", [(1, -1), (-1, 1), (-1, 1, 1), (-2,), (1,), (), (0,)])
+def test_norm_channel_parameters_refused_exactly_when_torch_refuses(x_shape: tuple,
+                                                                    p_shape: tuple) -> None:
+    # the sizes were checked twice (different messages), and a (1, C) running_mean, a (C, 1)
+    # instance_norm weight or a (2,) running_mean for one channel passed where torch refuses;
+    # batch_norm's eval path failed in reshape on a (C, 1) weight that torch takes
+    c = x_shape[1]
+    shape = tuple(c if d == -1 else 2 * c if d == -2 else d for d in p_shape)
+    x = np.random.default_rng(0).normal(size=x_shape)
+    p, ok = np.full(shape, 1.5), np.full(c, 1.25)
+    ours = _norm_calls(cr.tensor(x), cr.tensor(p), cr.tensor(ok), F)
+    theirs = _norm_calls(torch.tensor(x), torch.tensor(p), torch.tensor(ok), TF)
+    for what, call in ours.items():
+        op, name = what.split()[0], what.split()[-1]
+        try:
+            expected = theirs[what]().numpy()
+        except RuntimeError:
+            with pytest.raises(ValueError, match=rf"^{op}: {name} of shape {re.escape(str(shape))} "
+                                                 rf"does not match the input of shape "
+                                                 rf"{re.escape(str(x_shape))}, which has {c} "
+                                                 rf"channels \(dim 1\); pass a {name} of shape "
+                                                 rf"\({c},\), one value per channel$"):
+                call()
+        else:
+            np.testing.assert_allclose(call().numpy(), expected, atol=1e-12, err_msg=what)
+
+
+@pytest.mark.parametrize("normalized_shape", [(5,), (4, 5)])
+@pytest.mark.parametrize("p_shape", [(5,), (1, 5), (4, 5), (20,), (5, 4), (1, 4, 5), (), (1,)])
+def test_layer_and_rms_norm_parameters_refused_exactly_when_torch_refuses(
+        normalized_shape: tuple, p_shape: tuple) -> None:
+    # layer_norm took any shape of as many values ((20,) for (4, 5)), rms_norm any that broadcast
+    x, p = np.random.default_rng(0).normal(size=(2, 3, 4, 5)), np.full(p_shape, 1.5)
+    for op, name in (("layer_norm", "weight"), ("layer_norm", "bias"), ("rms_norm", "weight")):
+        args = (p, None) if name == "weight" else (None, p)
+        if op == "rms_norm":
+            args = args[:1]
+        try:
+            expected = getattr(TF, op)(torch.tensor(x), normalized_shape,
+                                       *(None if a is None else torch.tensor(a) for a in args))
+        except RuntimeError:
+            with pytest.raises(ValueError, match=rf"^{op}: {name} of shape "
+                                                 rf"{re.escape(str(p_shape))} does not match "
+                                                 rf"normalized_shape "
+                                                 rf"{re.escape(str(normalized_shape))}; pass a "
+                                                 rf"{name} of shape "
+                                                 rf"{re.escape(str(normalized_shape))}, one value "
+                                                 rf"per element of normalized_shape$"):
+                getattr(F, op)(cr.tensor(x), normalized_shape,
+                               *(None if a is None else cr.tensor(a) for a in args))
+        else:
+            got = getattr(F, op)(cr.tensor(x), normalized_shape,
+                                 *(None if a is None else cr.tensor(a) for a in args))
+            np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-12)
+
+
+def test_rms_norm_normalized_shape_must_be_the_trailing_dims() -> None:
+    # was silently normalised over the last dim whatever its size (torch refuses)
+    with pytest.raises(ValueError, match=r"^rms_norm: normalized_shape \(4,\) must be the "
+                                         r"trailing dims of the input, got input of shape "
+                                         r"\(2, 3, 5\)$"):
+        F.rms_norm(cr.randn(2, 3, 5), (4,))
 
 
 # --------------------------------------------------------------------------- embedding

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .data._random import check_seed
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag or value is one line on stderr and exit code 2."""
@@ -57,10 +59,9 @@ def _positive_int(text: str) -> int:
 def _seed(text: str) -> int:
     try:
         value = int(text)
+        check_seed(value, "--seed")  # (the one rule for seeds; argparse words the message)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 

@@ -42,6 +42,7 @@ import numpy as np
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset
+from chainrule.data._random import check_seed
 from chainrule.diagnostics import GradientMonitor
 
 __all__ = [
@@ -640,14 +641,13 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> TrainResul
     """
     config = config.resolved()
     assert config.epochs is not None and config.batch_size is not None and config.lr is not None
-    for name in ("epochs", "batch_size", "seed"):
+    for name in ("epochs", "batch_size"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {value!r}")
+    check_seed(config.seed, "train")  # the one rule for seeds, as the data functions
     if config.epochs < 1 or config.batch_size < 1 or not config.lr > 0:
         raise ValueError("epochs and batch size must be at least 1 and lr positive")
-    if config.seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {config.seed!r}")
     # plain Python numbers: the config goes into the checkpoint as JSON (np.int64 is not JSON);
     # ``resolved()`` gave a copy, so the caller's config is not changed
     config.epochs, config.batch_size = int(config.epochs), int(config.batch_size)

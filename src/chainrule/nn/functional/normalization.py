@@ -8,6 +8,7 @@ The first four standardise with the fused ``standardize`` op (one node, its rule
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -19,27 +20,70 @@ from ...tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize"]
 
+_Accept = Literal["exact", "vector", "any"]
+
 
 def _channel_shape(x: Tensor) -> tuple[int, ...]:
     """Shape that broadcasts a per-channel (dim 1) vector against ``x``."""
     return (x.shape[1],) + (1,) * (x.ndim - 2)
 
 
+def _check_params(op: str, params: dict[str, Tensor | None], shape: tuple[int, ...],
+                  against: str, per: str, accept: _Accept = "exact") -> None:
+    """Raise one ``ValueError`` naming ``op`` for the first of ``params`` (``weight``,
+    ``bias``, ``running_mean``, ...) whose shape does not fit ``shape``.
+
+    ``accept`` is which other shapes holding the same number of values pass too, as in
+    PyTorch: ``"exact"`` none, ``"vector"`` a 0-d one (``instance_norm``), ``"any"`` every
+    shape (``batch_norm``'s weight and bias). ``against`` names what the shape comes from
+    and ``per`` what each value is for.
+    """
+    size = int(np.prod(shape))
+    for name, p in params.items():
+        if p is None or p.shape == shape or (
+                p.numel() == size and (accept == "any" or (accept == "vector" and p.ndim <= 1))):
+            continue
+        raise ValueError(f"{op}: {name} of shape {p.shape} does not match {against}; pass a "
+                         f"{name} of shape {shape}, {per}")
+
+
+def _check_channel_params(op: str, input: Tensor, accept: _Accept = "exact",
+                          **params: Tensor | None) -> None:
+    """:func:`_check_params` for per-channel (dim 1) parameters."""
+    c = input.shape[1]
+    _check_params(op, params, (c,), f"the input of shape {input.shape}, which has {c} "
+                                    f"channels (dim 1)", "one value per channel", accept)
+
+
+def _normalized_shape(op: str, input: Tensor, normalized_shape: int | Sequence[int],
+                      **params: Tensor | None) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple, checked against the input's trailing dims and the
+    shapes of ``params`` (which must be exactly it, as in PyTorch)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
+        normalized_shape)
+    k = len(shape)
+    if input.shape[input.ndim - k:] != shape or k == 0:
+        raise ValueError(f"{op}: normalized_shape {shape} must be the trailing dims of "
+                         f"the input, got input of shape {input.shape}")
+    _check_params(op, params, shape, f"normalized_shape {shape}",
+                  "one value per element of normalized_shape")
+    return shape
+
+
+def _as_channels(p: Tensor | None, c: int) -> Tensor | None:
+    """A checked per-channel parameter as a vector of ``c`` values (it may have another
+    shape holding them, see :func:`_check_params`)."""
+    return p if p is None or p.shape == (c,) else F.reshape(p, (c,))
+
+
 def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None,
-            shape: tuple[int, ...], op: str = "normalization") -> Tensor:
+            shape: tuple[int, ...]) -> Tensor:
+    """``y·w + b`` with ``weight`` and ``bias`` (checked already) viewed as ``shape``."""
     if weight is not None:
-        y = y * (weight if weight.shape == shape else _fit(weight, shape, "weight", op))
+        y = y * (weight if weight.shape == shape else F.reshape(weight, shape))
     if bias is not None:
-        y = y + (bias if bias.shape == shape else _fit(bias, shape, "bias", op))
+        y = y + (bias if bias.shape == shape else F.reshape(bias, shape))
     return y
-
-
-def _fit(p: Tensor, shape: tuple[int, ...], what: str, op: str) -> Tensor:
-    """``p`` reshaped to broadcast as ``shape``, or a clear error when its size differs."""
-    if p.numel() != int(np.prod(shape)):
-        raise ValueError(f"{op}: {what} of shape {p.shape} does not fit the input: expected "
-                         f"{int(np.prod(shape))} values (broadcast as {shape})")
-    return F.reshape(p, shape)
 
 
 def _update_running(running: Tensor, value: np.ndarray, momentum: float) -> None:
@@ -58,33 +102,52 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     biased variance, and the running statistics, if given, move by ``momentum`` towards the
     batch mean and the *unbiased* batch variance (as PyTorch). Evaluation: the running
     statistics are used. Then ``y = x̂·w + b``.
+
+    The running statistics must have shape ``(C,)``; ``weight`` and ``bias`` may have any
+    shape holding ``C`` values (as PyTorch).
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got "
                          f"{input.shape}")
-    dims = (0,) + tuple(range(2, input.ndim))
-    shape = _channel_shape(input)
-    for what, p in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if p is not None and p.numel() != shape[0]:
-            raise ValueError(f"batch_norm: {what} of shape {p.shape} does not match the "
-                             f"{shape[0]} channels (dim 1) of the input of shape {input.shape}")
+    _check_channel_params("batch_norm", input, running_mean=running_mean,
+                          running_var=running_var)
+    _check_channel_params("batch_norm", input, "any", weight=weight, bias=bias)
+    c = input.shape[1]
+    weight, bias = _as_channels(weight, c), _as_channels(bias, c)
     if training or running_mean is None or running_var is None:
-        n = input.data.size // input.shape[1]
-        if n == 0:  # an empty batch: nothing to normalise, statistics unchanged
-            return _affine(input, weight, bias, shape, "batch_norm")
-        if training and n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input of shape {input.shape}")
-        neg = tuple(d - input.ndim for d in dims)
-        y = N.standardize(input, dim=neg, eps=eps)
-        if training and running_mean is not None and running_var is not None:
-            x = input.data
-            mean = x.mean(axis=dims)
-            var = x.var(axis=dims) * (n / (n - 1))
-            _update_running(running_mean, mean, momentum)
-            _update_running(running_var, var, momentum)
-        return _affine(y, weight, bias, shape, "batch_norm")
+        return _batch_norm_train(input, running_mean, running_var, weight, bias, training,
+                                 momentum, eps)
+    return _batch_norm_eval(input, running_mean, running_var, weight, bias, eps)
+
+
+def _batch_norm_train(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                      weight: Tensor | None, bias: Tensor | None, training: bool,
+                      momentum: float, eps: float) -> Tensor:
+    """:func:`batch_norm` with the batch's statistics (the parameters checked already)."""
+    shape = _channel_shape(input)
+    n = input.data.size // input.shape[1]
+    if n == 0:  # an empty batch: nothing to normalise, statistics unchanged
+        return _affine(input, weight, bias, shape)
+    if training and n <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                         f"training, got input of shape {input.shape}")
+    dims = (0,) + tuple(range(2, input.ndim))
+    neg = tuple(d - input.ndim for d in dims)
+    y = N.standardize(input, dim=neg, eps=eps)
+    if training and running_mean is not None and running_var is not None:
+        x = input.data
+        mean = x.mean(axis=dims)
+        var = x.var(axis=dims) * (n / (n - 1))
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var, momentum)
+    return _affine(y, weight, bias, shape)
+
+
+def _batch_norm_eval(input: Tensor, running_mean: Tensor, running_var: Tensor,
+                     weight: Tensor | None, bias: Tensor | None, eps: float) -> Tensor:
+    """:func:`batch_norm` with the running statistics (the parameters checked already, and
+    every one a vector of ``C`` values)."""
+    shape = _channel_shape(input)
     scale = 1.0 / np.sqrt(running_var.data + eps)
     shift = -running_mean.data * scale
     if weight is not None:
@@ -102,21 +165,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
                weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
-    """Normalise over the last ``len(normalized_shape)`` dims, then ``x̂·w + b``."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
-        normalized_shape)
-    k = len(shape)
-    if input.shape[input.ndim - k:] != shape or k == 0:
-        raise ValueError(f"layer_norm: normalized_shape {shape} must be the trailing dims of "
-                         f"the input, got input of shape {input.shape}")
-    y = N.standardize(input, dim=tuple(range(-k, 0)), eps=eps)
-    return _affine(y, weight, bias, shape, "layer_norm")
+    """Normalise over the last ``len(normalized_shape)`` dims, then ``x̂·w + b``
+    (``weight`` and ``bias`` of shape ``normalized_shape``)."""
+    shape = _normalized_shape("layer_norm", input, normalized_shape, weight=weight, bias=bias)
+    y = N.standardize(input, dim=tuple(range(-len(shape), 0)), eps=eps)
+    return _affine(y, weight, bias, shape)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each group of ``C/num_groups`` channels (with all spatial positions) per
-    sample, then the per-channel ``x̂·w + b``."""
+    sample, then the per-channel ``x̂·w + b`` (``weight`` and ``bias`` of shape ``(C,)``)."""
     if input.ndim < 2:
         raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got "
                          f"{input.shape}")
@@ -124,27 +183,37 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if num_groups <= 0 or c % num_groups:
         raise ValueError(f"group_norm: the number of channels ({c}) must be divisible by "
                          f"num_groups={num_groups}")
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.shape != (c,):
-            raise ValueError(f"group_norm: {name} of shape {p.shape} does not match the "
-                             f"{c} channels of the input of shape {input.shape}")
+    _check_channel_params("group_norm", input, weight=weight, bias=bias)
     n = input.shape[0]
     per_group = c // num_groups * int(np.prod(input.shape[2:]))  # not -1: N may be 0
     grouped = F.reshape(input, (n, num_groups, per_group))
     y = F.reshape(N.standardize(grouped, dim=(-1,), eps=eps), input.shape)
-    return _affine(y, weight, bias, _channel_shape(input), "group_norm")
+    return _affine(y, weight, bias, _channel_shape(input))
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel of each sample over its spatial dims, then ``x̂·w + b``."""
+    """Normalise each channel of each sample over its spatial dims, then ``x̂·w + b``.
+
+    As PyTorch, ``weight`` and ``bias`` (and the running statistics when they are only
+    read, ``use_input_stats=False``) are vectors of ``C`` values, 0-d when ``C`` is 1; the
+    running statistics that are updated have shape ``(C,)``.
+    """
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected an input of shape (N, C, *spatial), got "
                          f"{input.shape}")
-    if not use_input_stats and running_mean is not None and running_var is not None:
-        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    use_running = not use_input_stats and running_mean is not None and running_var is not None
+    _check_channel_params("instance_norm", input, "vector" if use_running else "exact",
+                          running_mean=running_mean, running_var=running_var)
+    _check_channel_params("instance_norm", input, "vector", weight=weight, bias=bias)
+    c = input.shape[1]
+    weight, bias = _as_channels(weight, c), _as_channels(bias, c)
+    if use_running:
+        assert running_mean is not None and running_var is not None
+        return _batch_norm_eval(input, F.reshape(running_mean, (c,)),
+                                F.reshape(running_var, (c,)), weight, bias, eps)
     if int(np.prod(input.shape[2:])) <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when using the "
                          f"input's statistics, got input of shape {input.shape}")
@@ -157,15 +226,15 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         _update_running(running_mean, x.mean(axis=axes).mean(axis=0), momentum)
         _update_running(running_var, (x.var(axis=axes) * (m / max(m - 1, 1))).mean(axis=0),
                         momentum)
-    return _affine(y, weight, bias, _channel_shape(input), "instance_norm")
+    return _affine(y, weight, bias, _channel_shape(input))
 
 
 def rms_norm(input: Tensor, normalized_shape: int | Sequence[int],
              weight: Tensor | None = None, eps: float | None = None) -> Tensor:
     """``x / √(mean(x²) + ε) · w`` over the trailing ``normalized_shape`` dims
-    (``eps=None``: the dtype's machine epsilon, as PyTorch)."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
-        normalized_shape)
+    (``weight`` of shape ``normalized_shape``; ``eps=None``: the dtype's machine epsilon,
+    as PyTorch)."""
+    shape = _normalized_shape("rms_norm", input, normalized_shape, weight=weight)
     dims = tuple(range(-len(shape), 0))
     e = float(np.finfo(input.dtype).eps) if eps is None else eps
     y = input * E.rsqrt(F.mean(input * input, dim=dims, keepdim=True) + e)
