@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -164,6 +165,235 @@ def test_batched_linear_of_a_module() -> None:
     loss.backward()
     for name, p in model.named_parameters():
         np.testing.assert_allclose(e.gradients[name], p.grad.data, rtol=1e-5)
+
+
+def _ramp(shape: tuple[int, ...], name: str) -> cr.Tensor:
+    values = np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape)
+    return cr.tensor(values, dtype=cr.float64, requires_grad=True, name=name)
+
+
+def _backward_text(e: Explanation) -> str:
+    return str(e).split("Backward pass")[1].split("Gradients")[0]
+
+
+# Each matmul case: the rule of each operand's step and its shapes note (a vector is a column).
+MATMUL_STEPS = {
+    ((3, 4), (4,)): ["∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (3×4) = (3×1)·(1×4); shape",
+                     "∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (4×1) = (4×3)·(3×1); shape"],
+    ((4,), (4, 3)): ["∂z/∂A = B·(∂z/∂u)   (shapes (4×1) = (4×3)·(3×1); shape",
+                     "∂z/∂B = A·(∂z/∂u)ᵀ   (shapes (4×3) = (4×1)·(1×3); shape"],
+    ((4,), (4,)): ["∂z/∂A = (∂z/∂u)·B   (shape (4)", "∂z/∂B = (∂z/∂u)·A   (shape (4)"],
+    ((3, 4), (4, 5)): ["∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (3×4) = (3×5)·(5×4); shape",
+                       "∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (4×5) = (4×3)·(3×5); shape"],
+    ((2, 3, 4), (4, 5)): [
+        "∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (2×3×4) = (2×3×5)·(5×4); shape",
+        "∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (4×5) = (2×4×3)·(2×3×5); summed over the batch axes"],
+    ((1, 3, 4), (2, 4, 5)): [
+        "∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (1×3×4) = (2×3×5)·(2×5×4); summed over the batch axes;",
+        "∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (2×4×5) = (1×4×3)·(2×3×5); shape"],
+}
+
+
+@pytest.mark.parametrize("shapes", list(MATMUL_STEPS), ids=str)
+def test_matmul_rules_and_shapes_notes(shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    A, B = _ramp(shapes[0], "A"), _ramp(shapes[1], "B")
+    text = _backward_text(cr.explain((A @ B).sum(), layers=False))
+    for s in MATMUL_STEPS[shapes]:
+        assert s in text, s
+    if shapes == ((4,), (4,)):
+        assert "shapes" not in text  # a dot product: a number times a vector
+
+
+# Each form of a linear layer: the layer's rule, then its W and a steps, which say the same.
+LAYER_STEPS = {
+    "a·W": ["linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ, ∂L/∂b = δ",
+            "∂L/∂W = aᵀ·δ1   (shapes (4×3) = (4×5)·(5×3); shape",
+            "∂L/∂a = δ1·Wᵀ   (shapes (5×4) = (5×3)·(3×4); shape"],
+    "a·W (vector a)": [
+        "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = a·δᵀ, ∂L/∂a = W·δ, ∂L/∂b = δ",
+        "∂L/∂W = a·δ1ᵀ   (shapes (4×3) = (4×1)·(1×3); shape",
+        "∂L/∂a = W·δ1   (shapes (4×1) = (4×3)·(3×1); shape"],
+    "W·a": ["linear layer u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·aᵀ, ∂L/∂a = Wᵀ·δ, ∂L/∂b = δ",
+            "∂L/∂W = δ1·aᵀ   (shapes (3×4) = (3×1)·(1×4); shape",
+            "∂L/∂a = Wᵀ·δ1   (shapes (4×1) = (4×3)·(3×1); shape"],
+    "a·Wᵀ": ["linear layer u = a·Wᵀ + b, δ = ∂L/∂u: ∂L/∂W = δᵀ·a, ∂L/∂a = δ·W, "
+             "∂L/∂b = Σₙ δ (over the batch)",
+             "∂L/∂W = δ1ᵀ·a   (shapes (3×4) = (3×5)·(5×4); shape",
+             "∂L/∂a = δ1·W   (shapes (5×4) = (5×3)·(3×4); shape"],
+}
+
+
+@pytest.mark.parametrize("form", list(LAYER_STEPS))
+def test_linear_layer_rules_and_shapes_notes(form: str) -> None:
+    x = _ramp((4,) if form in ("W·a", "a·W (vector a)") else (5, 4), "x")
+    a = cr.tanh(x)  # an intermediate, so that the layer takes W (a leaf) as its weight
+    a.name = "a"
+    b = _ramp((3,), "b")
+    W = _ramp((3, 4) if form in ("W·a", "a·Wᵀ") else (4, 3), "W")
+    u = W @ a if form == "W·a" else a @ W.T if form == "a·Wᵀ" else a @ W
+    e = cr.explain(cr.sigmoid(u + b).sum(), wrt=[W, x])
+    text = _backward_text(e)
+    for s in LAYER_STEPS[form]:
+        assert s in text, s
+    loss = cr.sigmoid(u + b).sum()
+    loss.backward()
+    np.testing.assert_allclose(e.gradients["W"], W.grad.data, rtol=1e-12)
+
+
+_SHAPES_NOTE = re.compile(r"shapes \(([\d×]+)\) = \(([\d×]+)\)·\(([\d×]+)\)(; summed over the batch axes)?")
+
+
+def _check_shapes_notes(e: Explanation) -> int:
+    """Every shapes note of the explanation (text and trace) is a valid matrix product: the
+    factors' inner sizes agree, the result has the gradient's last two sizes, and the batch axes
+    of the product broadcast to more than the gradient's exactly when the note says "summed"."""
+    text = str(e) + json.dumps(e.trace("t"), ensure_ascii=False)
+    notes = list(_SHAPES_NOTE.finditer(text))
+    for m in notes:
+        t, y, z = (tuple(int(v) for v in g.split("×")) for g in m.groups()[:3])
+        assert y[-1] == z[-2] and t[-2:] == (y[-2], z[-1]), m.group(0)
+        batch = np.broadcast_shapes(y[:-2], z[:-2])
+        own = (1,) * (len(batch) - len(t[:-2])) + t[:-2]
+        assert np.broadcast_shapes(own, batch) == batch, m.group(0)
+        assert bool(m.group(4)) == (np.prod(batch) > np.prod(own)), m.group(0)
+    return len(notes)
+
+
+def test_matmul_of_a_vector_and_a_batch_shapes_notes() -> None:
+    # δ = ∂z/∂u is a (batched) column when one operand is a vector: u = A·b, or Bᵀ·a
+    A, v = _ramp((2, 3, 4), "A"), _ramp((4,), "B")
+    e = cr.explain((A @ v).sum(), layers=False)
+    text = _backward_text(e)
+    assert ("∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (2×3×4) = (2×3×1)·(1×4); shape (2×3×4)" in text)
+    assert ("∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (4×1) = (2×4×3)·(2×3×1); summed over the batch "
+            "axes; shape (4)" in text)
+    assert _check_shapes_notes(e) >= 2
+    d = np.ones((2, 3, 1))  # δ as the note has it; the rules with these shapes give the gradients
+    np.testing.assert_allclose(e.gradients["A"], d @ v.data.reshape(1, 4))
+    np.testing.assert_allclose(e.gradients["B"],
+                               (np.swapaxes(A.data, -1, -2) @ d).sum(0).reshape(4))
+
+    a, B = _ramp((4,), "A"), _ramp((2, 4, 5), "B")
+    e = cr.explain((a @ B).sum(), layers=False)
+    text = _backward_text(e)
+    assert ("∂z/∂A = B·(∂z/∂u)   (shapes (4×1) = (2×4×5)·(2×5×1); summed over the batch axes; "
+            "shape (4)" in text)
+    assert "∂z/∂B = A·(∂z/∂u)ᵀ   (shapes (2×4×5) = (4×1)·(2×1×5); shape (2×4×5)" in text
+    assert _check_shapes_notes(e) >= 2
+    d = np.ones((2, 5, 1))
+    np.testing.assert_allclose(e.gradients["A"], (B.data @ d).sum(0).reshape(4))
+    np.testing.assert_allclose(e.gradients["B"], a.data.reshape(4, 1) @ np.swapaxes(d, -1, -2))
+
+
+def test_matmul_broadcast_batch_is_summed() -> None:
+    # A's batch axis of size 1 meets B's of size 5: ∂A is summed over it (same number of axes)
+    A, B = _ramp((2, 1, 3, 4), "A"), _ramp((5, 4, 2), "B")
+    e = cr.explain((A @ B).sum(), layers=False)
+    text = _backward_text(e)
+    assert ("∂z/∂A = (∂z/∂u)·Bᵀ   (shapes (2×1×3×4) = (2×5×3×2)·(5×2×4); summed over the batch "
+            "axes; shape (2×1×3×4)" in text)
+    assert ("∂z/∂B = Aᵀ·(∂z/∂u)   (shapes (5×4×2) = (2×1×4×3)·(2×5×3×2); summed over the batch "
+            "axes; shape (5×4×2)" in text)
+    assert _check_shapes_notes(e) >= 2
+    d = np.ones((2, 5, 3, 2))
+    np.testing.assert_allclose(e.gradients["A"],
+                               (d @ np.swapaxes(B.data, -1, -2)).sum(1, keepdims=True))
+
+
+def _leaf(shape: tuple[int, ...], name: str, grad: bool = True) -> cr.Tensor:
+    values = np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape) if shape else 0.3
+    return cr.tensor(values, dtype=cr.float64, requires_grad=grad, name=name)
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 3)], ids=str)
+def test_vector_weight_on_the_left_is_no_layer(shape: tuple[int, ...]) -> None:
+    # w·x + b with a vector w on the left: w is no weight matrix (it is wᵀ·x), so no layer, and
+    # the explanation is that of the plain expression
+    def loss() -> cr.Tensor:
+        w, x = _leaf((4,), "w"), _leaf(shape, "X", grad=False)
+        return cr.tanh(w @ x + _leaf(shape[1:], "b")).sum()
+
+    e = cr.explain(loss())
+    assert str(e) == str(cr.explain(loss(), layers=False))
+    assert "δ1·Xᵀ" not in str(e)
+    if len(shape) == 2:
+        assert "∂z/∂w = X·(∂z/∂u)   (shapes (4×1) = (4×3)·(3×1); shape (4)" in str(e)
+    _check_shapes_notes(e)
+
+
+@pytest.mark.parametrize("shape", [(4,), (5, 4)], ids=str)
+def test_layer_weight_is_not_a_trained_input(shape: tuple[int, ...]) -> None:
+    # a·W + b with a that requires grad too: W is still W (the matrix, and the right operand
+    # given the per-column bias), not a
+    a, W, b = _leaf(shape, "a"), _leaf((4, 3), "W"), _leaf((3,), "b")
+    e = cr.explain(cr.tanh(a @ W + b).sum())
+    text = _backward_text(e)
+    if len(shape) == 1:
+        assert "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = a·δᵀ, ∂L/∂a = W·δ" in text
+        assert "∂L/∂W = a·δ1ᵀ   (shapes (4×3) = (4×1)·(1×3); shape (4×3)" in text
+        assert "∂L/∂a = W·δ1   (shapes (4×1) = (4×3)·(3×1); shape (4)" in text
+        d = (1 - np.tanh(a.data @ W.data + b.data) ** 2).reshape(3, 1)  # δ1, a column
+        np.testing.assert_allclose(e.gradients["W"], a.data.reshape(4, 1) @ d.T)
+        np.testing.assert_allclose(e.gradients["a"], (W.data @ d).reshape(4))
+    else:
+        assert "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ" in text
+        assert "∂L/∂W = aᵀ·δ1   (shapes (4×3) = (4×5)·(5×3); shape (4×3)" in text
+        assert "∂L/∂a = δ1·Wᵀ   (shapes (5×4) = (5×3)·(3×4); shape (5×4)" in text
+    _check_shapes_notes(e)
+    (cr.tanh(a @ W + b).sum()).backward()
+    np.testing.assert_allclose(e.gradients["W"], W.grad.data)
+    np.testing.assert_allclose(e.gradients["a"], a.grad.data)
+
+
+def test_layer_a_times_w_transposed_with_a_trained_input() -> None:
+    a, W, b = _leaf((5, 4), "a"), _leaf((3, 4), "W"), _leaf((3,), "b")
+    e = cr.explain(cr.sigmoid(a @ W.T + b).sum())
+    text = _backward_text(e)
+    assert "u1 = a·Wᵀ + b" in text
+    assert "linear layer u = a·Wᵀ + b, δ = ∂L/∂u: ∂L/∂W = δᵀ·a, ∂L/∂a = δ·W" in text
+    assert "∂L/∂W = δ1ᵀ·a   (shapes (3×4) = (3×5)·(5×4); shape (3×4)" in text
+    assert "∂L/∂a = δ1·W   (shapes (5×4) = (5×3)·(3×4); shape (5×4)" in text
+    assert "Wᵀᵀ" not in str(e)
+    _check_shapes_notes(e)
+    sig = 1 / (1 + np.exp(-(a.data @ W.data.T + b.data)))
+    d = sig * (1 - sig)  # δ1
+    np.testing.assert_allclose(e.gradients["W"], d.T @ a.data)
+    np.testing.assert_allclose(e.gradients["a"], d @ W.data)
+
+
+def test_transposed_weight_on_the_left_is_no_a_w_transposed_layer() -> None:
+    # Wᵀ·a + b is not a·Wᵀ + b: it was taken for one, with ∂L/∂W = δ1ᵀ·a (shapes (4×3) =
+    # (5×3)·(4×5))
+    W, a, b = _leaf((4, 3), "W"), _leaf((4, 5), "a", grad=False), _leaf((3, 1), "b")
+    e = cr.explain(cr.tanh(W.T @ a + b).sum())
+    assert "δ1ᵀ·a" not in str(e)
+    assert _check_shapes_notes(e) >= 1
+    (cr.tanh(W.T @ a + b).sum()).backward()
+    np.testing.assert_allclose(e.gradients["W"], W.grad.data)
+
+
+@pytest.mark.parametrize("shape", [(4,), (5, 4), (2, 5, 4)], ids=str)
+def test_step_to_w_transposed(shape: tuple[int, ...]) -> None:
+    # the step to Wᵀ of u = a·Wᵀ + b (in the trace) is ∂L/∂Wᵀ (4×3), the right operand's
+    # gradient aᵀ·δ, not ∂L/∂W = δᵀ·a
+    a, W, b = _leaf(shape, "a", grad=False), _leaf((3, 4), "W"), _leaf((3,), "b")
+    wt = W.T
+    e = cr.explain(cr.tanh(a @ wt + b).sum())
+    trace = json.dumps(e.trace("t"), ensure_ascii=False)
+    expected = {
+        (4,): "∂L/∂Wᵀ = a·δ1ᵀ   (shapes (4×3) = (4×1)·(1×3); shape (4×3)",
+        (5, 4): "∂L/∂Wᵀ = aᵀ·δ1   (shapes (4×3) = (4×5)·(5×3); shape (4×3)",
+        (2, 5, 4): "∂L/∂Wᵀ = aᵀ·δ1   (shapes (4×3) = (2×4×5)·(2×5×3); summed over the batch "
+                   "axes; shape (4×3)"}[shape]
+    assert expected in trace
+    assert "∂L/∂Wᵀ = δ1ᵀ·a" not in trace
+    _check_shapes_notes(e)
+    d = 1 - np.tanh(a.data @ W.data.T + b.data) ** 2  # δ1
+    am = a.data.reshape(4, 1) if len(shape) == 1 else a.data
+    dm = d.reshape(1, 3) if len(shape) == 1 else d
+    (cr.tanh(a @ wt + b).sum()).backward()
+    np.testing.assert_allclose(((np.swapaxes(am, -1, -2) if len(shape) > 1 else am) @ dm)
+                               .reshape(-1, 4, 3).sum(0), W.grad.data.T)
 
 
 # --------------------------------------------------------------------------- fan-out, wrt, names

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -358,19 +358,10 @@ class Explanation:
         return M(f"vjp_{op}({upm.u})", rf"\operatorname{{vjp}}_{{\mathrm{{{op}}}}}({upm.t})")
 
     def _matmul_rule(self, up: M, a: Item, b: Item, i: int) -> M:
-        T = M("ᵀ", r"^{\top}")
-        am, bm = wrap(Operand(a.m, a.prec), ATOM), wrap(Operand(b.m, b.prec), ATOM)
-        upw = up if is_atom_name(up.u) else paren(up)
-        na, nb = len(a.shape), len(b.shape)
-        if na == 1 and nb == 1:
-            return cat(upw, DOT, bm if i == 0 else am)
-        if i == 0:
-            if na == 1:  # a (n) @ B (n×m): ∂a = B·δ
-                return cat(bm, DOT, upw)
-            return cat(upw, DOT, bm, T)  # δ·Bᵀ (outer product when b is a vector)
-        if na == 1:  # a (n) @ B (n×m): ∂B = a·δᵀ (an outer product)
-            return cat(am, DOT, upw, T)
-        return cat(am, T, DOT, upw)  # ∂B = Aᵀ·δ (also for a vector b)
+        grad = _matmul_grad(("A", len(a.shape)), ("B", len(b.shape)), wrt_right=i == 1)
+        symbols = {"A": wrap(Operand(a.m, a.prec), ATOM), "B": wrap(Operand(b.m, b.prec), ATOM),
+                   DELTA: up if is_atom_name(up.u) else paren(up)}
+        return _product_math(grad, symbols)
 
     def _affine_rule(self, head: Item, s: Step) -> M:
         """Rules of a linear layer u = W·a + b (or a·Wᵀ + b), by which part the step reaches."""
@@ -378,35 +369,22 @@ class Explanation:
         delta = head.gsym
         x = s.target
         W, a = parts["W"], parts["a"]
-        T = M("ᵀ", r"^{\top}")
-        form = _form(head)
-        am = a.m if a.prec >= ATOM else paren(a.m)
         if x is parts.get("b"):
             if np.shape(s.contribution) != np.shape(s.upstream):
                 return M(f"Σₙ {delta.u}", rf"\sum_n {delta.t}")
             return delta
-        if x is W or x is parts.get("wt"):
-            if form == "W·a (scalar)":
-                return cat(delta, DOT if s.upstream.size == 1 else HADAMARD, am)
-            if form == "a·Wᵀ":
-                return cat(delta, T, DOT, am)
-            if form == "W·a":
-                return cat(delta, DOT, am, T)
-            if len(a.shape) == 1:  # u = a·W with a vector a (a column): ∂W = a·δᵀ
-                return cat(am, DOT, delta, T)
-            return cat(am, T, DOT, delta)  # u = a·W: ∂W = aᵀ·δ
-        if x is a:
-            wm = W.m
-            if form == "W·a (scalar)":
-                return cat(wm, DOT if s.upstream.size == 1 else HADAMARD, delta)
-            if form == "a·Wᵀ":
-                return cat(delta, DOT, wm)
-            if form == "W·a":
-                return cat(wm, T, DOT, delta)
-            if len(a.shape) == 1:  # u = a·W with a vector a: ∂a = W·δ
-                return cat(wm, DOT, delta)
-            return cat(delta, DOT, wm, T)  # u = a·W: ∂a = δ·Wᵀ
-        return delta  # inside the layer (to W·a): δ passes on
+        am = a.m if a.prec >= ATOM else paren(a.m)
+        if x is parts.get("wt"):  # to Wᵀ, the right operand of a·Wᵀ
+            return _product_math(_weight_t_grad(len(a.shape)), {"a": am, DELTA: delta})
+        wrt_W = x is W
+        if not wrt_W and x is not a:
+            return delta  # inside the layer (to W·a): δ passes on
+        form = _form(head)
+        if form == "W·a (scalar)":  # numbers, or an elementwise product
+            times = DOT if s.upstream.size == 1 else HADAMARD
+            return cat(delta, times, am) if wrt_W else cat(W.m, times, delta)
+        return _product_math(_layer_grad(form, len(a.shape), wrt_W, len(W.shape)),
+                             {"W": W.m, "a": am, DELTA: delta})
 
     def _product_text(self, s: Step, local: np.ndarray | None) -> M | None:
         """``−9.00067 · 0.00134095`` for a scalar step."""
@@ -615,66 +593,52 @@ class Explanation:
     def _shapes_note(self, s: Step) -> str:
         """``shapes (4×3) = (4×1)·(1×3)`` for the matrix steps of a linear layer or a matmul
         (a vector is a column)."""
-        n, x = s.node, s.target
+        n = s.node
         if s.contribution.size == 1:
             return ""
         head = n if n.role == "affine" else n.head if n.role in ("inner", "weight_t") else None
         if head is not None:
-            W, a = head.parts["W"], head.parts["a"]
-            d = np.shape(s.upstream) if n is head else head.shape
-            form = _form(head)
-            if form == "W·a (scalar)":
-                return ""
-            if x is W:
-                if form == "a·Wᵀ":
-                    eq = f"{mshape(d, True)}·{mshape(a.shape)}"
-                elif form == "W·a":
-                    eq = f"{mshape(d)}·{mshape(a.shape, True)}"
-                elif len(a.shape) == 1:
-                    eq = f"{mshape(a.shape)}·{mshape(d, True)}"
-                else:
-                    eq = f"{mshape(a.shape, True)}·{mshape(d)}"
-                return f"shapes {mshape(W.shape)} = {eq}" + _batch_note(W.shape, eq)
-            if x is a:
-                if form == "a·Wᵀ":
-                    eq = f"{mshape(d)}·{mshape(W.shape)}"
-                elif form == "W·a" or len(a.shape) == 1:
-                    eq = f"{mshape(W.shape, len(a.shape) != 1 or form == 'W·a')}·{mshape(d)}"
-                else:
-                    eq = f"{mshape(d)}·{mshape(W.shape, True)}"
-                return f"shapes {mshape(a.shape)} = {eq}" + _batch_note(a.shape, eq)
-            return ""
+            return self._layer_shapes_note(head, s)
         if n.op != "matmul":
             return ""
         xs = [y for y in n.inputs if y is not None]
         if len(xs) != 2 or min(len(xs[0].shape), len(xs[1].shape)) < 1:
             return ""
         A, B = xs
-        d = np.shape(s.upstream)
-        if len(A.shape) == 1 and len(B.shape) == 1:
-            return ""  # a dot product: a number times a vector
-        if self._input_pos(s) == 0:
-            eq = (f"{mshape(B.shape)}·{mshape(d)}" if len(A.shape) == 1  # ∂a = B·δ
-                  else f"{mshape(d)}·{mshape(B.shape, True)}")
-            return f"shapes {mshape(A.shape)} = {eq}" + _batch_note(A.shape, eq)
-        eq = (f"{mshape(A.shape)}·{mshape(d, True)}" if len(A.shape) == 1  # ∂B = a·δᵀ
-              else f"{mshape(A.shape, True)}·{mshape(d)}")
-        return f"shapes {mshape(B.shape)} = {eq}" + _batch_note(B.shape, eq)
+        wrt_B = self._input_pos(s) != 0
+        grad = _matmul_grad(("A", len(A.shape)), ("B", len(B.shape)), wrt_right=wrt_B)
+        if grad.dot:
+            return ""  # a number times a vector
+        d = _delta_shape(np.shape(s.upstream), len(A.shape), len(B.shape))
+        return _shapes_text(grad, {"A": A.shape, "B": B.shape, DELTA: d},
+                            B.shape if wrt_B else A.shape)
+
+    def _layer_shapes_note(self, head: Item, s: Step) -> str:
+        """The shapes note of a linear layer's step to W, Wᵀ or a (none to b or inside)."""
+        n, x = s.node, s.target
+        W, a = head.parts["W"], head.parts["a"]
+        form = _form(head)
+        wt = x is head.parts.get("wt")
+        if form == "W·a (scalar)" or (x is not W and x is not a and not wt):
+            return ""
+        d = _delta_shape(np.shape(s.upstream) if n is head else head.shape, len(W.shape),
+                         len(a.shape))
+        grad = (_weight_t_grad(len(a.shape)) if wt
+                else _layer_grad(form, len(a.shape), x is W, len(W.shape)))
+        return _shapes_text(grad, {"W": W.shape, "a": a.shape, DELTA: d}, x.shape)
 
     def _affine_body(self, head: Item, steps: list[Step], block: Block) -> None:
         parts = head.parts
         form = _form(head)
         if form == "W·a (scalar)":
             rule = "linear unit u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·a, ∂L/∂a = W·δ, ∂L/∂b = δ"
-        elif form == "a·Wᵀ":
-            rule = ("linear layer u = a·Wᵀ + b, δ = ∂L/∂u: ∂L/∂W = δᵀ·a, ∂L/∂a = δ·W, "
-                    "∂L/∂b = Σₙ δ (over the batch)")
-        elif form == "W·a":
-            rule = "linear layer u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·aᵀ, ∂L/∂a = Wᵀ·δ, ∂L/∂b = δ"
-        elif len(parts["a"].shape) == 1:  # a vector a is a column, as in the steps
-            rule = "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = a·δᵀ, ∂L/∂a = W·δ, ∂L/∂b = δ"
         else:
-            rule = "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ, ∂L/∂b = δ"
+            dW, da = (_product_math(_layer_grad(form, len(parts["a"].shape), wrt_W,
+                                                len(parts["W"].shape)), _LETTERS).u
+                      for wrt_W in (True, False))
+            db = "Σₙ δ (over the batch)" if form == "a·Wᵀ" else "δ"
+            rule = (f"linear layer u = {form} + b, δ = ∂L/∂u: ∂L/∂W = {dW}, ∂L/∂a = {da}, "
+                    f"∂L/∂b = {db}")
         if "b" not in parts:
             rule = rule.replace(" + b", "").rsplit(", ∂L/∂b", 1)[0]
         if self.notation != "d":
@@ -1078,11 +1042,95 @@ def _form(head: Item) -> str:
     return form
 
 
-def _batch_note(target: tuple[int, ...], eq: str) -> str:
-    """``; summed over the batch`` when the matrix product on the right has more (batch) axes
-    than the gradient it gives."""
-    product_ndim = max(len(f.split("×")) for f in eq.split("·"))
-    return "; summed over the batch axes" if product_ndim > max(2, len(target)) else ""
+# ------------------------------------------------------------------ matrix products
+# The gradient of a matrix product is itself a product of two factors, each an operand or
+# δ = ∂L/∂u, maybe transposed. _matmul_grad is the one place that works out which: the rule
+# of a step writes the factors in symbols, its shapes note writes their shapes.
+
+DELTA = "δ"
+
+
+class _Factor(NamedTuple):
+    of: str  # an operand's letter, or DELTA
+    transposed: bool = False
+
+
+class _Product(NamedTuple):
+    """∂L/∂x of a matrix product, as first·second."""
+
+    first: _Factor
+    second: _Factor
+    dot: bool = False  # of a dot product: δ is a number and there are no matrix shapes
+
+
+def _matmul_grad(left: tuple[str, int], right: tuple[str, int], wrt_right: bool) -> _Product:
+    """∂L/∂left or ∂L/∂right of u = left·right, the operands given as (letter, ndim). A vector
+    is a column; batch axes ride along."""
+    (a, a_ndim), (b, b_ndim) = left, right
+    if a_ndim == 1 and b_ndim == 1:  # a dot product
+        return _Product(_Factor(DELTA), _Factor(a if wrt_right else b), dot=True)
+    if a_ndim == 1:  # u = a·B is Bᵀ·a: ∂B = a·δᵀ (an outer product), ∂a = B·δ
+        if wrt_right:
+            return _Product(_Factor(a), _Factor(DELTA, True))
+        return _Product(_Factor(b), _Factor(DELTA))
+    if wrt_right:  # ∂B = Aᵀ·δ (also for a vector b)
+        return _Product(_Factor(a, True), _Factor(DELTA))
+    return _Product(_Factor(DELTA), _Factor(b, True))  # ∂A = δ·Bᵀ (outer product for a vector b)
+
+
+def _layer_grad(form: str, a_ndim: int, wrt_W: bool, w_ndim: int = 2) -> _Product:
+    """∂L/∂W or ∂L/∂a of a linear layer written ``form`` (see _form; not "W·a (scalar)").
+    W is a matrix, or a vector on the right of a matrix a (see naming._weight_of)."""
+    if form == "a·Wᵀ":  # u = a·B with B = Wᵀ (a is a matrix here): ∂W = (aᵀ·δ)ᵀ, ∂a = δ·(Wᵀ)ᵀ
+        if wrt_W:
+            return _Product(_Factor(DELTA, True), _Factor("a"))
+        return _Product(_Factor(DELTA), _Factor("W"))
+    W = ("W", w_ndim)
+    if form == "W·a":
+        return _matmul_grad(W, ("a", a_ndim), wrt_right=not wrt_W)
+    return _matmul_grad(("a", a_ndim), W, wrt_right=wrt_W)
+
+
+def _weight_t_grad(a_ndim: int) -> _Product:
+    """∂L/∂Wᵀ of a linear layer u = a·Wᵀ (the step to the transpose): Wᵀ is the right operand,
+    so aᵀ·δ (a·δᵀ, an outer product, for a vector a)."""
+    return _matmul_grad(("a", a_ndim), ("Wᵀ", 2), wrt_right=True)
+
+
+def _delta_shape(shape: tuple[int, ...], left_ndim: int, right_ndim: int) -> tuple[int, ...]:
+    """δ = ∂L/∂u as a matrix in the rules of u = left·right: a column (batch axes and all) when
+    one operand is a vector, as that operand is a column and u = A·b (or Bᵀ·a) one too."""
+    return (*shape, 1) if (left_ndim == 1) != (right_ndim == 1) else shape
+
+
+_LETTERS = {"W": lit("W"), "a": lit("a"), DELTA: lit(DELTA)}
+_TRANSPOSE = M("ᵀ", r"^{\top}")
+
+
+def _product_math(grad: _Product, symbols: dict[str, M]) -> M:
+    """``Aᵀ·δ`` with each letter replaced by its symbol."""
+    first, second = (cat(symbols[f.of], _TRANSPOSE) if f.transposed else symbols[f.of]
+                     for f in (grad.first, grad.second))
+    return cat(first, DOT, second)
+
+
+def _shapes_text(grad: _Product, shapes: dict[str, tuple[int, ...]],
+                 target: tuple[int, ...]) -> str:
+    """``shapes (4×3) = (4×1)·(1×3)``: the gradient's shape, then its factors' (δ's as given by
+    _delta_shape)."""
+    factors = [shapes[f.of] for f in (grad.first, grad.second)]
+    eq = "·".join(mshape(sh, f.transposed) for sh, f in zip(factors, (grad.first, grad.second)))
+    return f"shapes {mshape(target)} = {eq}" + _batch_note(target, factors)
+
+
+def _batch_note(target: tuple[int, ...], factors: list[tuple[int, ...]]) -> str:
+    """``; summed over the batch axes`` when the batch axes of the matrix product on the right
+    (its factors' broadcast together) hold more than the gradient's: the gradient is the sum of
+    the product over the extra ones."""
+    batch = np.broadcast_shapes(*(tuple(f[:-2]) for f in factors))
+    own = tuple(target[:-2])
+    own = (1,) * (len(batch) - len(own)) + own
+    return "; summed over the batch axes" if int(np.prod(batch)) > int(np.prod(own)) else ""
 
 
 def _full(a: Any) -> Any:

@@ -27,23 +27,48 @@ def _is_param(it: Item | None) -> bool:
     return it is not None and it.kind == "leaf" and it.requires_grad
 
 
-def _weight_of(m: Item) -> tuple[Item, Item | None, Item, int] | None:
-    """For ``W·a`` (mul or matmul, ``W`` a parameter or a transposed parameter ``Wᵀ``):
-    (W, the transpose item or None, a, the position of W)."""
+def _weight_of(m: Item, b: Item | None = None) -> tuple[Item, Item | None, Item, int] | None:
+    """For ``W·a`` (mul or matmul, ``W`` a parameter or, on the right of a matmul, a
+    transposed parameter ``Wᵀ``): (W, the transpose item or None, a, the position of W).
+
+    The weight of a matmul is a matrix (at least 2-D), or a vector on the right of a matrix
+    (``X·w + b``: a column, whose rules are a matrix's). When both operands could be the weight,
+    the transposed parameter of ``a·Wᵀ`` is; otherwise the bias ``b`` tells: one bias per
+    column (the same for every row) is that of ``a·W + b``, one per row that of ``W·a + b``;
+    failing that the left operand is the weight."""
     if m.op not in ("mul", "matmul") or len(m.inputs) != 2:
         return None
-    for pos in (0, 1):
-        w, a = m.inputs[pos], m.inputs[1 - pos]
-        if a is None or w is None:
-            continue
-        if _is_param(w) and (m.op == "matmul" or not _is_param(a) or pos == 0):
-            return w, None, a, pos
-        if (w.kind == "op" and w.op == "permute" and len(w.shape) == 2
-                and len(w.consumers) == 1 and _is_param(w.inputs[0] if w.inputs else None)):
-            src = w.inputs[0]
-            assert src is not None
-            return src, w, a, pos
+    x, y = m.inputs
+    if x is None or y is None:
+        return None
+    if m.op == "mul":
+        for pos, (w, a) in enumerate(((x, y), (y, x))):
+            if _is_param(w) and (not _is_param(a) or pos == 0):
+                return w, None, a, pos
+        return None
+    if (y.kind == "op" and y.op == "permute" and len(y.shape) == 2 and len(y.consumers) == 1
+            and _is_param(y.inputs[0] if y.inputs else None)):
+        src = y.inputs[0]
+        assert src is not None
+        return src, y, x, 1
+    left = _is_param(x) and len(x.shape) >= 2
+    right = _is_param(y) and len(y.shape) >= (1 if len(x.shape) >= 2 else 2)
+    if left and right and _bias_per_column(b, m):
+        return y, None, x, 1
+    if left:
+        return x, None, y, 0
+    if right:
+        return y, None, x, 1
     return None
+
+
+def _bias_per_column(b: Item | None, m: Item) -> bool:
+    """Whether the bias ``b`` added to the matrix ``m`` is the same for every row but not for
+    every column: the bias of ``a·W + b`` (a row per sample), not of ``W·a + b``."""
+    if b is None or len(m.shape) < 2:
+        return False
+    shape = (1, 1, *b.shape)
+    return shape[-2] == 1 and shape[-1] != 1
 
 
 def detect_layers(g: Graph) -> None:
@@ -58,7 +83,7 @@ def detect_layers(g: Graph) -> None:
                 continue
             if len(m.consumers) != 1 or m.role is not None:
                 continue
-            found = _weight_of(m)
+            found = _weight_of(m, b)
             if found is None:
                 continue
             w, wt, a, wpos = found
@@ -68,6 +93,9 @@ def detect_layers(g: Graph) -> None:
             break
     for it in g.ops:
         if it.op == "matmul" and it.role is None:
+            left = it.inputs[0] if it.inputs else None
+            if left is not None and _is_param(left) and len(left.shape) == 1:
+                continue  # a trained vector times a matrix, with no bias: a plain product
             found = _weight_of(it)
             if found is not None and len(found[0].shape) >= 2 and _distinct(found[0], found[2]):
                 w, wt, a, wpos = found
