@@ -503,3 +503,42 @@ def test_cr_pad_and_nn_functional_pad_are_one_function(mode: str) -> None:
     want = torch.nn.functional.pad(torch.tensor(x), (1, 2), mode=mode).numpy()
     np.testing.assert_array_equal(cr.pad(cr.tensor(x), (1, 2), mode=mode).numpy(), want)
     np.testing.assert_array_equal(F.pad(cr.tensor(x), (1, 2), mode=mode).numpy(), want)
+
+
+@pytest.mark.parametrize("case", ["batch_norm mean only, training", "batch_norm var only, eval",
+                                  "batch_norm none, eval", "instance_norm mean only",
+                                  "instance_norm none, running stats asked for"])
+def test_norm_running_statistics_given_as_pytorch_requires(case: str) -> None:
+    # one running statistic without the other, or none where they are to be used, was taken
+    # for "use the batch's statistics"; PyTorch refuses each of these
+    x = np.random.default_rng(0).normal(size=(4, 3, 5))
+    calls = {
+        "batch_norm mean only, training": (
+            lambda m, t: m.batch_norm(t(x), t(np.zeros(3)), None, training=True),
+            r"^batch_norm: running_mean and running_var must both be given or both be None, "
+            r"got only running_mean$"),
+        "batch_norm var only, eval": (
+            lambda m, t: m.batch_norm(t(x), None, t(np.ones(3)), training=False),
+            r"^batch_norm: running_mean and running_var must both be given or both be None, "
+            r"got only running_var$"),
+        "batch_norm none, eval": (
+            lambda m, t: m.batch_norm(t(x), None, None, training=False),
+            r"^batch_norm: evaluation \(training=False\) normalises with the running "
+            r"statistics; pass running_mean and running_var, or training=True"),
+        "instance_norm mean only": (
+            lambda m, t: m.instance_norm(t(x), t(np.zeros(3))),
+            r"^instance_norm: running_mean and running_var must both be given or both be None"),
+        "instance_norm none, running stats asked for": (
+            lambda m, t: m.instance_norm(t(x), use_input_stats=False),
+            r"^instance_norm: use_input_stats=False normalises with the running statistics"),
+    }
+    call, message = calls[case]
+    with pytest.raises((RuntimeError, ValueError)):
+        call(TF, torch.tensor)
+    with pytest.raises(ValueError, match=message):
+        call(F, cr.tensor)
+    # the forms PyTorch takes still work and agree
+    for ours, theirs in ((F.batch_norm(cr.tensor(x), None, None, training=True),
+                          TF.batch_norm(torch.tensor(x), None, None, training=True)),
+                         (F.instance_norm(cr.tensor(x)), TF.instance_norm(torch.tensor(x)))):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)

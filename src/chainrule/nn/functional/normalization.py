@@ -70,6 +70,15 @@ def _normalized_shape(op: str, input: Tensor, normalized_shape: int | Sequence[i
     return shape
 
 
+
+def _check_running_pair(op: str, running_mean: Tensor | None,
+                        running_var: Tensor | None) -> None:
+    """Both running statistics or neither, as PyTorch (one alone cannot be updated or used)."""
+    if (running_mean is None) != (running_var is None):
+        given = "running_mean" if running_var is None else "running_var"
+        raise ValueError(f"{op}: running_mean and running_var must both be given or both be "
+                         f"None, got only {given}")
+
 def _as_channels(p: Tensor | None, c: int) -> Tensor | None:
     """A checked per-channel parameter as a vector of ``c`` values (it may have another
     shape holding them, see :func:`_check_params`)."""
@@ -98,10 +107,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation over every dim but the channels (dim 1).
 
-    Training (or without running statistics): ``x̂ = (x - μ_B)/√(σ²_B + ε)`` with the batch's
-    biased variance, and the running statistics, if given, move by ``momentum`` towards the
-    batch mean and the *unbiased* batch variance (as PyTorch). Evaluation: the running
-    statistics are used. Then ``y = x̂·w + b``.
+    Training: ``x̂ = (x - μ_B)/√(σ²_B + ε)`` with the batch's biased variance, and the
+    running statistics, if given, move by ``momentum`` towards the batch mean and the
+    *unbiased* batch variance (as PyTorch). Evaluation: the running statistics are used (they
+    must be given then). Then ``y = x̂·w + b``.
 
     The running statistics must have shape ``(C,)``; ``weight`` and ``bias`` may have any
     shape holding ``C`` values (as PyTorch).
@@ -109,32 +118,37 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got "
                          f"{input.shape}")
+    _check_running_pair("batch_norm", running_mean, running_var)
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: evaluation (training=False) normalises with the running "
+                         "statistics; pass running_mean and running_var, or training=True to "
+                         "use the batch's")
     _check_channel_params("batch_norm", input, running_mean=running_mean,
                           running_var=running_var)
     _check_channel_params("batch_norm", input, "any", weight=weight, bias=bias)
     c = input.shape[1]
     weight, bias = _as_channels(weight, c), _as_channels(bias, c)
-    if training or running_mean is None or running_var is None:
-        return _batch_norm_train(input, running_mean, running_var, weight, bias, training,
-                                 momentum, eps)
+    if training:
+        return _batch_norm_train(input, running_mean, running_var, weight, bias, momentum, eps)
+    assert running_mean is not None and running_var is not None  # (checked above)
     return _batch_norm_eval(input, running_mean, running_var, weight, bias, eps)
 
 
 def _batch_norm_train(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
-                      weight: Tensor | None, bias: Tensor | None, training: bool,
-                      momentum: float, eps: float) -> Tensor:
+                      weight: Tensor | None, bias: Tensor | None, momentum: float,
+                      eps: float) -> Tensor:
     """:func:`batch_norm` with the batch's statistics (the parameters checked already)."""
     shape = _channel_shape(input)
     n = input.data.size // input.shape[1]
     if n == 0:  # an empty batch: nothing to normalise, statistics unchanged
         return _affine(input, weight, bias, shape)
-    if training and n <= 1:
+    if n <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                          f"training, got input of shape {input.shape}")
     dims = (0,) + tuple(range(2, input.ndim))
     neg = tuple(d - input.ndim for d in dims)
     y = N.standardize(input, dim=neg, eps=eps)
-    if training and running_mean is not None and running_var is not None:
+    if running_mean is not None and running_var is not None:
         x = input.data
         mean = x.mean(axis=dims)
         var = x.var(axis=dims) * (n / (n - 1))
@@ -204,14 +218,18 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected an input of shape (N, C, *spatial), got "
                          f"{input.shape}")
-    use_running = not use_input_stats and running_mean is not None and running_var is not None
-    _check_channel_params("instance_norm", input, "vector" if use_running else "exact",
+    _check_running_pair("instance_norm", running_mean, running_var)
+    if not use_input_stats and running_mean is None:
+        raise ValueError("instance_norm: use_input_stats=False normalises with the running "
+                         "statistics; pass running_mean and running_var, or "
+                         "use_input_stats=True")
+    _check_channel_params("instance_norm", input, "exact" if use_input_stats else "vector",
                           running_mean=running_mean, running_var=running_var)
     _check_channel_params("instance_norm", input, "vector", weight=weight, bias=bias)
     c = input.shape[1]
     weight, bias = _as_channels(weight, c), _as_channels(bias, c)
-    if use_running:
-        assert running_mean is not None and running_var is not None
+    if not use_input_stats:
+        assert running_mean is not None and running_var is not None  # (checked above)
         return _batch_norm_eval(input, F.reshape(running_mean, (c,)),
                                 F.reshape(running_var, (c,)), weight, bias, eps)
     if int(np.prod(input.shape[2:])) <= 1:
