@@ -1034,30 +1034,33 @@ def test_operator_fast_paths_keep_apply_semantics():
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_python_numbers_in_operators_give_numpys_bits(dtype):
-    """The operators pass a Python number to NumPy as a 0-d array of the tensor's dtype
-    (engine._TYPED_NUMBERS): the values, dtypes and gradients must be those of NumPy's own
-    handling of the number, for every kind of number, in both operand orders."""
+    """The operators + - * / pass a Python number to NumPy as a 0-d array of the tensor's dtype
+    (engine._TYPED_NUMBERS): values, dtypes and gradients must be those of apply, which passes
+    the number itself, for every kind of number, in both operand orders; and the gradients of
+    a plain backward those of create_graph=True (whose rules get the number itself)."""
     import operator as python
 
-    data = np.array([-2.5, -0.0, 0.0, 1e-3, 3.0, 6e4, np.inf, np.nan], dtype=dtype)
-    numbers = [1.0001, -0.001, 3, -7, 2**24 + 1, 10**40, 1e-300, 1e300, 0.1, -0.0, 0.0, 0,
-               float("nan"), float("inf"), -float("inf"), 1e-300]
-    symbols = [python.add, python.sub, python.mul, python.truediv, python.pow, python.gt,
-               python.eq]
+    from chainrule.ops import elementwise as E
+
+    data = np.array([-2.5, -0.0, 0.0, 1e-3, 0.17, 3.0, 6e4, np.inf, np.nan], dtype=dtype)
+    numbers = [1.0001, -0.001, 2, 0.5, 1 / 3, 3, -7, 2**24 + 1, 10**40, 1e-300, 1e300, 0.1,
+               -0.0, 0.0, 0, float("nan"), float("inf"), -float("inf")]
+    symbols = {E.add: python.add, E.sub: python.sub, E.mul: python.mul,
+               E.div: python.truediv, E.pow: python.pow}
     x = cr.tensor(data, requires_grad=True)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for v in numbers:
-            for symbol in symbols:
-                for got, want in ((symbol(x, v), symbol(data, v)),
-                                  (symbol(v, x), symbol(v, data))):
-                    assert got.dtype == want.dtype, (symbol, v)
-                    assert np.array_equal(got.numpy(), want, equal_nan=True), (symbol, v)
-                    assert np.array_equal(np.signbit(got.numpy()), np.signbit(want))
-            y = x * v
-            (g,) = cr.autograd.grad(y.sum(), [x])
-            want_g = np.full_like(data, v)  # the number as the dtype holds it
-            assert g.dtype == x.dtype and np.array_equal(g.numpy(), want_g, equal_nan=True)
+            for op, symbol in symbols.items():
+                for got, want in ((symbol(x, v), engine.apply(op, x, v)),
+                                  (symbol(v, x), engine.apply(op, v, x))):
+                    assert got.dtype == want.dtype, (op.name, v)
+                    for a, b in ((got, want), *zip(
+                            cr.autograd.grad(got.sum(), [x], retain_graph=True)
+                            + cr.autograd.grad(got.sum(), [x], create_graph=True),
+                            cr.autograd.grad(want.sum(), [x]) * 2)):
+                        assert np.array_equal(a.numpy(), b.numpy(), equal_nan=True), (op.name, v)
+                        assert np.array_equal(np.signbit(a.numpy()), np.signbit(b.numpy()))
     typed = engine._TYPED_NUMBERS[np.dtype(dtype).num]
     assert all(k == k and k != 0 for k in typed)  # no NaN (never found again), no zeros
 

@@ -383,6 +383,9 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
     Views, forward-mode tangents, other operands, promotion of an integer tensor to the
     default dtype and errors take ``apply`` itself."""
     forward, saves_output = op.forward, op.saves_output
+    # Python numbers as typed arrays (_TYPED_NUMBERS) for the ops whose rules only compute with
+    # them; not pow, whose rules look at a Python exponent (x ** 2 as a square, y - 1 in double)
+    typed_numbers = op.name in ("add", "sub", "mul", "div")
 
     def operator(self: Tensor, other: Any) -> Tensor:
         if isinstance(other, _Tensor):
@@ -395,7 +398,7 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
         out = None
         if plain and self._view is None and self._tangents is None:
             mine = self.data
-            if number and data:  # a nonzero Python number: as a typed 0-d array
+            if number and typed_numbers and data:  # a nonzero Python number: typed
                 typed = _TYPED_NUMBERS.get(mine.dtype.num)
                 if typed is not None:
                     data = typed.get(data) or _typed_number(data, mine.dtype, typed)
@@ -427,13 +430,14 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
 _FLOAT64 = np.dtype(np.float64)  # (one object: every native float64 array's dtype is it)
 _FLOAT16 = np.dtype(np.float16)
 
-# Python numbers met by float tensors in the binary operators, as read-only 0-d arrays of the
-# tensor's dtype, per dtype number. NumPy handles a Python number in a ufunc call through its
-# "weak scalar" promotion, which costs more instructions than the ufunc's own work on a small
-# array (callgrind, NumPy 2.4, 16 float32 values: x * 1.0001 ~6,800, x * a typed 0-d array
-# ~3,900); the typed array gives the same values to the bit (NumPy casts the number to the
-# array's dtype either way), and the node keeps it, so that a product's backward (g * y) also
-# runs without that cost. Zeros are left out (0.0 and -0.0 are equal keys but differ).
+# Python numbers met by float tensors in the binary operators (+ - * /), as read-only 0-d
+# arrays of the tensor's dtype, per dtype number. NumPy handles a Python number in a ufunc
+# call through its "weak scalar" promotion, which costs more instructions than the ufunc's own
+# work on a small array (callgrind, NumPy 2.4, 16 float32 values: x * 1.0001 ~6,800, x * a
+# typed 0-d array ~3,900); the typed array gives the same values to the bit (NumPy casts the
+# number to the array's dtype either way), and the node keeps it, so that a product's backward
+# (g * y) also runs without that cost. Zeros are left out (0.0 and -0.0 are equal keys but
+# differ).
 _TYPED_NUMBERS: dict[int, dict[float, Any]] = {
     np.dtype(t).num: {} for t in (np.float16, np.float32, np.float64)}
 _TYPED_NUMBERS_MAX = 256  # entries per dtype: a loop over many numbers must not grow memory
@@ -441,8 +445,9 @@ _TYPED_NUMBERS_MAX = 256  # entries per dtype: a loop over many numbers must not
 
 def _typed_number(v: float, dtype: np.dtype, typed: dict[float, Any]) -> Any:
     """``v`` as a read-only 0-d array of ``dtype``, remembered in ``typed``. ``v`` itself (also
-    remembered, unless NaN, which no lookup finds) when the cast is not a plain rounding: an
-    overflow, an underflow to 0 (every entry must be truthy), an int not held exactly."""
+    remembered, unless NaN, which no lookup finds, or an int beyond float64) when the cast is
+    not a plain rounding: an overflow, an underflow to 0 (every entry must be truthy), an int
+    not held exactly."""
     try:
         with np.errstate(all="ignore"):
             a = np.array(v, dtype=dtype)

@@ -100,7 +100,8 @@ def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
     # NOTE: at x == 0 with y >= 0 the exponent's gradient is taken as 0 (x^y is flat there),
     # as PyTorch does; log(x) would give 0 · -inf = NaN.
     if type(x) in (int, float) and x != 0:  # a number's power (2 ** t): ln x is a number
-        return g * out * float(np.log(x))
+        # (math.log takes any int, 10**40 too, where np.log fails; ln of a negative is NaN)
+        return g * out * (math.log(x) if x > 0 else math.nan)
     safe = np.where(np.logical_and(x == 0, y >= 0), 1.0, x)  # (x may be 0 or a Python 0)
     return g * out * np.log(safe)
 
