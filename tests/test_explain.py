@@ -206,7 +206,8 @@ def test_matmul_rules_and_shapes_notes(shapes: tuple[tuple[int, ...], tuple[int,
 
 # Each form of a linear layer: the layer's rule, then its W and a steps, which say the same.
 LAYER_STEPS = {
-    "a·W": ["linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ, ∂L/∂b = δ",
+    "a·W": ["linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ, "
+            "∂L/∂b = Σₙ δ (over the batch)",
             "∂L/∂W = aᵀ·δ1   (shapes (4×3) = (4×5)·(5×3); shape",
             "∂L/∂a = δ1·Wᵀ   (shapes (5×4) = (5×3)·(3×4); shape"],
     "a·W (vector a)": [

@@ -636,7 +636,8 @@ class Explanation:
             dW, da = (_product_math(_layer_grad(form, len(parts["a"].shape), wrt_W,
                                                 len(parts["W"].shape)), _LETTERS).u
                       for wrt_W in (True, False))
-            db = "Σₙ δ (over the batch)" if form == "a·Wᵀ" else "δ"
+            b = parts.get("b")  # (a batch of rows shares one b: its gradient sums them)
+            db = "Σₙ δ (over the batch)" if b is not None and b.shape != head.shape else "δ"
             rule = (f"linear layer u = {form} + b, δ = ∂L/∂u: ∂L/∂W = {dW}, ∂L/∂a = {da}, "
                     f"∂L/∂b = {db}")
         if "b" not in parts:

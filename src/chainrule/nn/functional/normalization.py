@@ -70,7 +70,6 @@ def _normalized_shape(op: str, input: Tensor, normalized_shape: int | Sequence[i
     return shape
 
 
-
 def _check_running_pair(op: str, running_mean: Tensor | None,
                         running_var: Tensor | None) -> None:
     """Both running statistics or neither, as PyTorch (one alone cannot be updated or used)."""
@@ -78,6 +77,7 @@ def _check_running_pair(op: str, running_mean: Tensor | None,
         given = "running_mean" if running_var is None else "running_var"
         raise ValueError(f"{op}: running_mean and running_var must both be given or both be "
                          f"None, got only {given}")
+
 
 def _as_channels(p: Tensor | None, c: int) -> Tensor | None:
     """A checked per-channel parameter as a vector of ``c`` values (it may have another
@@ -229,9 +229,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     c = input.shape[1]
     weight, bias = _as_channels(weight, c), _as_channels(bias, c)
     if not use_input_stats:
-        assert running_mean is not None and running_var is not None  # (checked above)
-        return _batch_norm_eval(input, F.reshape(running_mean, (c,)),
-                                F.reshape(running_var, (c,)), weight, bias, eps)
+        mean, var = _as_channels(running_mean, c), _as_channels(running_var, c)
+        assert mean is not None and var is not None  # (checked above)
+        return _batch_norm_eval(input, mean, var, weight, bias, eps)
     if int(np.prod(input.shape[2:])) <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when using the "
                          f"input's statistics, got input of shape {input.shape}")
