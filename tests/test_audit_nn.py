@@ -542,3 +542,38 @@ def test_norm_running_statistics_given_as_pytorch_requires(case: str) -> None:
                           TF.batch_norm(torch.tensor(x), None, None, training=True)),
                          (F.instance_norm(cr.tensor(x)), TF.instance_norm(torch.tensor(x)))):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+
+
+LINEAR_BIAS_SHAPES = [((5, 4), (5, 3)), ((5, 4), (1, 3)), ((4,), (1, 3)), ((4,), (3,)),
+                      ((2, 5, 4), (5, 3)), ((5, 4), ()), ((5, 4), (5, 1)), ((5, 4), (1,)),
+                      ((2, 5, 4), (2, 1, 3)), ((5, 4), (2, 5, 3)), ((4,), (2, 3)),
+                      ((4,), (1, 1, 3)), ((5, 4), (1, 1, 3))]
+
+
+@pytest.mark.parametrize("x_shape, b_shape", LINEAR_BIAS_SHAPES)
+def test_linear_takes_the_biases_torch_takes(x_shape, b_shape):
+    """F.linear with a bias of another shape than (out,): the same output, gradients and
+    refusals as PyTorch (a (5, 3) bias used to fail in backward, a (1, 3) one on a vector in
+    forward)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal((3, 4)),
+              rng.standard_normal(b_shape)]
+    t_args = [torch.tensor(a, requires_grad=True) for a in arrays]
+    c_args = [cr.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        t_out = torch.nn.functional.linear(*t_args)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="linear: a bias of shape"):
+            cr.nn.functional.linear(*c_args)
+        return
+    c_out = cr.nn.functional.linear(*c_args)
+    np.testing.assert_allclose(c_out.numpy(), t_out.detach().numpy(), rtol=1e-12)
+    (t_out ** 2).sum().backward()
+    (c_out ** 2).sum().backward()
+    for c, t in zip(c_args, t_args):
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    assert cr.gradcheck(cr.nn.functional.linear, c_args)
+    forward = cr.jacfwd(cr.nn.functional.linear, argnums=2)(*arrays)
+    reverse = cr.jacrev(cr.nn.functional.linear, argnums=2)(*arrays)
+    np.testing.assert_allclose(forward.numpy(), reverse.numpy(), rtol=1e-12)

@@ -2,7 +2,9 @@
 in-place operations and their version counter, memory, anomaly detection."""
 
 import gc
+import itertools
 import math
+import operator
 import tracemalloc
 import warnings
 import weakref
@@ -1074,3 +1076,32 @@ def test_typed_numbers_stay_few():
     assert len(engine._TYPED_NUMBERS[np.dtype(np.float32).num]) <= engine._TYPED_NUMBERS_MAX
     assert x.grad.numpy()[0] == pytest.approx(sum(np.float32(1.0 + i / 7) for i in range(
         3 * engine._TYPED_NUMBERS_MAX)), rel=1e-5)
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_an_integer_tensor_with_a_float_tensor_takes_the_floats_dtype(default):
+    """PyTorch: an int or bool tensor with a float16/float32 tensor (of any dim) gives that
+    float dtype, not NumPy's float64 nor the default dtype; with no float array, the default."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    cr.set_default_dtype(getattr(cr, default))
+    torch.set_default_dtype(getattr(torch, default))
+    try:
+        for int_dtype in ("bool", "uint8", "int32", "int64"):
+            a = np.array([1, 0, 3]).astype(int_dtype)
+            for float_dtype in ("float16", "float32", "float64"):
+                for b in (np.array([1.5, 2.0, 0.25], float_dtype), np.array(0.5, float_dtype)):
+                    for op, swap in itertools.product(
+                            (operator.add, operator.mul, operator.truediv), (False, True)):
+                        x, y = (b, a) if swap else (a, b)
+                        got = op(cr.tensor(x), cr.tensor(y))
+                        want = op(torch.tensor(x), torch.tensor(y))
+                        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), \
+                            (int_dtype, b.dtype, b.ndim, op, swap)
+                        np.testing.assert_allclose(got.numpy().astype(np.float64),
+                                                   want.numpy().astype(np.float64), rtol=1e-3)
+            got = cr.tensor(a) * 2.5  # a Python float: the default dtype
+            assert got.dtype == np.dtype(default)
+    finally:
+        cr.set_default_dtype(cr.float32)
+        torch.set_default_dtype(previous)

@@ -161,3 +161,16 @@ def test_transform_errors():
         cr.grad(lambda x: x * 2)(cr.tensor([1, 2]))
     with pytest.raises(ValueError, match="primals.*tangents"):
         cr.jvp(lambda x: x, (cr.ones(2),), ())
+
+
+@pytest.mark.parametrize("make", [lambda: cr.tensor([1], dtype=cr.uint8) + (-3),
+                                  lambda: 300 * cr.tensor([1], dtype=cr.uint8),
+                                  lambda: cr.tensor([1], dtype=cr.int8) - 1000,
+                                  lambda: cr.tensor([1], dtype=cr.int32) * 2 ** 40])
+def test_a_python_int_outside_an_integer_tensors_range_is_a_clear_error(make):
+    """NumPy raises a bare OverflowError (PyTorch wraps around silently): the error names the
+    op and the shapes and says what to do."""
+    with pytest.raises(cr.OpError, match=r"^(add|mul|sub): Python integer -?\d+ out of bounds "
+                                         r"for u?int\d+ \(input shapes .*\); convert the "
+                                         r"tensor to a wider dtype"):
+        make()

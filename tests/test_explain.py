@@ -12,6 +12,7 @@ import pytest
 import chainrule as cr
 from chainrule.explain import Explanation
 from chainrule.explain.examples import EXAMPLES, example, four_layer, two_layer
+from chainrule.explain.trace import Item, Step
 
 # --------------------------------------------------------------------------- the 4-layer network
 
@@ -257,7 +258,52 @@ def _check_shapes_notes(e: Explanation) -> int:
         own = (1,) * (len(batch) - len(t[:-2])) + t[:-2]
         assert np.broadcast_shapes(own, batch) == batch, m.group(0)
         assert bool(m.group(4)) == (np.prod(batch) > np.prod(own)), m.group(0)
+    assert _check_shapes_values(e) * 2 >= len(notes)  # the text's notes, and the trace's
     return len(notes)
+
+
+def _check_shapes_values(e: Explanation) -> int:
+    """Every step's shapes note, worked out: its factors (the operands' values, and δ the
+    gradient of the product itself) in the note's shapes, transposed as the rule says, then
+    multiplied and summed over the batch axes exactly when the note says so, give the step's
+    gradient, whose shape (a vector as a column) is the note's first."""
+    values = {it.m.u: it.value for it in e.graph.items if it.value is not None}
+    checked = 0
+    for s in e.graph.steps:
+        line = e._chain_line(s)
+        note = _SHAPES_NOTE.search(line.unicode()) if line is not None else None
+        if note is None:
+            continue
+        target, *shapes = (tuple(int(v) for v in g.split("×")) for g in note.groups()[:3])
+        assert target == _as_matrix(s.target.shape), line.unicode()
+        factors = []
+        for factor, shape in zip(e.rule(s).u.split("·"), shapes, strict=True):
+            symbol = factor.removesuffix("ᵀ")
+            delta = symbol.startswith(("δ", "(∂"))
+            value = _product_of(s).grad if delta else values[symbol.strip("()")]
+            if factor.endswith("ᵀ"):
+                value = np.swapaxes(value.reshape(*shape[:-2], shape[-1], shape[-2]), -1, -2)
+            factors.append(value.reshape(shape))
+        product = np.matmul(*factors)
+        total = product.sum(axis=tuple(range(product.ndim - len(target))))
+        ones = tuple(i for i, n in enumerate(target) if n == 1)
+        total = total.sum(axis=ones, keepdims=True)
+        assert (total.size < product.size) == bool(note.group(4)), line.unicode()
+        np.testing.assert_allclose(total.reshape(s.contribution.shape), s.contribution,
+                                   rtol=1e-6, err_msg=line.unicode())
+        checked += 1
+    return checked
+
+
+def _as_matrix(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape if len(shape) >= 2 else (*shape, 1) if shape else (1, 1)
+
+
+def _product_of(s: Step) -> Item:
+    """The matrix product whose rules a step uses: the step's node, or its layer's product."""
+    n = s.node
+    head = n if n.role == "affine" else n.head if n.role in ("inner", "weight_t") else None
+    return n if head is None else head.parts.get("inner", head)
 
 
 def test_matmul_of_a_vector_and_a_batch_shapes_notes() -> None:
@@ -395,6 +441,150 @@ def test_step_to_w_transposed(shape: tuple[int, ...]) -> None:
     (cr.tanh(a @ wt + b).sum()).backward()
     np.testing.assert_allclose(((np.swapaxes(am, -1, -2) if len(shape) > 1 else am) @ dm)
                                .reshape(-1, 4, 3).sum(0), W.grad.data.T)
+
+
+def test_bias_broadcasting_the_product_up_is_no_layer_bias() -> None:
+    # A·B (3×1) + b (5) is (3×5): δ of the product is ∂L/∂u summed over the new axis, so the add
+    # is no layer (its rules would use ∂L/∂u as δ: shapes (4×1) = (3×4×1)·(3×5×1) said so)
+    A, B, b = _leaf((3, 1, 4), "A"), _leaf((4,), "B"), _leaf((5,), "b")
+    e = cr.explain(cr.tanh(A @ B + b).sum())
+    text = _backward_text(e)
+    assert "u1 = A·B" in text and "linear layer u = W·a, " in text  # the product alone
+    assert "δ1 = ∂L/∂(u1 + b)   (shape (3×1), " in text
+    assert "summed over the broadcast axes to shape (3×1))" in text
+    assert "∂L/∂A = δ1·Bᵀ   (shapes (3×1×4) = (3×1×1)·(1×4); shape (3×1×4)" in text
+    assert ("∂L/∂B = Aᵀ·δ1   (shapes (4×1) = (3×4×1)·(3×1×1); summed over the batch axes; "
+            "shape (4)" in text)
+    assert _check_shapes_notes(e) >= 2
+    (cr.tanh(A @ B + b).sum()).backward()
+    for t in (A, B, b):
+        np.testing.assert_allclose(e.gradients[t.name], t.grad.data)
+
+
+def test_row_bias_of_a_vector_layer_uses_the_products_shape() -> None:
+    # x·W + b with b of shape (1×3): u is (1×3) but the product (3), whose δ is the column (3×1)
+    x, W, b = _leaf((4,), "x", grad=False), _leaf((4, 3), "W"), _leaf((1, 3), "b")
+    e = cr.explain(cr.tanh(x @ W + b).sum())
+    text = _backward_text(e)
+    assert "∂L/∂W = x·δ1ᵀ   (shapes (4×3) = (4×1)·(1×3); shape (4×3)" in text  # was (1×1×3)
+    assert "∂L/∂b = δ1   (shape (1×3)" in text
+    assert _check_shapes_notes(e) >= 1
+
+
+# (A, B, b) of A·B + b, where b broadcasts the product up (or, the last ones, does not)
+BROADCAST_BIAS = [((3, 1, 4), (4,), (5,)), ((3, 4), (4, 1), (5,)), ((5, 4), (4,), (5, 1)),
+                  ((4,), (4, 5), (3, 1)), ((4,), (4, 1), (1, 5)), ((3, 4), (4, 5), (2, 1, 5)),
+                  ((2, 1, 3, 4), (4, 1), (2, 1, 5)), ((4,), (4, 3), (1, 3)),
+                  ((2, 3, 4), (4, 5), (2, 1, 5))]
+
+
+@pytest.mark.parametrize("layers", [None, False])
+@pytest.mark.parametrize("shapes", BROADCAST_BIAS, ids=str)
+def test_shapes_notes_under_a_broadcasting_bias(shapes: tuple[tuple[int, ...], ...],
+                                                 layers: bool | None) -> None:
+    for trained in ((True, True), (True, False), (False, True)):
+        A, B = (_leaf(sh, n, grad=g) for sh, n, g in zip(shapes, "AB", trained))
+        b = _leaf(shapes[2], "b")
+        e = cr.explain(cr.tanh(A @ B + b).sum(), layers=layers)
+        assert _check_shapes_notes(e) >= 1
+        (cr.tanh(A @ B + b).sum()).backward()
+        for t in (A, B, b):
+            if t.requires_grad:
+                np.testing.assert_allclose(e.gradients[t.name], t.grad.data)
+
+
+@pytest.mark.parametrize("trained", [False, True])
+@pytest.mark.parametrize("bias", [None, (), (3,)], ids=str)
+def test_trained_vector_times_a_matrix(bias: tuple[int, ...] | None, trained: bool) -> None:
+    # w·X (+ b) with a trained vector w: w is no weight matrix (w·X is wᵀ·X). X is the weight
+    # when it is trained, as W is in x·W + b with a vector x, with a bias or without (without
+    # one it was a plain product); when X is data there is no layer
+    w, X = _leaf((4,), "w"), _leaf((4, 3), "X", grad=trained)
+
+    def loss() -> cr.Tensor:
+        return cr.tanh(w @ X if bias is None else w @ X + _leaf(bias, "b")).sum()
+
+    e = cr.explain(loss())
+    text = _backward_text(e)
+    assert e.graph.layered == trained
+    if trained:
+        assert "linear layer u = a·W" in text and "∂L/∂W = a·δᵀ, ∂L/∂a = W·δ" in text
+        assert "∂L/∂X = w·δ1ᵀ   (shapes (4×3) = (4×1)·(1×3); shape (4×3)" in text
+        assert "∂L/∂w = X·δ1   (shapes (4×1) = (4×3)·(3×1); shape (4)" in text
+    else:
+        assert str(e) == str(cr.explain(loss(), layers=False))
+        assert "∂z/∂w = X·(∂z/∂u)   (shapes (4×1) = (4×3)·(3×1); shape (4)" in text
+    assert _check_shapes_notes(e) >= 1
+    loss().backward()
+    np.testing.assert_allclose(e.gradients["w"], w.grad.data)
+
+
+@pytest.mark.parametrize("bias, weight", [
+    (None, None), ((), None), ((1, 1), None), ((5, 3), None),  # nothing tells: no layer
+    ((3,), "W"), ((1, 3), "W"),  # one bias per column: a·W + b
+    ((5, 1), "A"),  # one per row: W·a + b, W on the left
+], ids=str)
+def test_weight_of_two_trained_matrices(bias: tuple[int, ...] | None, weight: str | None) -> None:
+    # A·W + b with both operands trained: the left one was taken for W whatever the bias
+    A, W = _leaf((5, 4), "A"), _leaf((4, 3), "W")
+
+    def loss() -> cr.Tensor:
+        return cr.tanh(A @ W if bias is None else A @ W + _leaf(bias, "b")).sum()
+
+    e = cr.explain(loss())
+    text = _backward_text(e)
+    if weight is None:
+        assert str(e) == str(cr.explain(loss(), layers=False))
+        assert "∂z/∂W = Aᵀ·(∂z/∂u)   (shapes (4×3) = (4×5)·(5×3)" in text
+    elif weight == "W":
+        assert "linear layer u = a·W + b, δ = ∂L/∂u: ∂L/∂W = aᵀ·δ, ∂L/∂a = δ·Wᵀ" in text
+        assert "∂L/∂W = Aᵀ·δ1   (shapes (4×3) = (4×5)·(5×3)" in text
+    else:
+        assert "linear layer u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·aᵀ, ∂L/∂a = Wᵀ·δ" in text
+        assert "∂L/∂A = δ1·Wᵀ   (shapes (5×4) = (5×3)·(3×4)" in text
+    _check_shapes_notes(e)
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_a_module_parameter_is_the_weight(left: bool) -> None:
+    # of two trained matrices, a module's Parameter is the weight (the other is data whose
+    # gradient is wanted), even with a scalar bias that tells nothing
+    P = cr.nn.Parameter(cr.tensor(np.linspace(-1, 1, 12).reshape((3, 4) if left else (4, 3)),
+                                  dtype=cr.float64))
+    P.name = "P"
+    A = _leaf((4, 5) if left else (5, 4), "A")
+    u = P @ A if left else A @ P
+    e = cr.explain(cr.tanh(u + _leaf((), "b")).sum())
+    text = _backward_text(e)
+    if left:
+        assert "linear layer u = W·a + b" in text and "∂L/∂P = δ1·Aᵀ" in text
+    else:
+        assert "linear layer u = a·W + b" in text and "∂L/∂P = Aᵀ·δ1" in text
+    assert "∂L/∂b = Σ δ (over the axes b is broadcast along)" in text
+    _check_shapes_notes(e)
+
+
+def test_a_bias_shared_by_the_units_is_no_sum_over_the_batch() -> None:
+    # a scalar bias, or one per sample (5×1) of a·W + b: ∂L/∂b sums δ over the units too,
+    # which "Σₙ δ (over the batch)" did not say
+    X, W = _leaf((5, 4), "X", grad=False), _leaf((4, 3), "W")
+    for shape in ((), (5, 1)):
+        b = _leaf(shape, "b")
+        text = _backward_text(cr.explain(cr.tanh(X @ W + b).sum()))
+        assert "∂L/∂b = Σ δ (over the axes b is broadcast along)" in text
+        assert "∂L/∂b = Σ δ1   (" in text
+    text = _backward_text(cr.explain(cr.tanh(X @ W + _leaf((3,), "b")).sum()))
+    assert "∂L/∂b = Σₙ δ (over the batch)" in text and "∂L/∂b = Σₙ δ1   (" in text
+
+
+def test_elementwise_linear_unit_rules() -> None:
+    # w ⊙ x + b with arrays: the unit's rules are elementwise and summed where broadcast, as its
+    # steps say (it said ∂L/∂W = δ·a, ∂L/∂b = δ)
+    w, x, b = _leaf((3,), "w"), _leaf((5, 3), "x", grad=False), _leaf((3,), "b")
+    text = _backward_text(cr.explain(cr.tanh(w * x + b).sum()))
+    assert ("linear unit u = W·a + b (elementwise), δ = ∂L/∂u: ∂L/∂W = δ ⊙ a, ∂L/∂a = W ⊙ δ, "
+            "∂L/∂b = δ, each summed over the axes it is broadcast along" in text)
+    assert "∂L/∂w = δ1 ⊙ x   (shape (3), " in text
 
 
 # --------------------------------------------------------------------------- fan-out, wrt, names

@@ -404,3 +404,38 @@ def test_integer_and_bool_tensors_exist():
     assert (i * 2).tolist() == [2, 4, 6] and (i % 2).tolist() == [1, 0, 1]
     assert (~b).tolist() == [True, False, False] and (b & b).tolist() == [False, True, True]
     assert (i // 2).tolist() == [0, 1, 1]
+
+
+DEVICE_FACTORIES = {
+    "tensor": lambda d: cr.tensor([1, 2], device=d),
+    "as_tensor": lambda d: cr.as_tensor([1.0], device=d),
+    "zeros": lambda d: cr.zeros(2, 3, device=d),
+    "ones": lambda d: cr.ones((2,), device=d),
+    "empty": lambda d: cr.empty(2, device=d),
+    "full": lambda d: cr.full((2,), 1.0, device=d),
+    "zeros_like": lambda d: cr.zeros_like(cr.ones(2), device=d),
+    "ones_like": lambda d: cr.ones_like(cr.ones(2), device=d),
+    "empty_like": lambda d: cr.empty_like(cr.ones(2), device=d),
+    "full_like": lambda d: cr.full_like(cr.ones(2), 3, device=d),
+    "arange": lambda d: cr.arange(3, device=d),
+    "linspace": lambda d: cr.linspace(0, 1, 3, device=d),
+    "eye": lambda d: cr.eye(2, device=d),
+    "rand": lambda d: cr.rand(2, device=d),
+    "randn": lambda d: cr.randn(2, device=d),
+    "randint": lambda d: cr.randint(0, 3, (2,), device=d),
+    "randperm": lambda d: cr.randperm(3, device=d),
+    "normal": lambda d: cr.normal(0, 1, (2,), device=d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_FACTORIES))
+def test_factories_take_the_cpu_as_device_and_refuse_others(name):
+    """PyTorch code passes device='cpu' (or a torch.device): accepted; a GPU is refused,
+    naming the function."""
+    make = DEVICE_FACTORIES[name]
+    assert make("cpu").shape == make(None).shape
+    torch = pytest.importorskip("torch")
+    assert make(torch.device("cpu")).shape == make(None).shape
+    with pytest.raises(ValueError, match=rf"^{name}: chainrule runs on the CPU only, got "
+                                         r"device 'cuda:0'"):
+        make("cuda:0")

@@ -230,12 +230,12 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
     fn = _table("ufunc").get(ufunc)
     if fn is not None and method == "__call__" and not kwargs:
         return fn(*inputs)
-    if _needs_grad(inputs) or _needs_grad(kwargs):
-        raise TypeError(
-            f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "
-            "derivative in chainrule; use the chainrule function (cr.*), or .detach() the "
-            "tensor if no gradient is wanted")
+    grad = _needs_grad(inputs) or _needs_grad(kwargs)
+    if grad and "out" in kwargs:
+        _no_derivative(f"{ufunc.__name__}{'' if method == '__call__' else '.' + method}")
     result = getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+    if grad and _has_floats(result):
+        _no_derivative(f"{ufunc.__name__}{'' if method == '__call__' else '.' + method}")
     if isinstance(result, np.ndarray):
         return Tensor._make(result)
     return result
@@ -245,8 +245,25 @@ def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
     fn = _table("function").get(func)
     if fn is not None:
         return fn(*args, **kwargs)
-    if _needs_grad(args) or _needs_grad(kwargs):
-        raise TypeError(
-            f"np.{func.__name__} has no derivative in chainrule; use the chainrule function "
-            "(cr.*), or .detach() the tensor if no gradient is wanted")
-    return func(*_plain(args), **_plain(kwargs))
+    grad = _needs_grad(args) or _needs_grad(kwargs)
+    if grad and "out" in kwargs:
+        _no_derivative(func.__name__)
+    result = func(*_plain(args), **_plain(kwargs))
+    if grad and _has_floats(result):  # (an index, a count, a bool, a shape: no gradient lost)
+        _no_derivative(func.__name__)
+    return result
+
+
+def _no_derivative(name: str) -> None:
+    raise TypeError(
+        f"np.{name} has no derivative in chainrule; use the chainrule function (cr.*), or "
+        ".detach() the tensor if no gradient is wanted")
+
+
+def _has_floats(result: Any) -> bool:
+    """Whether a NumPy result holds floating-point values (which a gradient would follow)."""
+    if isinstance(result, (list, tuple)):
+        return any(_has_floats(r) for r in result)
+    if isinstance(result, (bool, int, np.bool_, np.integer, str)) or result is None:
+        return False
+    return not (isinstance(result, np.ndarray) and result.dtype.kind in "biu")

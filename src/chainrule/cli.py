@@ -56,12 +56,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_MAX_SEED = 2**64 - 1  # cr.manual_seed takes seeds up to this
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
         check_seed(value, "--seed")  # (the one rule for seeds; argparse words the message)
+        if value > _MAX_SEED:
+            raise ValueError(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to 2**64 - 1, got {text!r}") from None
     return value
 
 

@@ -54,11 +54,17 @@ class CustomOp:
                 getattr(a, "requires_grad", False) for a in args)
             forward = self._jvps is None and bool(STATE.levels) and any(
                 getattr(a, "_tangents", None) for a in args)
-            if backward or forward:
+            if forward or backward and self._jvps is None:
                 raise ChainruleError(
                     f"custom op '{self.name}' has no derivative rule yet; define one with "
                     f"@{self.name}.defvjp (or @{self.name}.defjvp for forward mode only) "
                     "before differentiating through it")
+            if backward:
+                raise ChainruleError(
+                    f"custom op '{self.name}' has no reverse-mode rule (only a defjvp, which "
+                    f"serves forward mode: jvp, jacfwd); define one with @{self.name}.defvjp "
+                    "before differentiating through it in reverse mode (backward, grad, vjp, "
+                    "jacrev)")
         return apply(self.op, *args, **params)
 
     def defvjp(self, vjp: Callable) -> Callable:
@@ -138,12 +144,25 @@ class CustomOp:
         def rule(i: int, t: Any, out: Any, *inputs: Any, **params: Any) -> Any:
             assert self._jvps is not None
             fn = self._jvps[i] if i < len(self._jvps) else None
-            if fn is None:
-                return t * 0.0
+            if fn is None:  # no tangent through this input: zeros of the output's shape
+                lead = np.ndim(getattr(t, "data", t)) - np.ndim(getattr(inputs[i], "data",
+                                                                        inputs[i]))
+                shape = tuple(np.shape(getattr(t, "data", t))[:lead]) + tuple(out.shape)
+                dtype = out.dtype if out.dtype.kind == "f" else t.dtype
+                return Tensor._make(np.zeros(shape, dtype=dtype))
             return self._checked_tangent(fn(t, out, *inputs, **params), t, inputs[i], out, i)
 
         self.op.jvps = (rule,)
+        if self.op.vjps is None:
+            # Op.jvp reads an op without vjps as one without derivatives (zero tangents):
+            # a forward-only op gets a reverse rule that says what is missing (__call__ stops
+            # reverse mode before it is reached).
+            self.op.vjps = (self._no_vjp,)
         return jvps[0]
+
+    def _no_vjp(self, *args: Any, **params: Any) -> Any:
+        raise ChainruleError(f"custom op '{self.name}' has no reverse-mode rule (only a defjvp); "
+                             f"define one with @{self.name}.defvjp")
 
     @property
     def formula(self) -> str:

@@ -167,21 +167,20 @@ class GradientMonitor:
         numel = sum(int(w.size) for w in weights)
         with np.errstate(all="ignore"):
             if present:
-                sq = sum(float(np.sum(g * g)) for g in present)
-                gnorm = math.sqrt(sq) if math.isfinite(sq) else float("nan")
+                finite = all(bool(np.all(np.isfinite(g))) for g in present)
+                gnorm = _norm(present) if finite else float("nan")
                 total = sum(int(g.size) for g in present)
                 mean_abs = sum(float(np.sum(np.abs(g))) for g in present) / max(total, 1)
                 max_abs = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in present)
-                finite = all(bool(np.all(np.isfinite(g))) for g in present)
             else:  # nothing to measure: not "vanishing"; report() shows "—" and "no grad"
                 gnorm = mean_abs = max_abs = 0.0
                 finite = True
-            wnorm = math.sqrt(sum(float(np.sum(w * w)) for w in weights))
+            wnorm = _norm(weights)
             if prev is None:
                 ratio = float("nan")
             else:
-                dnorm = math.sqrt(sum(float(np.sum((w - q) ** 2)) for w, q in zip(weights, prev)))
-                pnorm = math.sqrt(sum(float(np.sum(q * q)) for q in prev))
+                dnorm = _norm([w - q for w, q in zip(weights, prev)])
+                pnorm = _norm(prev)
                 ratio = dnorm / pnorm if pnorm > 0 else (0.0 if dnorm == 0 else float("inf"))
         if not finite:
             gnorm = float("nan")
@@ -355,6 +354,17 @@ class GradientMonitor:
 
 
 _STATS = ("grad_norm", "mean_abs", "max_abs", "weight_norm", "update_ratio")
+
+
+def _norm(arrays: list[np.ndarray]) -> float:
+    """The 2-norm of all the arrays together, without overflow: ‖g‖ of finite values as
+    large as 1e200 is 1e200·√n, not inf (nor NaN); inf or NaN if a value is."""
+    big = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if big == 0.0 or not math.isfinite(big):
+        return big
+    with np.errstate(all="ignore"):
+        sq = sum(float(np.sum(np.square(a / big))) for a in arrays)
+    return big * math.sqrt(sq)
 
 
 def _check_per(per: str, who: str) -> None:

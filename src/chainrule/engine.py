@@ -314,7 +314,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
             data = x.data
             try:
                 out = op.forward(data, **params) if params else op.forward(data)
-            except (ValueError, IndexError, np.linalg.LinAlgError, TypeError):
+            except (ValueError, IndexError, np.linalg.LinAlgError, TypeError, OverflowError):
                 out = None  # the general path explains the error
             if out is not None and type(out) is not np.ndarray:
                 out = np.asarray(out)  # (a NumPy scalar, from a full reduction)
@@ -353,7 +353,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         arrays = [np.asarray(a) if type(a) is list else a for a in arrays]
     try:
         out = op.forward(*arrays, **params)
-    except (ValueError, IndexError, np.linalg.LinAlgError, TypeError) as e:
+    except (ValueError, IndexError, np.linalg.LinAlgError, TypeError, OverflowError) as e:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -404,7 +404,7 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
                     data = typed.get(data) or _typed_number(data, mine.dtype, typed)
             try:
                 out = forward(data, mine) if reflected else forward(mine, data)
-            except (ValueError, IndexError, np.linalg.LinAlgError, TypeError):
+            except (ValueError, IndexError, np.linalg.LinAlgError, TypeError, OverflowError):
                 pass  # apply explains the error
             else:
                 if type(out) is not np.ndarray:
@@ -466,18 +466,21 @@ def _typed_number(v: float, dtype: np.dtype, typed: dict[float, Any]) -> Any:
 
 
 def _in_default_dtype(op: Op, out: np.ndarray, arrays: list, params: dict) -> np.ndarray:
-    """An op's float result where NumPy promotes integers differently from PyTorch, which
-    gives the default dtype: an int tensor with a Python float (NumPy: float64, cast here) or
-    a small int or bool tensor through exp or sqrt (NumPy: float16, so computed again from
-    the inputs in the default dtype, not rounded to float16 first)."""
+    """An op's float result where NumPy promotes integers differently from PyTorch: NumPy
+    gives float64 for an int tensor with a Python float or with a float16/float32 array, and
+    float16 for a small int or bool tensor through exp or sqrt. PyTorch gives the float
+    inputs' dtype (the widest), or the default dtype when no input is a float array; the
+    float16 results are computed again from the inputs in that dtype, not rounded to float16
+    first."""
     from ._dtypes import get_default_dtype
 
-    default = get_default_dtype()
+    floats = [a.dtype for a in arrays if type(a) is np.ndarray and a.dtype.kind == "f"]
+    dtype = max(floats, key=lambda d: d.itemsize) if floats else get_default_dtype()
     if out.dtype is _FLOAT16:
-        arrays = [a.astype(default) if type(a) is np.ndarray and a.dtype.kind in "biu" else a
+        arrays = [a.astype(dtype) if type(a) is np.ndarray and a.dtype.kind in "biu" else a
                   for a in arrays]
-        return np.asarray(op.forward(*arrays, **params), dtype=default)
-    return out.astype(default)
+        return np.asarray(op.forward(*arrays, **params), dtype=dtype)
+    return out.astype(dtype)
 
 
 def _has_dtype(arrays: list, char: str) -> bool:

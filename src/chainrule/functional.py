@@ -37,7 +37,14 @@ absolute = abs
 (lt, le, gt, ge, eq, ne, logical_not, logical_and, logical_or, logical_xor, isnan, isinf,
  isfinite) = (E.lt, E.le, E.gt, E.ge, E.eq, E.ne, E.logical_not, E.logical_and, E.logical_or,
               E.logical_xor, E.isnan, E.isinf, E.isfinite)
-less, less_equal, greater, greater_equal, equal, not_equal = lt, le, gt, ge, eq, ne
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+
+def equal(input: Any, other: Any) -> bool:
+    """Whether two tensors have the same shape and the same values (a Python bool, as
+    PyTorch's ``torch.equal``; NaN is not equal to itself). ``eq`` compares elementwise."""
+    a, b = _data(input), _data(other)
+    return bool(a.shape == b.shape and np.array_equal(a, b))
 
 
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:
@@ -61,8 +68,8 @@ multiply = mul
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-    """``input / other``; ``rounding_mode='floor'`` or ``'trunc'`` gives no gradient (and, for
-    integers, an integer result, as PyTorch)."""
+    """``input / other``; ``rounding_mode='floor'`` or ``'trunc'`` gives a zero gradient (and,
+    for integers, an integer result, as PyTorch)."""
     if rounding_mode is None:
         return E.div(input, other)
     if rounding_mode not in ("floor", "trunc"):
@@ -77,7 +84,11 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if kind in "iu":
         return Tensor._make(_integer_div(a, b, rounding_mode))
     q = E.div(input, other).detach()
-    return floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
+    out = floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
+    for x in (input, other):  # as PyTorch: a zero gradient (the result requires grad)
+        if is_tensor(x) and x.requires_grad:
+            out = E.where(np.False_, x, out)
+    return out
 
 
 def _integer_div(a: Any, b: Any, rounding_mode: str) -> np.ndarray:
@@ -661,6 +672,9 @@ def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> 
     tensors = list(tensors)
     if not tensors:
         raise OpError("cat: expected a non-empty list of tensors")
+    if builtins.any(shape_of(t) == (0,) for t in tensors):
+        # as PyTorch: a 1-d empty tensor (torch.tensor([])) is skipped, whatever the others' dims
+        tensors = [t for t in tensors if shape_of(t) != (0,)] or tensors[:1]
     nd = ndim_of(tensors[0])
     dim = _dim_or(0, dim, axis, "cat")
     d = norm_dim(dim, nd, "cat")
@@ -772,7 +786,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
 
 def tile(input: Any, dims: Sequence[int]) -> Tensor:
     """Repeat the whole tensor ``dims[i]`` times along each dim (NumPy's tile)."""
-    reps = (int(dims),) if isinstance(dims, (int, np.integer)) else tuple(int(r) for r in dims)
+    reps = _shape_arg((dims,))
     nd = ndim_of(input)
     reps = (1,) * (nd - len(reps)) + reps
     return S.tile(input, reps=reps)

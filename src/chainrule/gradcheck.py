@@ -124,13 +124,18 @@ def gradgradcheck(f: Callable, inputs: Any, grad_outputs: Any = None, eps: float
     rng = np.random.default_rng(seed)
     vs = _as_inputs(grad_outputs) if grad_outputs is not None else [
         Tensor._make(rng.standard_normal(o.shape)) for o in outs]
+    if len(vs) != len(outs):
+        raise ValueError(f"gradgradcheck: the function has {len(outs)} outputs but "
+                         f"{len(vs)} grad_outputs were given; pass one per output")
 
     def first_derivatives(*args: Any) -> tuple:
-        o = [x for x in _outputs(f, list(args)) if x.requires_grad]
+        # (each output with its own grad_output, also when an earlier one needs no gradient)
+        pairs = [(o, v) for o, v in zip(_outputs(f, list(args)), vs) if o.requires_grad]
         targets = [args[i] for i in diff]
-        if not o:
+        if not pairs:
             return tuple(Tensor._make(np.zeros(t.shape)) for t in targets)
-        gs = autograd_grad(o, targets, [as_tensor(v).to(np.float64) for v in vs[:len(o)]],
+        gs = autograd_grad([o for o, _ in pairs], targets,
+                           [as_tensor(v).to(np.float64) for _, v in pairs],
                            create_graph=True, allow_unused=True)
         return tuple(g if g is not None else Tensor._make(np.zeros(t.shape)) * args[i].sum() * 0
                      for g, t, i in zip(gs, targets, diff))

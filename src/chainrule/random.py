@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _dtypes
 from .creation import _size
-from .tensor import Tensor
+from .tensor import Tensor, _check_device
 
 
 class Generator:
@@ -73,21 +73,24 @@ def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tens
 
 
 def rand(*size: Any, generator: Any = None, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+         requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform on [0, 1)."""
+    _check_device(device, "rand")
     return _finish(_gen(generator).random(_size(size, "rand")), dtype, requires_grad, "rand")
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = None,
-          requires_grad: bool = False) -> Tensor:
+          requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal."""
+    _check_device(device, "randn")
     return _finish(_gen(generator).standard_normal(_size(size, "randn")), dtype, requires_grad,
                    "randn")
 
 
 def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None,
-            dtype: Any = None) -> Tensor:
+            dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as PyTorch)."""
+    _check_device(device, "randint")
     if high is None or isinstance(high, (tuple, list)):  # randint(high, size)
         if high is not None:
             size = high
@@ -98,12 +101,14 @@ def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None
     return Tensor._make(arr.astype(_dtypes.int64 if dtype is None else _dtypes.as_dtype(dtype)))
 
 
-def randperm(n: int, *, generator: Any = None) -> Tensor:
+def randperm(n: int, *, generator: Any = None, device: Any = None) -> Tensor:
+    _check_device(device, "randperm")
     return Tensor._make(_gen(generator).permutation(n).astype(np.int64))
 
 
 def normal(mean: float = 0.0, std: float = 1.0, size: Any = (), *, generator: Any = None,
-           dtype: Any = None, requires_grad: bool = False) -> Tensor:
+           dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    _check_device(device, "normal")
     arr = _gen(generator).normal(mean, std, _size((size,), "normal"))
     return _finish(arr, dtype, requires_grad, "normal")
 

@@ -303,7 +303,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     ImportError
         If the optional ``safetensors`` package is not installed.
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     encoder = _Encoder()
     tree = encoder.encode(obj)
     metadata = {
@@ -373,12 +373,15 @@ def _fsync_directory(directory: str) -> None:
 
 def _read_checkpoint(path: str | os.PathLike[str]) -> Any:
     """Read a checkpoint, returning its tree with NumPy arrays as leaves."""
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, "checkpoint file does not exist", path) from None
+    except IsADirectoryError:
+        raise IsADirectoryError(
+            errno.EISDIR, "the checkpoint path is a directory, not a file", path) from None
 
     def fail(reason: str) -> CheckpointError:
         return CheckpointError(f"{path!r} is not a valid safetensors checkpoint: {reason}")
@@ -404,12 +407,23 @@ def _read_checkpoint(path: str | os.PathLike[str]) -> Any:
     for name, info in _iter_header_tensors(header):
         try:
             dtype_code = info["dtype"]
-            _start, end = info["data_offsets"]
-            needed = max(needed, int(end))
+            start, end = info["data_offsets"]
         except (KeyError, TypeError, ValueError) as exc:
             raise fail(f"malformed header entry for tensor {name!r}") from exc
-        if dtype_code not in _NUMPY_DTYPE_CODES:
-            raise fail(f"tensor {name!r} has dtype {dtype_code}, which NumPy cannot represent")
+        if not (
+            type(start) is int and type(end) is int and 0 <= start <= end  # noqa: E721
+        ):
+            raise fail(
+                f"tensor {name!r} has invalid data_offsets {json.dumps(info['data_offsets'])} "
+                "(expected two integers 0 <= start <= end)"
+            )
+        needed = max(needed, end)
+        if not isinstance(dtype_code, str) or dtype_code not in _NUMPY_DTYPE_CODES:
+            raise fail(
+                f"tensor {name!r} has dtype "
+                f"{dtype_code if isinstance(dtype_code, str) else json.dumps(dtype_code)}, "
+                "which NumPy cannot represent"
+            )
     if needed > data_len:
         raise fail(
             f"the header describes {needed} bytes of tensor data but only "

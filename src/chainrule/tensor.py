@@ -16,6 +16,7 @@ from . import engine as _engine
 from .engine import STATE, ChainruleError, Node, _refresh_view, walk
 from .ops import elementwise as _E
 from .ops._util import norm_dim, norm_dims
+from .ops.registry import OpError
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -480,14 +481,24 @@ class Tensor:
         return _remainder(other, self)
 
     def __getitem__(self, key: Any) -> Tensor:
-        from .ops.indexing import canonical_key, getitem
-
-        return getitem(self, key=canonical_key(key, self.data.ndim))
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        from .ops.indexing import canonical_key, index_put
+        from .ops.indexing import canonical_key, getitem, split_int_key
 
         k = canonical_key(key, self.data.ndim)
+        if type(key) is tuple and len(k) > 1:
+            split = split_int_key(k)  # integers with index arrays: the integers first
+            if split is not None:
+                return getitem(getitem(self, key=split[0]), key=split[1])
+        return getitem(self, key=k)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from .ops.indexing import canonical_key, index_put, split_int_key
+
+        k = canonical_key(key, self.data.ndim)
+        if type(key) is tuple and len(k) > 1:
+            split = split_int_key(k)  # integers with index arrays: the integers first
+            if split is not None:
+                self[split[0]][split[1]] = value  # (in place on a view of this tensor)
+                return
         self._inplace(lambda old: index_put(old, value, key=k), value)
 
     # in-place arithmetic goes through the same checks
@@ -830,10 +841,14 @@ class Tensor:
 
     def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         dims = norm_dims(dim, self.data.ndim, "all")
+        if not self.data.ndim:  # a 0-d tensor's dim 0 (or -1) is itself
+            dims = None
         return Tensor._make(np.asarray(np.all(self.data, axis=dims, keepdims=keepdim)))
 
     def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         dims = norm_dims(dim, self.data.ndim, "any")
+        if not self.data.ndim:
+            dims = None
         return Tensor._make(np.asarray(np.any(self.data, axis=dims, keepdims=keepdim)))
 
     def matmul(self, other: Any) -> Tensor:
@@ -905,8 +920,9 @@ class Tensor:
     def repeat(self, *sizes: Any) -> Tensor:
         return F.repeat(self, *sizes)
 
-    def tile(self, dims: Any) -> Tensor:
-        return F.tile(self, dims)
+    def tile(self, *dims: Any) -> Tensor:
+        """``tile(2, 3)`` or ``tile((2, 3))``, as PyTorch."""
+        return F.tile(self, dims[0] if len(dims) == 1 else dims)
 
     def split(self, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return F.split(self, split_size, dim)
@@ -1075,9 +1091,8 @@ def _needs_grad(*args: Any) -> builtins.bool:
 
 
 def _floordiv(a: Any, b: Any) -> Tensor:
-    """``a // b``: integer inputs give an integer result, as PyTorch (zero gradient)."""
-    if _kind(a) in "iu" and _kind(b) in "iu":
-        return _int_op(np.floor_divide, a, b)
+    """``a // b``: integer inputs give an integer result, as PyTorch (zero gradient; an
+    integer division by zero is an error, as in PyTorch, not NumPy's silent 0)."""
     return F.div(a, b, rounding_mode="floor")
 
 
@@ -1086,7 +1101,24 @@ def _remainder(a: Any, b: Any) -> Tensor:
     ∂/∂b = -floor(a / b)."""
     if _needs_grad(a, b):
         return a - F.div(a, b, rounding_mode="floor") * b
+    if _kind(a) in "iub" and _kind(b) in "iub":
+        if np.any(np.asarray(_plain(b)) == 0):
+            raise OpError(
+                f"remainder: integer division by zero ({_describe(a)} % {_describe(b)}); "
+                "take the remainder of floats (x.float()) to get nan instead")
+        return _int_op(np.mod, a, b)
+    # a float result: in PyTorch's dtype (an int tensor with a Python float or a float32
+    # tensor gives float32, where NumPy would give float64)
+    floats = [x.dtype for x in (_plain(a), _plain(b))
+              if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else _dtypes.get_default_dtype()
+    a, b = (x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind != "f" else x
+            for x in (_plain(a), _plain(b)))
     return _int_op(np.mod, a, b)
+
+
+def _describe(a: Any) -> str:
+    return f"a tensor of shape {a.shape}" if isinstance(a, Tensor) else repr(a)
 
 
 def _is_device(a: Any) -> builtins.bool:
@@ -1094,9 +1126,11 @@ def _is_device(a: Any) -> builtins.bool:
         "cpu", "cuda", "mps", "xpu", "meta")
 
 
-def _check_device(device: Any) -> None:
+def _check_device(device: Any, op: str = "to") -> None:
+    """PyTorch code passes ``device=``: the CPU (or None) is accepted, anything else refused."""
     if device is not None and str(device).split(":")[0] != "cpu":
-        raise ValueError(f"to: chainrule runs on the CPU only, got device {str(device)!r}")
+        raise ValueError(f"{op}: chainrule runs on the CPU only, got device {str(device)!r}; "
+                         "leave device out or give 'cpu'")
 
 
 def backward_from(outs: list[Tensor], root_grads: list, retain_graph: builtins.bool,
@@ -1170,12 +1204,14 @@ def _root_gradient(out: Tensor, gradient: Any, what: str) -> Any:
 # --------------------------------------------------------------------------- construction
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
-           name: str | None = None) -> Tensor:
+           name: str | None = None, *, device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of ``data``.
 
     NumPy arrays keep their dtype; Python floats (and lists of them) get the default dtype
     (float32 unless changed with ``cr.set_default_dtype``); ints get int64; bools bool.
+    ``device`` may only be the CPU (accepted for PyTorch code).
     """
+    _check_device(device, "tensor")
     arr = _to_array(data, dtype, copy=True)
     t = Tensor._make(arr)
     t.name = name
@@ -1209,8 +1245,9 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     return arr.copy() if copy else arr
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """``data`` as a tensor, without copying when it already is one (or an array)."""
+    _check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or _dtypes.as_dtype(dtype) == data.dtype):
         return data
     return Tensor._make(_to_array(data, dtype, copy=False))

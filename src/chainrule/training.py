@@ -32,6 +32,7 @@ import functools
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -600,15 +601,20 @@ def plot_curves(history: dict[str, list[float]], path: str | os.PathLike[str],
 
 
 def make_out_dir(out: str | os.PathLike[str]) -> None:
-    """Create the output directory (and its parents) unless it exists.
+    """Create the output directory (and its parents) unless it exists, and check that files
+    can be created in it (so that a read-only ``out`` fails now, not after the training).
 
     Raises
     ------
     OSError
-        With a one-line message naming ``out`` if it is a file or cannot be created.
+        With a one-line message naming ``out`` if it is a file, cannot be created or is not
+        writable.
     """
     try:
         os.makedirs(out, exist_ok=True)
+        # a real probe, not os.access: that says yes to root on a read-only file system
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".chainrule-probe-"):
+            pass
     except OSError as e:
         reason = "it exists and is not a directory" if isinstance(e, FileExistsError) else (
             e.strerror or str(e))
@@ -646,6 +652,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> TrainResul
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {value!r}")
     check_seed(config.seed, "train")  # the one rule for seeds, as the data functions
+    if config.seed > 2**64 - 1:  # what cr.manual_seed takes; checked before any file is made
+        raise ValueError(f"train: seed must be at most 2**64 - 1, got {config.seed}")
     if config.epochs < 1 or config.batch_size < 1 or not config.lr > 0:
         raise ValueError("epochs and batch size must be at least 1 and lr positive")
     # plain Python numbers: the config goes into the checkpoint as JSON (np.int64 is not JSON);

@@ -28,6 +28,9 @@ def _check_transform(fun: Any, argnums: Any, name: str) -> None:
     nums = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
     if not all(isinstance(a, (int, np.integer)) for a in nums):
         raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+    if not nums:
+        raise ValueError(f"{name}: argnums is empty, so there is nothing to differentiate; "
+                         "pass the index of at least one argument (as torch.func does)")
 
 
 def _argnums(argnums: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
@@ -51,7 +54,10 @@ def _describe(x: Any) -> str:
     return f"a {type(x).__name__}"
 
 
-def _float_tensor(x: Any, name: str) -> Tensor:
+def _float_tensor(x: Any, name: str, k: int | None = None) -> Tensor:
+    """Argument ``k`` (a tensor, array or number) as a float tensor to differentiate at. An
+    integer or bool tensor or array is an error (as in JAX and torch.func); a Python number
+    takes the default float dtype."""
     if isinstance(x, dict) or isinstance(x, (tuple, list)) and any(
             isinstance(e, Tensor) for e in x):
         raise TypeError(f"{name}: cannot differentiate with respect to {_describe(x)}; "
@@ -59,14 +65,15 @@ def _float_tensor(x: Any, name: str) -> Tensor:
                         "containers of them: pass each tensor as its own argument (argnums=(...))")
     t = as_tensor(x)
     if t.dtype.kind != "f":
-        if isinstance(x, Tensor):
-            raise TypeError(f"{name}: differentiating with respect to a {t.dtype} tensor; "
-                            "only floating point inputs have derivatives")
-        t = t.to(np.float64 if isinstance(x, np.ndarray) else None)
-        if t.dtype.kind != "f":
-            from ._dtypes import get_default_dtype
+        if isinstance(x, (Tensor, np.ndarray, np.generic)):
+            which = "an argument" if k is None else f"argument {k}"
+            what = _describe(t) if isinstance(x, Tensor) else f"a NumPy array of shape {t.shape}"
+            raise TypeError(f"{name}: {which} is {what} of dtype {t.dtype}; only "
+                            "floating point inputs have derivatives: convert it first (e.g. "
+                            "x.float() or x.double()), or leave it out of argnums")
+        from ._dtypes import get_default_dtype
 
-            t = t.to(get_default_dtype())
+        t = t.to(get_default_dtype())  # a Python int or bool: a point on the real line
     return t
 
 
@@ -115,27 +122,23 @@ def _reaches_other_leaf(outs: Sequence[Tensor], inputs: Sequence[Tensor]) -> boo
     if not STATE.grad_enabled:
         return False
     own = {id(x) for x in inputs}
-
-    def live(leaf: Tensor) -> bool:
-        return id(leaf) not in own and _finished.get(id(leaf)) is not leaf
-
+    finished, Node_ = _finished, Node
     stack: list[Node] = []
-    seen: set[int] = set()
     for o in outs:
         if o.grad_fn is not None:
             stack.append(o.grad_fn)
-        elif o.requires_grad and live(o):
+        elif o.requires_grad and id(o) not in own and finished.get(id(o)) is not o:
             return True
+    # (a plain loop with local names: this runs on every call of a transform)
+    seen: set[Node] = set()
+    push, pop, add = stack.append, stack.pop, seen.add
     while stack:
-        node = stack.pop()
-        for p in node.parents or ():
-            if p is None:
-                continue
-            if type(p) is Node:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append(p)
-            elif live(p):
+        for p in pop().parents or ():
+            if type(p) is Node_:
+                if p not in seen:
+                    add(p)
+                    push(p)
+            elif p is not None and id(p) not in own and finished.get(id(p)) is not p:
                 return True
     return False
 
@@ -145,7 +148,7 @@ def _wrap_inputs(args: Sequence[Any], nums: tuple[int, ...],
     """Fresh points in the graph for the differentiated arguments (still connected to any
     enclosing transform's graph and tangents)."""
     new_args = list(args)
-    originals = [_float_tensor(new_args[i], name) for i in nums]
+    originals = [_float_tensor(new_args[i], name, i) for i in nums]
     record = _outer_active(originals)
     inputs = []
     with enable_grad():
@@ -279,14 +282,29 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     def vjp_fn(cotangent: Any) -> tuple:
         cts = _cotangents(cotangent, len(outs) if several else None)
         roots, root_grads = [], []
-        for o, c in zip(outs, cts):
+        for k, (o, c) in enumerate(zip(outs, cts)):
+            shape = np.shape(getattr(c, "data", c))
+            if c is not None and shape != o.shape:  # (checked for every output, used or not)
+                which, of = (f"cotangent {k}", f"output {k}") if several else (
+                    "the cotangent", "the output")
+                raise ChainruleError(f"vjp_fn: {which} has shape {shape}, but {of} has shape "
+                                     f"{o.shape}; pass a cotangent of the output's shape")
             if o.requires_grad:
                 roots.append(o)
                 root_grads.append(_root_gradient(o, c, "vjp_fn"))
         cg = record or any(isinstance(c, Tensor) and (c.requires_grad or c._tangents)
                            for c in root_grads)  # (an outer transform differentiates it)
-        grads = walk(roots, root_grads, retain_graph=True, create_graph=cg,
-                     targets=inputs) if roots else [None] * len(inputs)
+        try:
+            grads = walk(roots, root_grads, retain_graph=True, create_graph=cg,
+                         targets=inputs) if roots else [None] * len(inputs)
+        except ChainruleError as e:
+            if not str(e).startswith("Trying to backward through the graph a second time"):
+                raise
+            raise ChainruleError(
+                "vjp_fn: the graph recorded by cr.vjp was freed by a backward pass through "
+                "its outputs since (an enclosing transform's, or a backward() without "
+                "retain_graph=True); call vjp_fn before that backward pass, e.g. inside the "
+                "function the enclosing transform differentiates") from None
         return tuple(_fill(grads or [], inputs, cg))
 
     shown = out if record else (
@@ -359,20 +377,30 @@ def _jvp_pairs(primals: Any, tangents: Any) -> tuple[tuple, tuple]:
 
 
 def _checked_tangent(p: Any, t: Any, k: int) -> Tensor:
-    """Tangent ``k`` as a tensor of its primal's shape and float dtype."""
-    dtype = _float_tensor(p, "jvp").dtype
+    """Tangent ``k`` as a tensor of its primal's shape and float dtype. A tensor or array of
+    another float dtype than its tensor or array primal is an error, as in JAX (a number or a
+    list takes the primal's dtype)."""
+    dtype = _float_tensor(p, "jvp", k).dtype
     tt = as_tensor(t)
     if tt.dtype.kind != "f" and isinstance(t, (Tensor, np.ndarray)):
         raise TypeError(f"jvp: tangent {k} has dtype {tt.dtype}; tangents must be floating "
                         "point (e.g. cr.ones_like(x))")
     shape = np.shape(getattr(p, "data", p))
     if tt.shape != shape:
-        raise ValueError(f"jvp: tangent shape {tt.shape} does not match primal shape {shape}")
+        raise ValueError(f"jvp: tangent {k} has shape {tt.shape}, which does not match its "
+                         f"primal's shape {shape}; pass a tangent of the primal's shape "
+                         "(e.g. cr.ones_like(x))")
+    if isinstance(t, (Tensor, np.ndarray)) and isinstance(p, (Tensor, np.ndarray)) \
+            and tt.dtype != dtype:
+        raise TypeError(f"jvp: tangent {k} has dtype {tt.dtype} but its primal has dtype "
+                        f"{dtype}; pass a tangent of the primal's dtype (e.g. t.to(x.dtype))")
     return tt.to(dtype)
 
 
-def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
-    """``(fun(*primals), J·tangents)`` in one forward pass (forward mode).
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> tuple:
+    """``(fun(*primals), J·tangents)`` in one forward pass (forward mode). With ``has_aux``,
+    ``fun`` returns ``(output, aux)`` and the result is ``(output, tangent, aux)``, as in JAX.
 
     >>> import chainrule as cr
     >>> cr.jvp(cr.sin, (cr.tensor(0.0),), (cr.tensor(2.0),))
@@ -385,7 +413,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
         args = [_seed(p, _checked_tangent(p, t, k), level, "jvp")
                 for k, (p, t) in enumerate(zip(primals, tangents))]
         dtype = args[0].dtype if args else None
-        out = fun(*args)
+        out, aux = _split_aux(fun(*args), has_aux, "jvp")
         several = isinstance(out, (tuple, list))
         outs = [_output(o, "jvp") for o in (out if several else [out])]
         touts = [_tangent_of(o, level, (), dtype) for o in outs]
@@ -393,9 +421,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     record = record or _reaches_other_leaf(outs + touts, ())
     if not record:  # nothing outside differentiates this: hand back plain values
         out, outs, touts = _detached(out), _detached(outs), _detached(touts)
-    if several:
-        return type(out)(outs), type(out)(touts)
-    return out, touts[0]
+    result = (type(out)(outs), type(out)(touts)) if several else (out, touts[0])
+    return (*result, _kept_aux(aux, record, ())) if has_aux else result
 
 
 def _arrange(per_arg: list[list[Tensor]], single_arg: bool, out_type: type | None) -> Any:
@@ -440,7 +467,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 def _jacfwd_one(fun: Callable, args: tuple, kwargs: dict, i: int,
                 has_aux: bool) -> tuple[list[Tensor], type | None, Any]:
-    x = _float_tensor(args[i], "jacfwd")
+    x = _float_tensor(args[i], "jacfwd", i)
     record = _outer_active([a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)])
     n = x.data.size
     basis = Tensor._make(np.eye(n, dtype=x.dtype).reshape((n,) + x.shape))
@@ -472,6 +499,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
+        for k in nums:  # (bad arguments named as the caller sees them, not as vjp's)
+            _float_tensor(args[k], "jacrev", k)
         other = [a for k, a in enumerate(args) if k not in nums]
 
         def partial(*diff: Any) -> Any:

@@ -1,11 +1,13 @@
-"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset`` and ``random_split``."""
+"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``ConcatDataset``, ``Subset`` and
+``random_split``."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -30,6 +32,38 @@ class Dataset(Generic[T_co]):
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: Dataset[Any]) -> ConcatDataset[Any]:
+        """``a + b``: the samples of ``a`` then those of ``b`` (a ``ConcatDataset``)."""
+        return ConcatDataset([self, other])
+
+
+class ConcatDataset(Dataset[T_co]):
+    """The samples of several datasets one after another.
+
+    ``cumulative_sizes[i]`` is the number of samples in ``datasets[:i + 1]``.
+    """
+
+    def __init__(self, datasets: Iterable[Dataset[Any]]) -> None:
+        self.datasets: list[Dataset[Any]] = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes: list[int] = list(
+            itertools.accumulate(len(d) for d in self.datasets))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> T_co:
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ConcatDataset: index must be an int, got {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        index = int(index) + n if index < 0 else int(index)
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]  # type: ignore[no-any-return]
 
 
 def _first_dim(t: Any, position: int) -> int:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule.data._convert import default_float_dtype, from_numpy, is_tensor, to_numpy
-from chainrule.data._random import check_rng_args, resolve_rng
+from chainrule.data._random import check_rng_args
 from chainrule.data.dataset import batch_getter
+from chainrule.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 
 def _check_same_shape(shapes: list[tuple[int, ...]]) -> None:
@@ -133,6 +134,37 @@ def default_collate(batch: Sequence[Any]) -> Any:
     raise TypeError(f"default_collate: cannot collate samples of type {type(elem).__name__}")
 
 
+def _as_index(i: Any) -> Any:
+    """A sampler's index as the dataset gets it: NumPy ints become Python ints."""
+    return int(i) if isinstance(i, np.integer) else i
+
+
+def _all_ints(idx: Any) -> bool:
+    if isinstance(idx, np.ndarray):
+        return idx.dtype.kind in "iu"
+    return all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in idx)
+
+
+def _check_worker_options(num_workers: Any, timeout: Any, prefetch_factor: Any,
+                          persistent_workers: bool) -> None:
+    """PyTorch's checks of the worker-process options (which chainrule accepts and ignores)."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)):
+        raise TypeError(f"DataLoader: num_workers must be an int, got {num_workers!r}")
+    if num_workers < 0:
+        raise ValueError("DataLoader: num_workers option should be non-negative; use "
+                         "num_workers=0 to disable multiprocessing")
+    if timeout < 0:
+        raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                         "multiprocessing. Let num_workers > 0 to enable multiprocessing, "
+                         "otherwise set prefetch_factor to None")
+    if prefetch_factor is not None and prefetch_factor < 0:
+        raise ValueError("DataLoader: prefetch_factor option should be non-negative")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+
+
 def default_convert(data: Any) -> Any:
     """One sample as ``DataLoader(batch_size=None)`` yields it: numeric NumPy arrays and
     scalars become tensors (dtype kept), containers are converted field by field, and
@@ -151,28 +183,45 @@ def default_convert(data: Any) -> Any:
 class DataLoader:
     """Iterate over a map-style dataset in (optionally shuffled) batches.
 
+    The arguments are PyTorch's, in its order.
+
     Parameters
     ----------
     dataset
-        Any object with ``__getitem__(int)`` and ``__len__``.
+        Any object with ``__getitem__`` and ``__len__``.
     batch_size
         Samples per batch (the last one may be smaller unless ``drop_last``). ``None``
         turns batching off, as in PyTorch: each sample is yielded alone, its arrays made
         tensors (``default_convert``), or passed to ``collate_fn`` if given.
     shuffle
         Draw a new permutation at the start of every epoch.
-    drop_last
-        Drop the last incomplete batch.
+    sampler
+        The indices to visit in an epoch, in order (a ``Sampler`` or any iterable with a
+        length); excludes ``shuffle``.
+    batch_sampler
+        Yields whole batches of indices; excludes ``batch_size``, ``shuffle``, ``sampler``
+        and ``drop_last``.
+    num_workers
+        Accepted for PyTorch compatibility: chainrule always loads in the main process
+        (NumPy batches are built by fancy indexing, with no per-sample Python work to
+        spread over workers), so any ``num_workers >= 0`` gives the same batches.
     collate_fn
         Turns a list of samples into a batch; ``default_collate`` when ``None``.
+    pin_memory, timeout, worker_init_fn, multiprocessing_context, prefetch_factor,
+    persistent_workers, pin_memory_device, in_order
+        Accepted and checked as in PyTorch; they concern devices and worker processes,
+        which chainrule does not use.
+    drop_last
+        Drop the last incomplete batch.
     generator
         Random source for shuffling: a ``cr.Generator``, a ``numpy.random.Generator``
         or an object with one in ``.np_generator``; it is advanced in place. With
         neither ``generator`` nor ``seed``, chainrule's global generator is used, so
         ``cr.manual_seed`` makes shuffling reproducible (as in PyTorch).
     seed
-        Alternatively, an int seed: the loader keeps its own generator, so two loaders
-        with the same seed give the same sequence of epochs, each epoch a new order.
+        Alternatively (keyword only), an int seed: the loader keeps its own generator, so
+        two loaders with the same seed give the same sequence of epochs, each epoch a new
+        order.
 
     Notes
     -----
@@ -184,19 +233,42 @@ class DataLoader:
         self,
         dataset: Any,
         batch_size: int | None = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
+        shuffle: bool | None = None,
+        sampler: Sampler[Any] | Iterable[Any] | None = None,
+        batch_sampler: Sampler[Any] | Iterable[Any] | None = None,
+        num_workers: int = 0,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], Any] | None = None,
+        multiprocessing_context: Any = None,
         generator: Any = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
         seed: int | None = None,
     ) -> None:
-        if batch_size is None:
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None:
             if drop_last:
-                raise ValueError("DataLoader: drop_last=True needs a batch_size (got None)")
+                raise ValueError("DataLoader: drop_last=True needs a batch_size (got None, "
+                                 "which turns batching off)")
         elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an int or None, got {batch_size!r}")
         elif batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle; "
+                             "shuffle in the sampler (e.g. RandomSampler) instead")
+        check_rng_args(generator, seed, "DataLoader")
         self.dataset = dataset
         self.batch_size: int | None = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
@@ -204,45 +276,42 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.generator = generator
         self.seed = seed
-        check_rng_args(generator, seed, "DataLoader")
-        # an int seed gets the loader's own generator; a generator object is looked up
-        # each epoch (``cr.manual_seed`` / ``Generator.manual_seed`` replace its NumPy one)
-        self._own_rng: np.random.Generator | None = (
-            None if seed is None else np.random.default_rng(int(seed))
-        )
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        if sampler is None:
+            # an int seed gets the loader's own generator; a generator object is looked up
+            # each epoch (``cr.manual_seed`` / ``Generator.manual_seed`` replace its NumPy one)
+            rng = generator if seed is None else np.random.default_rng(int(seed))
+            sampler = (RandomSampler(dataset, generator=rng) if self.shuffle
+                       else SequentialSampler(dataset))
+        self.sampler = sampler
+        if batch_sampler is None and self.batch_size is not None:
+            batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
+        self.batch_sampler = batch_sampler
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        if self.batch_size is None:
-            return n
-        if self.drop_last:
-            return n // self.batch_size
-        return -(-n // self.batch_size)
-
-    def _order(self) -> np.ndarray:
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        if self._own_rng is not None:
-            return self._own_rng.permutation(n)
-        return resolve_rng(self.generator, None, "DataLoader").permutation(n)
+        counted = self.sampler if self.batch_sampler is None else self.batch_sampler
+        return len(counted)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[Any]:
-        order = self._order()
-        if self.batch_size is None:
+        if self.batch_sampler is None:
             convert = default_convert if self.collate_fn is None else self.collate_fn
-            for i in order:
-                yield convert(self.dataset[int(i)])
+            for i in self.sampler:
+                yield convert(self.dataset[_as_index(i)])
             return
-        n_batches = len(self)
         getter = batch_getter(self.dataset) if self.collate_fn is None else None
         collate = default_collate if self.collate_fn is None else self.collate_fn
-        for b in range(n_batches):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            if getter is not None:
-                yield getter(idx)
+        batches = (self.batch_sampler._index_batches()
+                   if isinstance(self.batch_sampler, BatchSampler) else self.batch_sampler)
+        for idx in batches:
+            if getter is not None and _all_ints(idx):
+                yield getter(np.asarray(idx, dtype=np.int64))
             else:
-                yield collate([self.dataset[int(i)] for i in idx])
+                yield collate([self.dataset[_as_index(i)] for i in idx])
 
     def __repr__(self) -> str:
         return (

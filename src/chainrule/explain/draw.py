@@ -109,8 +109,12 @@ class Drawing:
 
 
 def _esc(text: str) -> str:
-    """Text for a DOT label (lines joined with \\n, backslashes kept literal)."""
-    return text.replace("\\", "\\\\")
+    """Text for a DOT label, shown as is: backslashes kept literal (DOT reads ``\\n``, ``\\l``
+    ... as escapes); ``&``, ``<`` and ``>`` as entities (dot decodes entities such as ``&lt;``
+    in labels, and the graphviz package takes a label in ``<...>`` for an HTML-like one).
+    Double quotes are the graphviz package's to escape."""
+    return (text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
 
 
 def _label(lines: list[str]) -> str:
@@ -159,7 +163,7 @@ def draw(output: Tensor, *, show_grad: bool = False, depth: int | None = None,
     level = None if expand else (0 if depth is None else max(0, int(depth)))
     dot = graphviz.Digraph("chainrule", graph_attr={
         "rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11", "nodesep": "0.3",
-        "ranksep": "0.45", **({"label": title, "labelloc": "t"} if title else {})},
+        "ranksep": "0.45", **({"label": _esc(title), "labelloc": "t"} if title else {})},
         node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box",
                    "style": "rounded,filled", "penwidth": "1.4"},
         edge_attr={"color": "#8a93a5", "arrowsize": "0.7"})
@@ -240,8 +244,8 @@ def _add_nodes(dot: Any, g: Graph, box_of: dict[str, str], show_grad: bool, digi
     if level is None:  # expanded: frame each scope
         for n, (scope, ids) in enumerate(sorted(clusters.items())):
             with dot.subgraph(name=f"cluster_{n}") as sub:
-                sub.attr(label="/".join(scope), color=_COLORS["scope"], style="rounded,dashed",
-                         fontcolor=_COLORS["scope"])
+                sub.attr(label=_esc("/".join(scope)), color=_COLORS["scope"],
+                         style="rounded,dashed", fontcolor=_COLORS["scope"])
                 for i in ids:
                     sub.node(i)
 

@@ -370,9 +370,11 @@ class Explanation:
         x = s.target
         W, a = parts["W"], parts["a"]
         if x is parts.get("b"):
-            if np.shape(s.contribution) != np.shape(s.upstream):
-                return M(f"Σₙ {delta.u}", rf"\sum_n {delta.t}")
-            return delta
+            if np.shape(s.contribution) == np.shape(s.upstream):
+                return delta
+            if _bias_sum(head) == "axes":  # shared by the units too: not a sum over samples
+                return M(f"Σ {delta.u}", rf"\sum {delta.t}")
+            return M(f"Σₙ {delta.u}", rf"\sum_n {delta.t}")
         am = a.m if a.prec >= ATOM else paren(a.m)
         if x is parts.get("wt"):  # to Wᵀ, the right operand of a·Wᵀ
             return _product_math(_weight_t_grad(len(a.shape)), {"a": am, DELTA: delta})
@@ -615,14 +617,13 @@ class Explanation:
 
     def _layer_shapes_note(self, head: Item, s: Step) -> str:
         """The shapes note of a linear layer's step to W, Wᵀ or a (none to b or inside)."""
-        n, x = s.node, s.target
+        x = s.target
         W, a = head.parts["W"], head.parts["a"]
         form = _form(head)
         wt = x is head.parts.get("wt")
         if form == "W·a (scalar)" or (x is not W and x is not a and not wt):
             return ""
-        d = _delta_shape(np.shape(s.upstream) if n is head else head.shape, len(W.shape),
-                         len(a.shape))
+        d = _delta_shape(_product_shape(head), len(W.shape), len(a.shape))
         grad = (_weight_t_grad(len(a.shape)) if wt
                 else _layer_grad(form, len(a.shape), x is W, len(W.shape)))
         return _shapes_text(grad, {"W": W.shape, "a": a.shape, DELTA: d}, x.shape)
@@ -631,13 +632,13 @@ class Explanation:
         parts = head.parts
         form = _form(head)
         if form == "W·a (scalar)":
-            rule = "linear unit u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·a, ∂L/∂a = W·δ, ∂L/∂b = δ"
+            rule = self._unit_rule(head)
         else:
             dW, da = (_product_math(_layer_grad(form, len(parts["a"].shape), wrt_W,
                                                 len(parts["W"].shape)), _LETTERS).u
                       for wrt_W in (True, False))
-            b = parts.get("b")  # (a batch of rows shares one b: its gradient sums them)
-            db = "Σₙ δ (over the batch)" if b is not None and b.shape != head.shape else "δ"
+            db = {"": "δ", "batch": "Σₙ δ (over the batch)",
+                  "axes": "Σ δ (over the axes b is broadcast along)"}[_bias_sum(head)]
             rule = (f"linear layer u = {form} + b, δ = ∂L/∂u: ∂L/∂W = {dW}, ∂L/∂a = {da}, "
                     f"∂L/∂b = {db}")
         if "b" not in parts:
@@ -652,6 +653,18 @@ class Explanation:
             for s in steps:
                 if s.target is target:
                     block.add(self._chain_line(s))
+
+    @staticmethod
+    def _unit_rule(head: Item) -> str:
+        """The rules of u = W·a + b with W·a a product of numbers, or an elementwise product
+        (each part then summed over the axes where it is broadcast, as its steps say)."""
+        if head.scalar:
+            return "linear unit u = W·a + b, δ = ∂L/∂u: ∂L/∂W = δ·a, ∂L/∂a = W·δ, ∂L/∂b = δ"
+        rule = ("linear unit u = W·a + b (elementwise), δ = ∂L/∂u: ∂L/∂W = δ ⊙ a, "
+                "∂L/∂a = W ⊙ δ, ∂L/∂b = δ")
+        if any(p.shape != head.shape for k, p in head.parts.items() if k in ("W", "a", "b")):
+            rule += ", each summed over the axes it is broadcast along"
+        return rule
 
     # ------------------------------------------------------------------ results
     def _paths(self, it: Item) -> list[list[Step]] | None:
@@ -1041,6 +1054,45 @@ def _form(head: Item) -> str:
     if form == "a·Wᵀ" and a is not None and len(a.shape) == 1:
         return "W·a"
     return form
+
+
+def _product_shape(head: Item) -> tuple[int, ...]:
+    """The shape of a linear layer's product W·a, whose gradient is the δ of its rules: u's
+    own, but for a bias that adds axes of size 1 (a vector's x·W + b with b of shape (1×n)).
+    naming.detect_layers takes no bias that broadcasts the product to more values."""
+    inner = head.parts.get("inner")
+    if inner is not None:
+        return inner.shape
+    W, a = head.parts["W"], head.parts["a"]
+    if head.op == "linear":  # one fused op: x·Wᵀ has x's batch axes, then W's rows
+        return (*a.shape[:-1], W.shape[0])
+    return head.shape
+
+
+def _bias_sum(head: Item) -> str:
+    """How ∂L/∂b of a linear layer sums δ: "" when b has u's shape; "batch" when b is shared
+    by the samples (rows of a·W, columns of W·a, batch axes); "axes" when it is shared by
+    the units too (a scalar bias, or one per sample): then it is no sum over the batch."""
+    b = head.parts.get("b")
+    if b is None or b.shape == head.shape:
+        return ""
+    shape = head.shape
+    padded = (1,) * (len(shape) - len(b.shape)) + b.shape
+    shared = {i - len(shape) for i, (n, m) in enumerate(zip(shape, padded)) if m == 1 and n > 1}
+    unit = _unit_axis(head)
+    return "axes" if unit is not None and unit in shared else "batch"
+
+
+def _unit_axis(head: Item) -> int | None:
+    """The axis of u = W·a + b (negative) along which the layer's units lie; None for one
+    unit (X·w with a vector w) or an elementwise unit."""
+    form = _form(head)
+    W, a = head.parts["W"], head.parts["a"]
+    if form == "W·a (scalar)":
+        return None
+    if form == "W·a":
+        return -2 if len(a.shape) >= 2 else -1
+    return -1 if len(W.shape) >= 2 else None
 
 
 # ------------------------------------------------------------------ matrix products

@@ -156,8 +156,9 @@ def compute_layout(
 ) -> Layout:
     """Layered left-to-right layout of a DAG given in trace format.
 
-    Layers come from the longest path from the inputs (inputs are then moved right
-    next to their first consumer), long edges get virtual points, and nodes within
+    Layers come from the longest path from the inputs (every node is then moved right
+    next to its first consumer), long edges get virtual points (shared by the edges out
+    of one node), and nodes within
     a layer are ordered by barycentre sweeps (the ordering with the fewest crossings
     wins).  Vertical positions are pulled towards the neighbours' mean.
     """
@@ -191,9 +192,9 @@ def compute_layout(
     layer_of = [0] * n_real
     for i in order:
         layer_of[i] = max((layer_of[p] + 1 for p in preds[i]), default=0)
-    for i in range(n_real):  # pull inputs next to their first consumer
-        if not preds[i] and succs[i]:
-            layer_of[i] = min(layer_of[j] for j in succs[i]) - 1
+    for i in reversed(order):  # pull every node right, next to its first consumer: a side
+        if succs[i]:  # branch joining late (sum of sin(x_i)) gets no long edges
+            layer_of[i] = max(layer_of[i], min(layer_of[j] for j in succs[i]) - 1)
     n_layers = max(layer_of, default=-1) + 1
 
     # Items: real nodes 0..n_real-1, then virtual points on long edges.
@@ -201,16 +202,24 @@ def compute_layout(
     up: list[list[int]] = [[] for _ in ids]
     down: list[list[int]] = [[] for _ in ids]
     chains: list[list[int]] = []
+    # The long edges out of one node share their virtual points (one per layer), so that a
+    # value used all along a chain adds O(length) points, not O(length²).
+    shared: dict[tuple[int, int], int] = {}
     for s, t, _k in triples:
         a, b = index[s], index[t]
         chain = [a]
         for li in range(layer_of[a] + 1, layer_of[b]):
-            item_layer.append(li)
-            up.append([])
-            down.append([])
-            chain.append(len(item_layer) - 1)
+            v = shared.get((a, li))
+            if v is None:
+                item_layer.append(li)
+                up.append([])
+                down.append([])
+                v = shared[(a, li)] = len(item_layer) - 1
+            chain.append(v)
         chain.append(b)
         for u, v in zip(chain, chain[1:], strict=False):
+            if (u >= n_real or v >= n_real) and v in down[u]:
+                continue  # a shared segment, already there
             down[u].append(v)
             up[v].append(u)
         chains.append(chain)

@@ -27,15 +27,22 @@ def _is_param(it: Item | None) -> bool:
     return it is not None and it.kind == "leaf" and it.requires_grad
 
 
+def _is_module_param(it: Item) -> bool:
+    from ..nn.parameter import Parameter
+
+    return isinstance(it.tensor, Parameter)
+
+
 def _weight_of(m: Item, b: Item | None = None) -> tuple[Item, Item | None, Item, int] | None:
     """For ``W·a`` (mul or matmul, ``W`` a parameter or, on the right of a matmul, a
     transposed parameter ``Wᵀ``): (W, the transpose item or None, a, the position of W).
 
-    The weight of a matmul is a matrix (at least 2-D), or a vector on the right of a matrix
-    (``X·w + b``: a column, whose rules are a matrix's). When both operands could be the weight,
-    the transposed parameter of ``a·Wᵀ`` is; otherwise the bias ``b`` tells: one bias per
-    column (the same for every row) is that of ``a·W + b``, one per row that of ``W·a + b``;
-    failing that the left operand is the weight."""
+    The weight of a matmul is a trained leaf: a matrix (at least 2-D), or a vector on the
+    right of a matrix (``X·w + b``: a column, whose rules are a matrix's). A vector on the left
+    is none (``w·X`` is ``wᵀ·X``, with no weight matrix in it): that product is a layer only
+    when X is the trained matrix, as in ``x·W + b``. When both operands could be the weight,
+    see _pick_weight; when nothing tells them apart there is no layer (its summary would name
+    W arbitrarily) and the plain product rules are shown."""
     if m.op not in ("mul", "matmul") or len(m.inputs) != 2:
         return None
     x, y = m.inputs
@@ -53,22 +60,48 @@ def _weight_of(m: Item, b: Item | None = None) -> tuple[Item, Item | None, Item,
         return src, y, x, 1
     left = _is_param(x) and len(x.shape) >= 2
     right = _is_param(y) and len(y.shape) >= (1 if len(x.shape) >= 2 else 2)
-    if left and right and _bias_per_column(b, m):
-        return y, None, x, 1
-    if left:
-        return x, None, y, 0
-    if right:
-        return y, None, x, 1
+    if left and right:
+        side = _pick_weight(x, y, b, m)
+    else:
+        side = 0 if left else 1 if right else None
+    if side is None:
+        return None
+    return (x, None, y, 0) if side == 0 else (y, None, x, 1)
+
+
+def _pick_weight(x: Item, y: Item, b: Item | None, m: Item) -> int | None:
+    """Which of two trained operands of ``m = x·y`` (x a matrix) is the layer's weight: 0 for
+    x, 1 for y, None when nothing tells. In order: a module's ``Parameter`` over a tensor that
+    merely requires grad (data one wants the gradient of); the matrix over a vector (``W·a``
+    for a vector a, as ``a·W`` is for a vector on the left); the bias: one per column is that
+    of ``a·W + b``, one per row that of ``W·a + b``."""
+    px, py = _is_module_param(x), _is_module_param(y)
+    if px != py:
+        return 0 if px else 1
+    if len(y.shape) == 1:
+        return 0
+    return _bias_side(b, m)
+
+
+def _bias_side(b: Item | None, m: Item) -> int | None:
+    """1 when the bias ``b`` added to the matrix ``m`` is the same for every row but not for
+    every column (that of ``a·W + b``, a row per sample), 0 when the same for every column but
+    not for every row (that of ``W·a + b``), None otherwise (a scalar, or one per entry)."""
+    if b is None or len(m.shape) < 2:
+        return None
+    rows, cols = (1, 1, *b.shape)[-2:]
+    if rows == 1 and cols != 1:
+        return 1
+    if cols == 1 and rows != 1:
+        return 0
     return None
 
 
-def _bias_per_column(b: Item | None, m: Item) -> bool:
-    """Whether the bias ``b`` added to the matrix ``m`` is the same for every row but not for
-    every column: the bias of ``a·W + b`` (a row per sample), not of ``W·a + b``."""
-    if b is None or len(m.shape) < 2:
-        return False
-    shape = (1, 1, *b.shape)
-    return shape[-2] == 1 and shape[-1] != 1
+def _same_size(u: Item, product: Item) -> bool:
+    """Whether ``u = product + b`` holds as many values as the product: the bias does not
+    broadcast the product up (a product (3×1) plus a bias (5) is (3×5)). Only then is the
+    gradient of u that of the product, the δ of a layer's rules."""
+    return int(np.prod(u.shape)) == int(np.prod(product.shape))
 
 
 def detect_layers(g: Graph) -> None:
@@ -81,7 +114,7 @@ def detect_layers(g: Graph) -> None:
             m, b = it.inputs[mpos], it.inputs[1 - mpos]
             if m is None or b is None or m.kind != "op" or not _is_param(b):
                 continue
-            if len(m.consumers) != 1 or m.role is not None:
+            if len(m.consumers) != 1 or m.role is not None or not _same_size(it, m):
                 continue
             found = _weight_of(m, b)
             if found is None:
@@ -93,9 +126,6 @@ def detect_layers(g: Graph) -> None:
             break
     for it in g.ops:
         if it.op == "matmul" and it.role is None:
-            left = it.inputs[0] if it.inputs else None
-            if left is not None and _is_param(left) and len(left.shape) == 1:
-                continue  # a trained vector times a matrix, with no bias: a plain product
             found = _weight_of(it)
             if found is not None and len(found[0].shape) >= 2 and _distinct(found[0], found[2]):
                 w, wt, a, wpos = found

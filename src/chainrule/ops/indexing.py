@@ -46,6 +46,39 @@ def canonical_key(key: Any, ndim: int) -> tuple:
     return tuple(out)
 
 
+def split_int_key(key: tuple) -> tuple[tuple, tuple] | None:
+    """For a canonical key mixing integers with index arrays (``x[1, :, idx]``): the key of
+    the integers alone and the key of the rest, to be applied one after the other, as PyTorch
+    does; else None. (NumPy counts the integers as index arrays, which moves the indexed dims
+    elsewhere: x[1, :, idx] of a (2, 3, 4) tensor has shape (2, 3) in NumPy, (3, 2) in
+    PyTorch.)"""
+    ints = arrays = False
+    for k in key:
+        if isinstance(k, np.ndarray):
+            if k.ndim == 0 and k.dtype.kind in "iu":
+                ints = True
+            elif k.ndim:
+                arrays = True
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            ints = True
+    if not (ints and arrays):
+        return None
+    first: list = []
+    rest: list = []
+    for k in key:
+        if isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype.kind in "iu" or \
+                isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            first.append(int(k))
+        elif k is None or isinstance(k, (bool, np.bool_)) or \
+                isinstance(k, np.ndarray) and k.ndim == 0:
+            rest.append(k)  # (no dim of the input)
+        else:
+            first.extend([slice(None)] * (k.ndim if isinstance(k, np.ndarray)
+                                          and k.dtype == bool else 1))
+            rest.append(k)
+    return tuple(first), tuple(rest)
+
+
 def _is_basic(key: tuple) -> bool:
     return all(isinstance(k, (slice, int, np.integer)) or k is None for k in key)
 

@@ -403,6 +403,8 @@ def _linear_forward(x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
         if x.ndim > 2:
             out = out.reshape(x.shape[:-1] + (w.shape[0],))
     if b is not None:
+        if b.ndim > out.ndim:  # (1, n) on a vector's (n,) output: PyTorch keeps (n,)
+            b = b.reshape(b.shape[b.ndim - out.ndim:])
         out += b  # in place on the fresh GEMM output: no second (batch, out) array
     return out
 
@@ -426,6 +428,10 @@ def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
 
 
 def _linear_vjp_b(g: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if b.ndim > g.ndim:  # a (1, n) bias of a vector's output: the engine sums nothing
+        return g.reshape((1,) * (b.ndim - g.ndim) + tuple(g.shape))
+    if b.ndim != 1:  # a bias of the output's shape, or broadcast to it: the engine sums
+        return g
     if _plain(g) and g.ndim == 2 and g.dtype == np.float32:
         # 1ᵀ·g as a BLAS matrix-vector product: 3-4x faster than g.sum(0), most of all on
         # the F-ordered gradients _gemm makes (a strided reduction for NumPy)
@@ -451,9 +457,10 @@ def _linear_jvp_w(t: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
 
 
 def _linear_jvp_b(t: Any, out: Any, x: Any, w: Any, b: Any = None) -> Any:
-    lead = np.ndim(t) - 1  # the tangent's batch dims go in front of the output's
-    return np.reshape(t, tuple(np.shape(t)[:lead]) + (1,) * (np.ndim(out) - 1)
-                      + tuple(np.shape(t)[-1:]))
+    lead = np.ndim(t) - np.ndim(b)  # the tangent's batch dims go in front of the output's
+    bias_dims = tuple(np.shape(t)[lead:])[max(np.ndim(b) - np.ndim(out), 0):]
+    return np.reshape(t, tuple(np.shape(t)[:lead]) + (1,) * (np.ndim(out) - len(bias_dims))
+                      + bias_dims)
 
 
 linear = defop(

@@ -123,6 +123,9 @@ class Op:
             return TypeError(f"{self.name}{extra}: {msg} (input shapes {shapes})")
         if isinstance(e, IndexError):
             return OpIndexError(f"{self.name}{extra}: {msg} (input shape {shapes})")
+        if isinstance(e, OverflowError):  # a Python int outside an integer tensor's range
+            return OpError(f"{self.name}: {msg} (input shapes {shapes}); convert the tensor to "
+                           "a wider dtype first (e.g. x.long() or x.float())")
         if isinstance(e, np.linalg.LinAlgError):
             return OpError(f"{self.name}: {msg} (input shapes {shapes}); the matrix must be "
                            "invertible" + (" and symmetric positive-definite"

@@ -28,7 +28,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"in_features={weight.shape[1]}")
     if bias is None:
         return N.linear(input, weight)
+    _check_bias(input.shape[:-1] + (weight.shape[0],), bias.shape)
     return N.linear(input, weight, bias)
+
+
+def _check_bias(out_shape: tuple[int, ...], bias_shape: tuple[int, ...]) -> None:
+    """The bias must broadcast to the output's shape without growing it. As in PyTorch, a
+    vector input's output counts as one row for this, so a (1, out) bias is allowed there."""
+    target = (1,) + out_shape if len(out_shape) == 1 else out_shape
+    fits = len(bias_shape) <= len(target) and all(
+        b in (1, o) for b, o in zip(bias_shape[::-1], target[::-1]))
+    if not fits:
+        raise ValueError(f"linear: a bias of shape {bias_shape} does not broadcast to the "
+                         f"output's shape {out_shape}; give a bias of shape "
+                         f"({out_shape[-1]},) (one per output feature) or one that broadcasts "
+                         "to the output")
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

@@ -21,6 +21,16 @@ def _index(idx: Any, n: int, what: str) -> int:
     return i + n if i < 0 else i
 
 
+def _repeat_count(seq: Sequential, times: Any) -> int:
+    """``times`` of ``seq * times``, checked as PyTorch checks it."""
+    if isinstance(times, bool) or not isinstance(times, int):
+        raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and "
+                        f"'{type(times).__name__}'")
+    if times <= 0:
+        raise ValueError(f"Non-positive multiplication factor {times} for Sequential")
+    return times
+
+
 class _NumberedModules(Module):
     """Sub-modules keyed "0", "1", ...: the shared part of Sequential and ModuleList."""
 
@@ -84,6 +94,27 @@ class Sequential(_NumberedModules):
 
     def __add__(self, other: Sequential) -> Sequential:
         return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        """``seq += other`` appends ``other``'s modules to ``seq`` itself, as in PyTorch."""
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given")
+        for m in list(other):
+            self.append(m)
+        return self
+
+    def __mul__(self, times: int) -> Sequential:
+        """A new Sequential running this one's modules ``times`` times (shared, not copies)."""
+        return Sequential(*(list(self) * _repeat_count(self, times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        modules = list(self)
+        for _ in range(_repeat_count(self, times) - 1):
+            self.extend(modules)
+        return self
 
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
@@ -235,8 +266,19 @@ class ModuleDict(Module):
         return self._modules.values()  # type: ignore[return-value]
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for key, m in pairs:
+        """Add the modules of a mapping (a ``ModuleDict`` too) or of ``(key, module)`` pairs."""
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for key, m in modules.items():
+                self[key] = m
+            return
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleDict.update should be called with an iterable of key/value "
+                            f"pairs, but got {type(modules).__name__}")
+        for j, pair in enumerate(modules):
+            if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
+                raise ValueError(f"ModuleDict update sequence element #{j} must be a "
+                                 f"(key, module) pair, got {pair!r}")
+            key, m = pair
             self[key] = m
 
 
@@ -282,10 +324,11 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """A dict of parameters, registered under their keys."""
 
-    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
+                 = None) -> None:
         super().__init__()
-        for k, v in (parameters or {}).items():
-            self[k] = v
+        if parameters is not None:
+            self.update(parameters)
 
     def __getitem__(self, key: str) -> Parameter:
         p = self._parameters[key]
@@ -310,6 +353,39 @@ class ParameterDict(Module):
 
     def keys(self) -> Iterable[str]:
         return self._parameters.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters[key] if key in self._parameters else default
+
+    def pop(self, key: str) -> Parameter:
+        p = self[key]
+        del self[key]
+        return p
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self._parameters:
+            self[key] = default
+        return self._parameters[key]
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Add the parameters of a mapping (a ``ParameterDict`` too) or of ``(key, value)``
+        pairs; plain tensors are wrapped in ``Parameter``."""
+        if isinstance(parameters, (Mapping, ParameterDict)):
+            pairs: Iterable[Any] = list(parameters.items())
+        elif isinstance(parameters, Iterable):
+            pairs = parameters
+        else:
+            raise TypeError("ParameterDict.update should be called with an iterable of "
+                            f"key/value pairs, but got {type(parameters).__name__}")
+        for j, pair in enumerate(pairs):
+            if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
+                raise ValueError(f"ParameterDict update sequence element #{j} must be a "
+                                 f"(key, value) pair, got {pair!r}")
+            key, value = pair
+            self[key] = value
 
     def items(self) -> Iterable[tuple[str, Parameter]]:
         return self._parameters.items()  # type: ignore[return-value]

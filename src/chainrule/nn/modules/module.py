@@ -40,12 +40,15 @@ class RemovableHandle:
 
     _next_id = itertools.count()
 
-    def __init__(self, hooks: dict[int, Any]) -> None:
+    def __init__(self, hooks: dict[int, Any], *flag_sets: set[int]) -> None:
         self.hooks = hooks
+        self.flag_sets = flag_sets  # the hook's options (with_kwargs, ...), keyed by id
         self.id = next(RemovableHandle._next_id)
 
     def remove(self) -> None:
         self.hooks.pop(self.id, None)
+        for flags in self.flag_sets:
+            flags.discard(self.id)
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -105,6 +108,8 @@ class Module:
     _modules: dict[str, Module | None]
     _forward_pre_hooks: dict[int, Callable[..., Any]]
     _forward_hooks: dict[int, Callable[..., Any]]
+    _hooks_with_kwargs: set[int]
+    _hooks_always_called: set[int]
     _scope: str | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -119,6 +124,8 @@ class Module:
         setattr_(self, "_modules", {})
         setattr_(self, "_forward_pre_hooks", {})
         setattr_(self, "_forward_hooks", {})
+        setattr_(self, "_hooks_with_kwargs", set())
+        setattr_(self, "_hooks_always_called", set())
         setattr_(self, "_scope", None)
 
     # ------------------------------------------------------------------ calling
@@ -134,30 +141,66 @@ class Module:
             return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            new = hook(self, args)
-            if new is not None:
-                args = new if isinstance(new, tuple) else (new,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            new = hook(self, args, out)
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._hooks_with_kwargs:
+                new = hook(self, args, kwargs)
+                if new is not None:
+                    if not (isinstance(new, tuple) and len(new) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {new!r}")
+                    args, kwargs = new
+            else:
+                new = hook(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            # always_call hooks run even when forward fails (their output is dropped)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in self._hooks_always_called:
+                    self._run_forward_hook(hook_id, hook, args, kwargs, None)
+            raise
+        for hook_id, hook in list(self._forward_hooks.items()):
+            new = self._run_forward_hook(hook_id, hook, args, kwargs, out)
             if new is not None:
                 out = new
         return out
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """``hook(module, args)`` runs before ``forward``; returning a value replaces ``args``
-        (a non-tuple is wrapped in one)."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def _run_forward_hook(self, hook_id: int, hook: Callable[..., Any], args: tuple,
+                          kwargs: dict, out: Any) -> Any:
+        if hook_id in self._hooks_with_kwargs:
+            return hook(self, args, kwargs, out)
+        return hook(self, args, out)
+
+    def _add_hook(self, hooks: dict[int, Callable[..., Any]], hook: Callable[..., Any],
+                  prepend: bool, with_kwargs: bool, always_call: bool = False
+                  ) -> RemovableHandle:
+        handle = RemovableHandle(hooks, self._hooks_with_kwargs, self._hooks_always_called)
+        hooks[handle.id] = hook
+        if prepend:  # move it to the front, keeping the others' order
+            for key in [k for k in hooks if k != handle.id]:
+                hooks[key] = hooks.pop(key)
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._hooks_always_called.add(handle.id)
         return handle
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` runs before ``forward``; returning a value replaces ``args``
+        (a non-tuple is wrapped in one). With ``with_kwargs``, ``hook(module, args, kwargs)``
+        may return ``(new_args, new_kwargs)``. ``prepend`` runs it before the others."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False, always_call: bool = False
+                              ) -> RemovableHandle:
         """``hook(module, args, output)`` runs after ``forward``; returning a value replaces
-        the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+        the output. With ``with_kwargs`` it is ``hook(module, args, kwargs, output)``;
+        ``prepend`` runs it before the others, ``always_call`` even when forward raises."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs, always_call)
 
     # ------------------------------------------------------------------ registration
     def _check_name(self, name: Any, kind: str) -> None:
@@ -380,8 +423,11 @@ class Module:
         """Set training mode (``mode=False``: evaluation) here and in every sub-module."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        object.__setattr__(self, "training", mode)
+        # Through each child's own train(), as PyTorch does: a sub-module overriding it
+        # (say, to keep its batch norm frozen) gets the call.
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self: M) -> M:
