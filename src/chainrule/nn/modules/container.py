@@ -267,18 +267,7 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Add the modules of a mapping (a ``ModuleDict`` too) or of ``(key, module)`` pairs."""
-        if isinstance(modules, (Mapping, ModuleDict)):
-            for key, m in modules.items():
-                self[key] = m
-            return
-        if not isinstance(modules, Iterable):
-            raise TypeError("ModuleDict.update should be called with an iterable of key/value "
-                            f"pairs, but got {type(modules).__name__}")
-        for j, pair in enumerate(modules):
-            if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
-                raise ValueError(f"ModuleDict update sequence element #{j} must be a "
-                                 f"(key, module) pair, got {pair!r}")
-            key, m = pair
+        for key, m in _key_value_pairs(modules, "ModuleDict", "module"):
             self[key] = m
 
 
@@ -373,18 +362,7 @@ class ParameterDict(Module):
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         """Add the parameters of a mapping (a ``ParameterDict`` too) or of ``(key, value)``
         pairs; plain tensors are wrapped in ``Parameter``."""
-        if isinstance(parameters, (Mapping, ParameterDict)):
-            pairs: Iterable[Any] = list(parameters.items())
-        elif isinstance(parameters, Iterable):
-            pairs = parameters
-        else:
-            raise TypeError("ParameterDict.update should be called with an iterable of "
-                            f"key/value pairs, but got {type(parameters).__name__}")
-        for j, pair in enumerate(pairs):
-            if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
-                raise ValueError(f"ParameterDict update sequence element #{j} must be a "
-                                 f"(key, value) pair, got {pair!r}")
-            key, value = pair
+        for key, value in _key_value_pairs(parameters, "ParameterDict", "value"):
             self[key] = value
 
     def items(self) -> Iterable[tuple[str, Parameter]]:
@@ -396,3 +374,21 @@ class ParameterDict(Module):
     def extra_repr(self) -> str:
         return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {p.shape}]"
                          for k, p in self._parameters.items() if p is not None)
+
+
+def _key_value_pairs(items: Any, owner: str, value_name: str) -> list[tuple[Any, Any]]:
+    """The ``(key, value)`` pairs of a mapping (a ``ModuleDict`` or ``ParameterDict`` too) or
+    of an iterable of pairs, checked as PyTorch's ``update`` checks them."""
+    if isinstance(items, (Mapping, ModuleDict, ParameterDict)):
+        return list(items.items())
+    if not isinstance(items, Iterable):
+        raise TypeError(f"{owner}.update should be called with an iterable of key/value "
+                        f"pairs, but got {type(items).__name__}")
+    pairs = []
+    for j, pair in enumerate(items):
+        if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
+            raise ValueError(f"{owner} update sequence element #{j} must be a "
+                             f"(key, {value_name}) pair, got {pair!r}")
+        key, value = pair
+        pairs.append((key, value))
+    return pairs
