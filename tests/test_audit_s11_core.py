@@ -4,6 +4,7 @@ dtypes, shapes and errors of the same call)."""
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 import pytest
@@ -207,3 +208,73 @@ def test_numpy_functions_without_a_float_result_work_on_tensors_requiring_grad()
         np.sort(t)
     with pytest.raises(TypeError, match="np.floor_divide has no derivative"):
         np.floor_divide(t, 2)
+
+
+def test_forward_mode_sees_writes_through_views_and_mixed_keys():
+    """jvp/jacfwd of a function assigning through a view (or a key mixing integers with
+    index arrays, which is written through a view) agree with torch.func."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x0, t0 = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+
+    def mixed_key(x):
+        y = x * 1
+        y[1, :, [0, 2]] = x[0, :, [1, 3]] * 2
+        return y
+
+    def through_view(x):
+        y = x * 1
+        v = y[1]
+        v[:, 1:3] = x[0, :, :2] ** 2
+        return y
+
+    for f in (mixed_key, through_view):
+        got = cr.jvp(f, (cr.tensor(x0),), (cr.tensor(t0),))[1].numpy()
+        want = torch.func.jvp(f, (torch.tensor(x0),), (torch.tensor(t0),))[1].numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        loss = lambda x, f=f: (f(x) ** 3).sum()  # noqa: E731
+        np.testing.assert_allclose(cr.jacfwd(loss)(cr.tensor(x0)).numpy(),
+                                   torch.func.jacfwd(loss)(torch.tensor(x0)).numpy(),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_float_floor_division_and_remainder_are_torchs_to_the_bit(requires_grad):
+    """1.0 // 0.1 is 9 and 1.0 % 0.1 is 0.0999… (floor(1.0 / 0.1) would be 10), with or
+    without a gradient; the remainder's gradients are 1 and -⌊a/b⌋."""
+    torch = pytest.importorskip("torch")
+    for values, divisor in [([1.0, -1.0, 0.3, 5.5, -7.25], 0.1), ([1.0, 0.3, -7.25], -0.1)]:
+        for dtype in ("float32", "float64"):
+            a = np.array(values, dtype)
+            c = cr.tensor(a, requires_grad=requires_grad)
+            t = torch.tensor(a, requires_grad=requires_grad)
+            for op in (operator.floordiv, operator.mod):
+                got, want = op(c, divisor), op(t, divisor)
+                assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+                np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    x, y = np.array([1.3, 2.7, -0.4]), np.array([0.5, -0.6, 0.7])
+    cx, cy = cr.tensor(x, requires_grad=True), cr.tensor(y, requires_grad=True)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    ((cx % cy) ** 2).sum().backward()
+    ((tx % ty) ** 2).sum().backward()
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cy.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op, name", [(operator.floordiv, "div"), (operator.mod, "remainder")])
+def test_integer_floor_division_and_remainder_explain_an_out_of_range_number(op, name):
+    with pytest.raises(cr.OpError, match=rf"^{name}: Python integer -2 out of bounds for uint8; "
+                                         "convert the tensor to a wider dtype"):
+        op(cr.tensor([1], dtype=cr.uint8), -2)
+
+
+def test_cat_promotes_with_the_skipped_empty_tensors_dtype_as_torch():
+    torch = pytest.importorskip("torch")
+    for a, b in [(np.array([], np.float32), np.array([[1, 2]])),
+                 (np.array([], np.float64), np.array([[1.0, 2.0]], np.float32)),
+                 (np.array([1, 2]), np.array([], np.float32)),
+                 (np.array([], np.int8), np.array([[1]], np.int16))]:
+        got = cr.cat([cr.tensor(a), cr.tensor(b)])
+        want = torch.cat([torch.from_numpy(a), torch.from_numpy(b)])
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (a.dtype, b.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -63,7 +63,8 @@ def test_unwritable_out_directory_fails_before_training(capsys, monkeypatch):
     # /proc exists and is a directory, but no file can be created in it (not even by
     # root, for whom a chmod-ed directory would still be writable). It used to train the
     # whole run and only then fail to save, with exit code 1.
-    assert os.path.isdir("/proc")
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc (a directory in which no file can be created)")
     monkeypatch.setattr(training, "fit", _no_training)
     code = cli.main(["train", "--epochs", "1", "--no-progress", "--out", "/proc"])
     assert code == 2

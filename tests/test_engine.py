@@ -1081,14 +1081,19 @@ def test_typed_numbers_stay_few():
 @pytest.mark.parametrize("default", ["float32", "float64"])
 def test_an_integer_tensor_with_a_float_tensor_takes_the_floats_dtype(default):
     """PyTorch: an int or bool tensor with a float16/float32 tensor (of any dim) gives that
-    float dtype, not NumPy's float64 nor the default dtype; with no float array, the default."""
+    float dtype, not NumPy's float64/float32 nor the default dtype; with no float array (an
+    int through exp, an int with a Python float), the default."""
     torch = pytest.importorskip("torch")
     previous = torch.get_default_dtype()
     cr.set_default_dtype(getattr(cr, default))
     torch.set_default_dtype(getattr(torch, default))
     try:
-        for int_dtype in ("bool", "uint8", "int32", "int64"):
+        for int_dtype in ("bool", "uint8", "int8", "int16", "int32", "int64"):
             a = np.array([1, 0, 3]).astype(int_dtype)
+            for fn in ("exp", "sqrt", "sin"):  # NumPy: float16/32/64 by the int's size
+                got, want = getattr(cr, fn)(cr.tensor(a)), getattr(torch, fn)(torch.tensor(a))
+                assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (fn, int_dtype)
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
             for float_dtype in ("float16", "float32", "float64"):
                 for b in (np.array([1.5, 2.0, 0.25], float_dtype), np.array(0.5, float_dtype)):
                     for op, swap in itertools.product(

@@ -715,3 +715,13 @@ def test_trace_for_the_page(four: Explanation) -> None:
     w4 = next(n for n in t["nodes"] if n["label"] == "W4")
     assert w4["grad"] == "−8.99463" and w4["kind"] == "leaf"
     assert next(n for n in t["nodes"] if n["label"] == "L")["kind"] == "output"
+
+
+def test_a_row_bias_of_a_vector_layer_is_not_summed():
+    """F.linear(vector, W, b of shape (1, n)): one b per unit, so ∂L/∂b = δ (no Σ)."""
+    x = cr.tensor(np.linspace(-1, 1, 4))
+    W = cr.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    b = cr.tensor([[-1.0, 0.0, 1.0]], requires_grad=True)
+    text = str(cr.explain(cr.tanh(cr.nn.functional.linear(x, W, b)).sum()))
+    assert "∂L/∂b = δ" in text
+    assert "Σ δ" not in text and "Σₙ" not in text

@@ -357,8 +357,14 @@ _STATS = ("grad_norm", "mean_abs", "max_abs", "weight_norm", "update_ratio")
 
 
 def _norm(arrays: list[np.ndarray]) -> float:
-    """The 2-norm of all the arrays together, without overflow: ‖g‖ of finite values as
-    large as 1e200 is 1e200·√n, not inf (nor NaN); inf or NaN if a value is."""
+    """The 2-norm of all the arrays together, without overflow or underflow: ‖g‖ of finite
+    values as large as 1e200 is 1e200·√n, not inf (nor NaN); inf or NaN if a value is.
+    The plain sum of squares first (one pass, exact as before); rescaled only when it
+    overflowed or underflowed to 0 while a value is not 0."""
+    with np.errstate(all="ignore"):
+        sq = sum(float(np.sum(a * a)) for a in arrays)
+    if 0.0 < sq < math.inf:
+        return math.sqrt(sq)
     big = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
     if big == 0.0 or not math.isfinite(big):
         return big

@@ -318,8 +318,9 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
                 out = None  # the general path explains the error
             if out is not None and type(out) is not np.ndarray:
                 out = np.asarray(out)  # (a NumPy scalar, from a full reduction)
-            if out is not None and (out.dtype is not _FLOAT64 and out.dtype is not _FLOAT16
-                                    or out.dtype is data.dtype
+            if out is not None and (out.dtype is data.dtype or out.dtype.kind != "f"
+                                    or data.dtype.kind == "f" and out.dtype is not _FLOAT64
+                                    and out.dtype is not _FLOAT16
                                     or "dtype" in params):  # (as asked, e.g. x.double())
                 result = Tensor._make(out)
                 if x.requires_grad and STATE.grad_enabled and op.vjps is not None:
@@ -357,7 +358,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if (out.dtype is _FLOAT64 or out.dtype is _FLOAT16) and "dtype" not in params \
+    if out.dtype.kind == "f" and "dtype" not in params \
             and not _has_dtype(arrays, out.dtype.char):
         out = _in_default_dtype(op, out, arrays, params)
     result = Tensor._make(out)
@@ -409,9 +410,9 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
             else:
                 if type(out) is not np.ndarray:
                     out = np.asarray(out)  # (a NumPy scalar, from 0-d operands)
-                if out.dtype is _FLOAT64 and mine.dtype is not _FLOAT64 and (
-                        type(data) is not np.ndarray or data.dtype is not _FLOAT64):
-                    out = None  # an integer tensor met a float
+                if out.dtype is not mine.dtype and out.dtype.kind == "f" and (
+                        type(data) is not np.ndarray or data.dtype is not out.dtype):
+                    out = None  # an integer tensor met a float: apply gives PyTorch's dtype
         if out is None:
             return apply(op, other, self) if reflected else apply(op, self, other)
         result = _Tensor._make(out)
@@ -466,21 +467,20 @@ def _typed_number(v: float, dtype: np.dtype, typed: dict[float, Any]) -> Any:
 
 
 def _in_default_dtype(op: Op, out: np.ndarray, arrays: list, params: dict) -> np.ndarray:
-    """An op's float result where NumPy promotes integers differently from PyTorch: NumPy
-    gives float64 for an int tensor with a Python float or with a float16/float32 array, and
-    float16 for a small int or bool tensor through exp or sqrt. PyTorch gives the float
-    inputs' dtype (the widest), or the default dtype when no input is a float array; the
-    float16 results are computed again from the inputs in that dtype, not rounded to float16
-    first."""
+    """An op's float result in PyTorch's dtype where NumPy promotes integers differently:
+    NumPy gives int64 with a Python float or a float32 array float64, int16 with float16
+    float32, int8 through exp float16; PyTorch gives the float inputs' dtype (the widest), or
+    the default dtype when no input is a float array. A result narrower than that is computed
+    again from the inputs in that dtype (not rounded to the narrower one first)."""
     from ._dtypes import get_default_dtype
 
     floats = [a.dtype for a in arrays if type(a) is np.ndarray and a.dtype.kind == "f"]
     dtype = max(floats, key=lambda d: d.itemsize) if floats else get_default_dtype()
-    if out.dtype is _FLOAT16:
+    if out.dtype.itemsize < dtype.itemsize:
         arrays = [a.astype(dtype) if type(a) is np.ndarray and a.dtype.kind in "biu" else a
                   for a in arrays]
         return np.asarray(op.forward(*arrays, **params), dtype=dtype)
-    return out.astype(dtype)
+    return out.astype(dtype, copy=False)
 
 
 def _has_dtype(arrays: list, char: str) -> bool:

@@ -75,20 +75,54 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in ("floor", "trunc"):
         raise OpError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
                       f"{rounding_mode!r}")
-    a, b = (x.data if is_tensor(x) else x if type(x) in (int, float, bool) else np.asarray(x)
-            for x in (input, other))  # (Python numbers stay weak: int32 // 2 is int32)
+    a, b = _weak_data(input), _weak_data(other)
     kind = np.result_type(a, b).kind
     if kind == "b":
         raise OpError("div: rounding_mode needs numbers, not bools; convert with x.long() or "
                       "x.float() first")
     if kind in "iu":
         return Tensor._make(_integer_div(a, b, rounding_mode))
-    q = E.div(input, other).detach()
-    out = floor(q) if rounding_mode == "floor" else where(q < 0, ceil(q), floor(q))
+    q = E.div(input, other).detach()  # (in PyTorch's dtype)
+    if rounding_mode == "floor":  # NumPy's floor_divide is Python's // and PyTorch's: exact,
+        # where floor(a / b) rounds a / b first (1.0 // 0.1 is 9, floor(1.0 / 0.1) is 10)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = Tensor._make(np.asarray(np.floor_divide(np.asarray(a, dtype=q.dtype),
+                                                          np.asarray(b, dtype=q.dtype))))
+    else:
+        out = where(q < 0, ceil(q), floor(q))
     for x in (input, other):  # as PyTorch: a zero gradient (the result requires grad)
         if is_tensor(x) and x.requires_grad:
             out = E.where(np.False_, x, out)
     return out
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """``input % other`` with the sign of ``other`` (Python's ``%``, PyTorch's remainder);
+    ∂/∂input = 1, ∂/∂other = -⌊input/other⌋. Integers give an integer result, and an integer
+    division by zero is an error (as in PyTorch)."""
+    a, b = _weak_data(input), _weak_data(other)
+    if np.result_type(a, b).kind in "biu":
+        if np.any(np.asarray(b) == 0):
+            raise OpError("remainder: integer division by zero; take the remainder of floats "
+                          "(x.float()) to get nan instead")
+        return Tensor._make(np.asarray(_integer_op(np.mod, a, b, "remainder")))
+    return E.remainder(input, other)
+
+
+def _weak_data(x: Any) -> Any:
+    """A tensor's array; Python numbers stay numbers (weak in NumPy's promotion, as in
+    PyTorch's: int32 // 2 is int32)."""
+    return x.data if is_tensor(x) else x if type(x) in (int, float, bool) else np.asarray(x)
+
+
+def _integer_op(fn: Any, a: Any, b: Any, name: str) -> Any:
+    """``fn(a, b)`` on integers, with NumPy's OverflowError (a Python int outside the
+    tensor's dtype) explained."""
+    try:
+        return fn(a, b)
+    except OverflowError as e:
+        raise OpError(f"{name}: {e}; convert the tensor to a wider dtype first (e.g. x.long() "
+                      "or x.float())") from None
 
 
 def _integer_div(a: Any, b: Any, rounding_mode: str) -> np.ndarray:
@@ -96,7 +130,7 @@ def _integer_div(a: Any, b: Any, rounding_mode: str) -> np.ndarray:
     if np.any(np.asarray(b) == 0):
         raise OpError(f"div: integer division by zero (rounding_mode={rounding_mode!r}); "
                       "divide floats (x.float()) to get inf instead")
-    q = np.asarray(np.floor_divide(a, b))
+    q = np.asarray(_integer_op(np.floor_divide, a, b, "div"))
     if rounding_mode == "trunc":  # a negative quotient that is not exact rounds up by one
         q = q + ((q < 0) & (q * b != a))
     return q
@@ -672,8 +706,14 @@ def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> 
     tensors = list(tensors)
     if not tensors:
         raise OpError("cat: expected a non-empty list of tensors")
+    dtype = None
     if builtins.any(shape_of(t) == (0,) for t in tensors):
-        # as PyTorch: a 1-d empty tensor (torch.tensor([])) is skipped, whatever the others' dims
+        # as PyTorch: a 1-d empty tensor (torch.tensor([])) is skipped, whatever the others'
+        # dims, but its dtype still takes part in the promotion
+        dtypes = [_data(t).dtype for t in tensors]
+        floats = [t for t in dtypes if t.kind == "f"]  # (an int with a float: the float's)
+        dtype = builtins.max(floats, key=lambda t: t.itemsize) if floats else \
+            np.result_type(*dtypes)
         tensors = [t for t in tensors if shape_of(t) != (0,)] or tensors[:1]
     nd = ndim_of(tensors[0])
     dim = _dim_or(0, dim, axis, "cat")
@@ -683,7 +723,8 @@ def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> 
         rest, first = s[:nd + d] + s[nd + d + 1:], shapes[0][:nd + d] + shapes[0][nd + d + 1:]
         if len(s) != nd or rest != first:
             raise OpError(f"cat: shapes {shapes} must match except in dim {dim}")
-    return S.cat(*tensors, dim=d)  # (of one tensor too: a copy, never the input itself)
+    out = S.cat(*tensors, dim=d)  # (of one tensor too: a copy, never the input itself)
+    return out if dtype is None or out.dtype == dtype else out.to(dtype)
 
 
 concatenate = concat = cat

@@ -16,7 +16,6 @@ from . import engine as _engine
 from .engine import STATE, ChainruleError, Node, _refresh_view, walk
 from .ops import elementwise as _E
 from .ops._util import norm_dim, norm_dims
-from .ops.registry import OpError
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -547,7 +546,8 @@ class Tensor:
             _copy_into(self.data, result.data)
             _engine.bump_version(self)
             return self
-        if recording and view is not None and np.may_share_memory(self.data, view[0].data):
+        if view is not None and np.may_share_memory(self.data, view[0].data):
+            # (forward mode too: the base's tangent must see the view's new values)
             return self._inplace_on_view(compute, view)
         old = self._snapshot()
         first = _engine._next_seq()  # the nodes compute() records come after this number
@@ -1097,24 +1097,8 @@ def _floordiv(a: Any, b: Any) -> Tensor:
 
 
 def _remainder(a: Any, b: Any) -> Tensor:
-    """``a % b`` with the sign of b (Python's and PyTorch's). Differentiable: ∂/∂a = 1,
-    ∂/∂b = -floor(a / b)."""
-    if _needs_grad(a, b):
-        return a - F.div(a, b, rounding_mode="floor") * b
-    if _kind(a) in "iub" and _kind(b) in "iub":
-        if np.any(np.asarray(_plain(b)) == 0):
-            raise OpError(
-                f"remainder: integer division by zero ({_describe(a)} % {_describe(b)}); "
-                "take the remainder of floats (x.float()) to get nan instead")
-        return _int_op(np.mod, a, b)
-    # a float result: in PyTorch's dtype (an int tensor with a Python float or a float32
-    # tensor gives float32, where NumPy would give float64)
-    floats = [x.dtype for x in (_plain(a), _plain(b))
-              if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
-    dtype = np.result_type(*floats) if floats else _dtypes.get_default_dtype()
-    a, b = (x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind != "f" else x
-            for x in (_plain(a), _plain(b)))
-    return _int_op(np.mod, a, b)
+    """``a % b`` with the sign of b (Python's and PyTorch's): ``F.remainder``."""
+    return F.remainder(a, b)
 
 
 def _describe(a: Any) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -145,6 +147,43 @@ def _all_ints(idx: Any) -> bool:
     return all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in idx)
 
 
+def _check_sampler_arg(value: Any, name: str) -> None:
+    """Refuse a ``sampler`` / ``batch_sampler`` that cannot be one: most likely a caller of
+    chainrule's former argument order (``DataLoader(ds, 32, True, False, my_collate)``),
+    whose ``drop_last`` / ``collate_fn`` now land here."""
+    if value is None:
+        return
+    kind = type(value)
+    iterable = hasattr(kind, "__iter__") or hasattr(kind, "__getitem__")
+    if isinstance(value, bool) or not iterable:
+        what = ("a function" if callable(value) and not isinstance(value, type)
+                else f"a {kind.__name__}")
+        raise TypeError(
+            f"DataLoader: {name} must be an iterable of indices (a Sampler), but got {what} "
+            f"({value!r}). DataLoader's arguments follow PyTorch's order (dataset, "
+            "batch_size, shuffle, sampler, batch_sampler, num_workers, collate_fn, "
+            "pin_memory, drop_last, ...): pass drop_last= and collate_fn= by keyword")
+
+
+def _check_multiprocessing_context(context: Any, num_workers: int) -> None:
+    """PyTorch's check of ``multiprocessing_context`` (accepted and unused by chainrule)."""
+    if context is None:
+        return
+    if num_workers == 0:
+        raise ValueError("DataLoader: multiprocessing_context can only be used with "
+                         "multi-process loading (num_workers > 0), but got num_workers=0")
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError("DataLoader: multiprocessing_context option should specify a "
+                             f"valid start method in {methods!r}, but got "
+                             f"multiprocessing_context={context!r}")
+    elif not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError("DataLoader: multiprocessing_context option should be a valid context "
+                        "object or a string specifying the start method, but got "
+                        f"multiprocessing_context={context!r}")
+
+
 def _check_worker_options(num_workers: Any, timeout: Any, prefetch_factor: Any,
                           persistent_workers: bool) -> None:
     """PyTorch's checks of the worker-process options (which chainrule accepts and ignores)."""
@@ -251,7 +290,19 @@ class DataLoader:
         in_order: bool = True,
         seed: int | None = None,
     ) -> None:
+        _check_sampler_arg(sampler, "sampler")
+        _check_sampler_arg(batch_sampler, "batch_sampler")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable or None, got "
+                            f"{collate_fn!r}; DataLoader's arguments follow PyTorch's order, "
+                            "pass collate_fn= by keyword")
         _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
+        _check_multiprocessing_context(multiprocessing_context, num_workers)
+        if seed is not None and (sampler is not None or batch_sampler is not None):
+            given = "sampler" if sampler is not None else "batch_sampler"
+            raise ValueError(f"DataLoader: seed= only seeds the shuffling DataLoader does "
+                             f"itself; with {given}= it would be ignored (give the sampler "
+                             "its own generator instead)")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
@@ -280,6 +331,7 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
         self.prefetch_factor = prefetch_factor
         self.persistent_workers = persistent_workers
         if sampler is None:
@@ -305,8 +357,11 @@ class DataLoader:
             return
         getter = batch_getter(self.dataset) if self.collate_fn is None else None
         collate = default_collate if self.collate_fn is None else self.collate_fn
-        batches = (self.batch_sampler._index_batches()
-                   if isinstance(self.batch_sampler, BatchSampler) else self.batch_sampler)
+        # the array fast path only when iterating would run BatchSampler's own __iter__ (a
+        # subclass overriding it decides the batches, as in PyTorch)
+        batches: Iterable[Any] = self.batch_sampler
+        if getattr(type(batches), "__iter__", None) is BatchSampler.__iter__:
+            batches = cast(BatchSampler, batches)._index_batches()
         for idx in batches:
             if getter is not None and _all_ints(idx):
                 yield getter(np.asarray(idx, dtype=np.int64))
@@ -314,7 +369,11 @@ class DataLoader:
                 yield collate([self.dataset[_as_index(i)] for i in idx])
 
     def __repr__(self) -> str:
+        batching = (f"batch_sampler={type(self.batch_sampler).__name__}"
+                    if self.batch_size is None and self.batch_sampler is not None
+                    else f"batch_size={self.batch_size}")
         return (
             f"DataLoader(dataset={type(self.dataset).__name__} of {len(self.dataset)}, "
-            f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last})"
+            f"{batching}, sampler={type(self.sampler).__name__}, shuffle={self.shuffle}, "
+            f"drop_last={self.drop_last})"
         )

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from chainrule.data._convert import to_numpy
+from chainrule.data._convert import is_tensor, to_numpy
 from chainrule.data._random import check_rng_args, resolve_rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -36,9 +36,14 @@ class Sampler(Generic[T_co]):
 
 def _index_array(sampler: Any) -> np.ndarray | None:
     """One epoch of ``sampler`` as an int array, when it can give one without a Python loop
-    (chainrule's own index samplers); else ``None``."""
-    epoch = getattr(sampler, "_epoch_indices", None)
-    return epoch() if callable(epoch) else None
+    (chainrule's own index samplers); else ``None``.
+
+    Only when ``sampler.__iter__`` is the library's own: a subclass that overrides
+    ``__iter__`` is iterated, so its order is the one used (as in PyTorch)."""
+    if getattr(type(sampler), "__iter__", None) not in _ARRAY_ITERS:
+        return None
+    epoch: np.ndarray | None = sampler._epoch_indices()
+    return epoch
 
 
 class SequentialSampler(Sampler[int]):
@@ -87,8 +92,11 @@ class RandomSampler(Sampler[int]):
     def _epoch_indices(self) -> np.ndarray:
         n, k = len(self.data_source), self.num_samples
         rng = resolve_rng(self.generator, None, "RandomSampler")
+        if n == 0 and k:  # only with an explicit num_samples (as PyTorch, which fails too)
+            raise RuntimeError(f"RandomSampler: cannot draw num_samples={k} samples from an "
+                               "empty data_source")
         if self.replacement:
-            return rng.integers(0, n, size=k) if n else np.zeros(0, np.int64)
+            return rng.integers(0, n, size=k)
         if n == 0:
             return np.zeros(0, np.int64)
         perms = [rng.permutation(n) for _ in range(-(-k // n))]
@@ -102,23 +110,59 @@ class RandomSampler(Sampler[int]):
 
 
 class SubsetRandomSampler(Sampler[int]):
-    """The given ``indices`` in a random order (a new one every epoch)."""
+    """The given ``indices`` in a random order (a new one every epoch). The elements are
+    yielded unchanged, as PyTorch's (integer indices are shuffled as one array)."""
 
     def __init__(self, indices: Iterable[int], generator: Any = None) -> None:
         check_rng_args(generator, None, "SubsetRandomSampler")
         self.indices = indices
         self.generator = generator
 
-    def _epoch_indices(self) -> np.ndarray:
-        indices = to_numpy(list(self.indices)).astype(np.int64).reshape(-1)
-        return indices[resolve_rng(self.generator, None, "SubsetRandomSampler")
-                       .permutation(len(indices))]
+    def _int_indices(self) -> np.ndarray | None:
+        """``indices`` as a 1-d int array when they are all integers (bools excluded), else
+        ``None``."""
+        indices = self.indices
+        if not isinstance(indices, np.ndarray) and not is_tensor(indices):
+            indices = list(indices)
+            if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+                       for i in indices):
+                return None
+        arr = to_numpy(indices)
+        return arr.astype(np.int64) if arr.ndim == 1 and arr.dtype.kind in "iu" else None
+
+    def _permutation(self, n: int) -> np.ndarray:
+        return resolve_rng(self.generator, None, "SubsetRandomSampler").permutation(n)
+
+    def _epoch_indices(self) -> np.ndarray | None:
+        indices = self._int_indices()
+        return None if indices is None else indices[self._permutation(len(indices))]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._epoch_indices().tolist())
+        order = self._epoch_indices()
+        if order is not None:
+            return iter(order.tolist())
+        indices = self.indices
+        if not hasattr(indices, "__getitem__"):
+            indices = list(indices)
+        perm = self._permutation(len(indices))  # type: ignore[arg-type]
+        return (indices[i] for i in perm.tolist())  # type: ignore[index]
 
     def __len__(self) -> int:
         return len(self.indices)  # type: ignore[arg-type]
+
+
+def _check_weights(w: np.ndarray) -> None:
+    """Raise unless ``w`` holds finite, non-negative weights, not all zero; the message names
+    the first bad weight (never the whole array, which may hold millions)."""
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError("WeightedRandomSampler: weights must be finite and non-negative, "
+                         f"but weights[{i}] = {float(w[i])} ({bad.size} of {w.size} are not)")
+    if w.size == 0:
+        raise ValueError("WeightedRandomSampler: weights is empty")
+    if not w.any():
+        raise ValueError(f"WeightedRandomSampler: all {w.size} weights are zero")
 
 
 class WeightedRandomSampler(Sampler[int]):
@@ -135,9 +179,7 @@ class WeightedRandomSampler(Sampler[int]):
         if w.ndim != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "
                              f"{tuple(w.shape)}")
-        if w.size == 0 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative "
-                             f"and not all zero, got {w.tolist()}")
+        _check_weights(w)
         if not replacement and num_samples > np.count_nonzero(w):
             raise ValueError(f"WeightedRandomSampler: cannot draw {num_samples} samples "
                              f"without replacement from {np.count_nonzero(w)} non-zero "
@@ -150,8 +192,9 @@ class WeightedRandomSampler(Sampler[int]):
 
     def _epoch_indices(self) -> np.ndarray:
         rng = resolve_rng(self.generator, None, "WeightedRandomSampler")
+        p = self.weights / self.weights.max()  # (scaled first: the sum may overflow)
         return rng.choice(self.weights.size, size=self.num_samples, replace=self.replacement,
-                          p=self.weights / self.weights.sum())
+                          p=p / p.sum())
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._epoch_indices().tolist())
@@ -175,7 +218,9 @@ class BatchSampler(Sampler[list[Any]]):
         self.drop_last = drop_last
 
     def _index_batches(self) -> Iterator[Any]:
-        """The batches as int arrays when the sampler gives its epoch as one, else lists."""
+        """The batches as int arrays when the sampler gives its epoch as one, else lists.
+        Only for ``BatchSampler`` itself: ``DataLoader`` iterates a subclass that overrides
+        ``__iter__``."""
         order = _index_array(self.sampler)
         if order is None:
             yield from self
@@ -198,3 +243,8 @@ class BatchSampler(Sampler[list[Any]]):
     def __len__(self) -> int:
         n = len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+# The ``__iter__`` of the samplers whose epoch ``_epoch_indices`` gives as one array.
+_ARRAY_ITERS = frozenset({SequentialSampler.__iter__, RandomSampler.__iter__,
+                          SubsetRandomSampler.__iter__, WeightedRandomSampler.__iter__})

@@ -370,8 +370,8 @@ class Explanation:
         x = s.target
         W, a = parts["W"], parts["a"]
         if x is parts.get("b"):
-            if np.shape(s.contribution) == np.shape(s.upstream):
-                return delta
+            if np.size(s.contribution) == np.size(s.upstream):  # (a (1, n) bias of (n,)
+                return delta  # units holds δ itself: nothing is summed)
             if _bias_sum(head) == "axes":  # shared by the units too: not a sum over samples
                 return M(f"Σ {delta.u}", rf"\sum {delta.t}")
             return M(f"Σₙ {delta.u}", rf"\sum_n {delta.t}")
@@ -1074,7 +1074,7 @@ def _bias_sum(head: Item) -> str:
     by the samples (rows of a·W, columns of W·a, batch axes); "axes" when it is shared by
     the units too (a scalar bias, or one per sample): then it is no sum over the batch."""
     b = head.parts.get("b")
-    if b is None or b.shape == head.shape:
+    if b is None or np.prod(b.shape) == np.prod(head.shape):  # one b per entry of u
         return ""
     shape = head.shape
     padded = (1,) * (len(shape) - len(b.shape)) + b.shape

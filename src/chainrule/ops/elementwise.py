@@ -164,6 +164,13 @@ atan2 = _ew("atan2", np.arctan2,
              lambda g, out, y, x: -g * y * _atan2_scale(y, x)),
             ("d/dy atan2(y, x) = x/(x²+y²)", "d/dx atan2(y, x) = -y/(x²+y²)"),
             sample=Sample(shapes=((3, 4), (1, 4)), low=0.3, high=2.0), torch="atan2")
+# a mod b with the sign of b (Python's %, PyTorch's remainder); its jumps lie where a/b is a
+# whole number, which the sample keeps away from (a/b in [2.18, 2.8])
+remainder = _ew("remainder", np.mod, (lambda g, out, a, b: g, lambda g, out, a, b: -g * (a // b)),
+                ("d/da (a mod b) = 1", "d/db (a mod b) = -floor(a/b)"),
+                sample=Sample(make=lambda rng: (rng.uniform(1.2, 1.4, (3, 4)),
+                                                rng.uniform(0.5, 0.55, (1, 4)))),
+                torch="remainder")
 sinh = _ew("sinh", np.sinh, lambda g, out, x: g * np.cosh(x), "d/dx sinh x = cosh x",
            sample=_unary(), torch="sinh")
 cosh = _ew("cosh", np.cosh, lambda g, out, x: g * np.sinh(x), "d/dx cosh x = sinh x",

@@ -52,22 +52,17 @@ def split_int_key(key: tuple) -> tuple[tuple, tuple] | None:
     does; else None. (NumPy counts the integers as index arrays, which moves the indexed dims
     elsewhere: x[1, :, idx] of a (2, 3, 4) tensor has shape (2, 3) in NumPy, (3, 2) in
     PyTorch.)"""
-    ints = arrays = False
-    for k in key:
-        if isinstance(k, np.ndarray):
-            if k.ndim == 0 and k.dtype.kind in "iu":
-                ints = True
-            elif k.ndim:
-                arrays = True
-        elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
-            ints = True
-    if not (ints and arrays):
+    for k in key:  # (a plain loop first: basic keys, the common case, leave at once)
+        if type(k) is np.ndarray and k.ndim:
+            break
+    else:
+        return None
+    if not any(_is_int(k) for k in key):
         return None
     first: list = []
     rest: list = []
     for k in key:
-        if isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype.kind in "iu" or \
-                isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+        if _is_int(k):
             first.append(int(k))
         elif k is None or isinstance(k, (bool, np.bool_)) or \
                 isinstance(k, np.ndarray) and k.ndim == 0:
@@ -77,6 +72,13 @@ def split_int_key(key: tuple) -> tuple[tuple, tuple] | None:
                                           and k.dtype == bool else 1))
             rest.append(k)
     return tuple(first), tuple(rest)
+
+
+def _is_int(k: Any) -> bool:
+    """An integer in a key (a Python or NumPy int, or a 0-d integer array; not a bool)."""
+    if isinstance(k, np.ndarray):
+        return k.ndim == 0 and k.dtype.kind in "iu"
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
 
 
 def _is_basic(key: tuple) -> bool:

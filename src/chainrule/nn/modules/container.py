@@ -21,7 +21,7 @@ def _index(idx: Any, n: int, what: str) -> int:
     return i + n if i < 0 else i
 
 
-def _repeat_count(seq: Sequential, times: Any) -> int:
+def _repeat_count(times: Any) -> int:
     """``times`` of ``seq * times``, checked as PyTorch checks it."""
     if isinstance(times, bool) or not isinstance(times, int):
         raise TypeError(f"unsupported operand type(s) for *: 'Sequential' and "
@@ -106,13 +106,13 @@ class Sequential(_NumberedModules):
 
     def __mul__(self, times: int) -> Sequential:
         """A new Sequential running this one's modules ``times`` times (shared, not copies)."""
-        return Sequential(*(list(self) * _repeat_count(self, times)))
+        return Sequential(*(list(self) * _repeat_count(times)))
 
     __rmul__ = __mul__
 
     def __imul__(self, times: int) -> Sequential:
         modules = list(self)
-        for _ in range(_repeat_count(self, times) - 1):
+        for _ in range(_repeat_count(times) - 1):
             self.extend(modules)
         return self
 
@@ -320,13 +320,12 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key: str) -> Parameter:
-        p = self._parameters[key]
-        assert p is not None
-        return p
+        # None only where None was stored (``pd[k] = None``, ``setdefault(k)``), as PyTorch
+        return self._parameters[key]  # type: ignore[return-value]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.register_parameter(key, value if isinstance(value, Parameter) else
-                                Parameter(value))
+        self.register_parameter(key, value if value is None or isinstance(value, Parameter)
+                                else Parameter(value))
 
     def __delitem__(self, key: str) -> None:
         del self._parameters[key]
@@ -355,14 +354,19 @@ class ParameterDict(Module):
         self._parameters.clear()
 
     def setdefault(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, first set to ``default`` if absent (``None`` is stored as ``None``,
+        not as a parameter, as in PyTorch)."""
         if key not in self._parameters:
             self[key] = default
         return self._parameters[key]
 
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         """Add the parameters of a mapping (a ``ParameterDict`` too) or of ``(key, value)``
-        pairs; plain tensors are wrapped in ``Parameter``."""
-        for key, value in _key_value_pairs(parameters, "ParameterDict", "value"):
+        pairs; plain tensors are wrapped in ``Parameter``. As PyTorch, a plain dict's keys
+        are added in sorted order; an ``OrderedDict``, a ``ParameterDict`` or pairs keep
+        theirs."""
+        for key, value in _key_value_pairs(parameters, "ParameterDict", "value",
+                                           sort_plain_mappings=True):
             self[key] = value
 
     def items(self) -> Iterable[tuple[str, Parameter]]:
@@ -373,20 +377,30 @@ class ParameterDict(Module):
 
     def extra_repr(self) -> str:
         return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {p.shape}]"
-                         for k, p in self._parameters.items() if p is not None)
+                          if p is not None else f"({k}): Object of type: NoneType"
+                          for k, p in self._parameters.items())
 
 
-def _key_value_pairs(items: Any, owner: str, value_name: str) -> list[tuple[Any, Any]]:
+def _key_value_pairs(items: Any, owner: str, value_name: str,
+                     sort_plain_mappings: bool = False) -> list[tuple[Any, Any]]:
     """The ``(key, value)`` pairs of a mapping (a ``ModuleDict`` or ``ParameterDict`` too) or
-    of an iterable of pairs, checked as PyTorch's ``update`` checks them."""
-    if isinstance(items, (Mapping, ModuleDict, ParameterDict)):
+    of an iterable of pairs, checked as PyTorch's ``update`` checks them. With
+    ``sort_plain_mappings`` (``ParameterDict``'s rule), a mapping other than an
+    ``OrderedDict`` or a container gives its pairs sorted by key."""
+    if isinstance(items, (OrderedDict, ModuleDict, ParameterDict)):
         return list(items.items())
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+        return sorted(pairs, key=lambda kv: kv[0]) if sort_plain_mappings else pairs
     if not isinstance(items, Iterable):
         raise TypeError(f"{owner}.update should be called with an iterable of key/value "
                         f"pairs, but got {type(items).__name__}")
     pairs = []
     for j, pair in enumerate(items):
-        if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
+        if not isinstance(pair, Iterable):
+            raise TypeError(f"{owner} update sequence element #{j} should be a "
+                            f"(key, {value_name}) pair, but is a {type(pair).__name__}")
+        if len(pair) != 2:  # type: ignore[arg-type]
             raise ValueError(f"{owner} update sequence element #{j} must be a "
                              f"(key, {value_name}) pair, got {pair!r}")
         key, value = pair

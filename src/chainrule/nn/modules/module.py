@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, TypeVar
@@ -128,6 +129,13 @@ class Module:
         setattr_(self, "_hooks_always_called", set())
         setattr_(self, "_scope", None)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A parameter-free module pickled by an older chainrule lacks the hook-option sets.
+        self.__dict__.update(state)
+        for name in ("_hooks_with_kwargs", "_hooks_always_called"):
+            if name not in self.__dict__:
+                object.__setattr__(self, name, set())
+
     # ------------------------------------------------------------------ calling
     # Declared as an attribute (as PyTorch does) so subclasses may use any signature.
     forward: Callable[..., Any] = _forward_unimplemented
@@ -141,31 +149,45 @@ class Module:
             return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._hooks_with_kwargs:
-                new = hook(self, args, kwargs)
-                if new is not None:
-                    if not (isinstance(new, tuple) and len(new) == 2):
-                        raise RuntimeError("forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {new!r}")
-                    args, kwargs = new
-            else:
-                new = hook(self, args)
-                if new is not None:
-                    args = new if isinstance(new, tuple) else (new,)
+        out = None
+        called: set[int] = set()  # the always_call forward hooks that have run
         try:
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in self._hooks_with_kwargs:
+                    new = hook(self, args, kwargs)
+                    if new is not None:
+                        if not (isinstance(new, tuple) and len(new) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {new!r}")
+                        args, kwargs = new
+                else:
+                    new = hook(self, args)
+                    if new is not None:
+                        args = new if isinstance(new, tuple) else (new,)
             out = self.forward(*args, **kwargs)
-        except Exception:
-            # always_call hooks run even when forward fails (their output is dropped)
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id in self._hooks_always_called:
-                    self._run_forward_hook(hook_id, hook, args, kwargs, None)
+                    called.add(hook_id)
+                new = self._run_forward_hook(hook_id, hook, args, kwargs, out)
+                if new is not None:
+                    out = new
+            return out
+        except Exception:
+            # As PyTorch: the always_call hooks that have not run yet run now (with the
+            # output so far, None if forward failed); an error of theirs is only warned
+            # about, and the original error is raised.
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id not in self._hooks_always_called or hook_id in called:
+                    continue
+                try:
+                    new = self._run_forward_hook(hook_id, hook, args, kwargs, out)
+                    if new is not None:
+                        out = new
+                except Exception as e:
+                    warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                  "exception that was silenced as another error was raised "
+                                  f"in forward: {e}", stacklevel=3)
             raise
-        for hook_id, hook in list(self._forward_hooks.items()):
-            new = self._run_forward_hook(hook_id, hook, args, kwargs, out)
-            if new is not None:
-                out = new
-        return out
 
     def _run_forward_hook(self, hook_id: int, hook: Callable[..., Any], args: tuple,
                           kwargs: dict, out: Any) -> Any:
