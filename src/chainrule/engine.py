@@ -358,9 +358,11 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
         raise op.explain_error(e, args, params) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype.kind == "f" and "dtype" not in params \
-            and not _has_dtype(arrays, out.dtype.char):
-        out = _in_default_dtype(op, out, arrays, params)
+    dtype = out.dtype
+    first = arrays[0] if arrays else None
+    if (type(first) is not np.ndarray or first.dtype is not dtype) and dtype.kind == "f" \
+            and "dtype" not in params and not _has_dtype(arrays, dtype.char):
+        out = _in_default_dtype(op, out, arrays, params)  # (a float not among the inputs)
     result = Tensor._make(out)
     if op.view and np.may_share_memory(out, arrays[0]):
         a0 = args[0]

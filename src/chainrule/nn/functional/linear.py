@@ -28,7 +28,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"in_features={weight.shape[1]}")
     if bias is None:
         return N.linear(input, weight)
-    if bias.shape != weight.shape[:1]:  # (the usual (out,) bias needs no check)
+    if bias.data.shape != weight.data.shape[:1]:  # (the usual (out,) bias needs no check)
         _check_bias(input.shape[:-1] + (weight.shape[0],), bias.shape)
     return N.linear(input, weight, bias)
 
