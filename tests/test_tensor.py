@@ -439,3 +439,14 @@ def test_factories_take_the_cpu_as_device_and_refuse_others(name):
     with pytest.raises(ValueError, match=rf"^{name}: chainrule runs on the CPU only, got "
                                          r"device 'cuda:0'"):
         make("cuda:0")
+
+
+@pytest.mark.parametrize("name", ["rand", "randn"])
+def test_random_factories_take_size_as_a_keyword(name):
+    make = getattr(cr, name)
+    cr.manual_seed(0)
+    by_keyword = make(size=(2, 3))
+    cr.manual_seed(0)
+    np.testing.assert_array_equal(by_keyword.numpy(), make(2, 3).numpy())
+    with pytest.raises(TypeError, match=f"{name}: give the size positionally or as size="):
+        make(2, size=(2,))

@@ -2,6 +2,7 @@
 and torch.func."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -475,3 +476,13 @@ def test_jvp_with_has_aux_returns_the_aux_as_torch_func():
     assert cr.grad(lambda x: inner(x, 2))(cr.tensor(2.0)).item() == 4.0
     with pytest.raises(TypeError, match="jvp: with has_aux=True the function must return a pair"):
         cr.jvp(lambda x: x, (cr.tensor(1.0),), (cr.tensor(1.0),), has_aux=True)
+
+
+@pytest.mark.parametrize("x, what, fix", [(np.int64(3), "a NumPy scalar", "float(x)"),
+                                          (np.array([1, 2]), "a NumPy array of shape (2,)",
+                                           "x.astype(np.float32)")])
+def test_integer_numpy_inputs_get_a_fix_that_applies_to_them(x, what, fix):
+    with pytest.raises(TypeError, match=re.escape(f"grad: argument 0 is {what} of dtype int64; "
+                                                  "only floating point inputs have derivatives: "
+                                                  f"convert it first (e.g. {fix})")):
+        cr.grad(lambda v: (v * 1.0).sum())(x)

@@ -57,7 +57,7 @@ def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False,
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False,
-          **kw: Any) -> Tensor:
+         **kw: Any) -> Tensor:
     return _leaf(np.ones(_size(_size_kw(size, kw, "ones"), "ones"), dtype=_dtype(dtype)),
                  requires_grad)
 
@@ -80,14 +80,14 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool =
 
 
 def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False,
-             device: Any = None) -> Tensor:
+               device: Any = None) -> Tensor:
     _check_device(device, "zeros_like")
     a = np.asarray(t.data if isinstance(t, Tensor) else t)
     return _leaf(np.zeros(a.shape, dtype=_dtype(dtype, a.dtype)), requires_grad)
 
 
 def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False,
-             device: Any = None) -> Tensor:
+              device: Any = None) -> Tensor:
     _check_device(device, "ones_like")
     a = np.asarray(t.data if isinstance(t, Tensor) else t)
     return _leaf(np.ones(a.shape, dtype=_dtype(dtype, a.dtype)), requires_grad)
@@ -101,7 +101,7 @@ def full_like(t: Any, fill_value: Any, *, dtype: Any = None,
 
 
 def empty_like(t: Any, *, dtype: Any = None, requires_grad: bool = False,
-             device: Any = None) -> Tensor:
+               device: Any = None) -> Tensor:
     _check_device(device, "empty_like")
     a = np.asarray(t.data if isinstance(t, Tensor) else t)
     return _leaf(np.empty(a.shape, dtype=_dtype(dtype, a.dtype)), requires_grad)

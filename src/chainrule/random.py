@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtypes
-from .creation import _size
+from .creation import _size, _size_kw
 from .tensor import Tensor, _check_device
 
 
@@ -73,18 +73,19 @@ def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tens
 
 
 def rand(*size: Any, generator: Any = None, dtype: Any = None,
-         requires_grad: bool = False, device: Any = None) -> Tensor:
-    """Uniform on [0, 1)."""
+         requires_grad: bool = False, device: Any = None, **kw: Any) -> Tensor:
+    """Uniform on [0, 1) (sizes as arguments, a sequence, or ``size=``)."""
     _check_device(device, "rand")
-    return _finish(_gen(generator).random(_size(size, "rand")), dtype, requires_grad, "rand")
+    shape = _size(_size_kw(size, kw, "rand"), "rand")
+    return _finish(_gen(generator).random(shape), dtype, requires_grad, "rand")
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = None,
-          requires_grad: bool = False, device: Any = None) -> Tensor:
-    """Standard normal."""
+          requires_grad: bool = False, device: Any = None, **kw: Any) -> Tensor:
+    """Standard normal (sizes as arguments, a sequence, or ``size=``)."""
     _check_device(device, "randn")
-    return _finish(_gen(generator).standard_normal(_size(size, "randn")), dtype, requires_grad,
-                   "randn")
+    shape = _size(_size_kw(size, kw, "randn"), "randn")
+    return _finish(_gen(generator).standard_normal(shape), dtype, requires_grad, "randn")
 
 
 def randint(low: int, high: Any = None, size: Any = (), *, generator: Any = None,

@@ -67,10 +67,15 @@ def _float_tensor(x: Any, name: str, k: int | None = None) -> Tensor:
     if t.dtype.kind != "f":
         if isinstance(x, (Tensor, np.ndarray, np.generic)):
             which = "an argument" if k is None else f"argument {k}"
-            what = _describe(t) if isinstance(x, Tensor) else f"a NumPy array of shape {t.shape}"
+            if isinstance(x, Tensor):
+                what, fix = _describe(t), "x.float() or x.double()"
+            elif isinstance(x, np.generic):
+                what, fix = "a NumPy scalar", "float(x)"
+            else:
+                what, fix = f"a NumPy array of shape {t.shape}", "x.astype(np.float32)"
             raise TypeError(f"{name}: {which} is {what} of dtype {t.dtype}; only "
-                            "floating point inputs have derivatives: convert it first (e.g. "
-                            "x.float() or x.double()), or leave it out of argnums")
+                            f"floating point inputs have derivatives: convert it first (e.g. "
+                            f"{fix}), or leave it out of argnums")
         from ._dtypes import get_default_dtype
 
         t = t.to(get_default_dtype())  # a Python int or bool: a point on the real line
