@@ -258,3 +258,16 @@ def test_long_edges_from_one_node_share_their_points():
     for e in edges:  # still a valid left-to-right layout
         assert lay.boxes[e["source"]].layer < lay.boxes[e["target"]].layer
 
+
+
+@pytest.mark.parametrize("name", ["checkpoint.safetensors", "curves.png"])
+def test_an_output_file_that_is_a_directory_fails_before_training(tmp_path, capsys, monkeypatch,
+                                                                  name):
+    (tmp_path / name).mkdir()
+    monkeypatch.setattr(training, "fit", _no_training)
+    code = cli.main(["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path)])
+    assert code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"{name} in it is a directory" in lines[0]
+    assert "Training" not in captured.out

@@ -208,3 +208,19 @@ def test_multi_output_multi_argnums_structure_matches_torch_func():
     for g_row, w_row in zip(h, th):
         for g, w in zip(g_row, w_row):
             close(g, w)
+
+
+def test_forward_only_custom_op_runs_on_inputs_requiring_grad_until_a_backward_reaches_it():
+    """jvp of a forward-only op applied to x·w with w a trained weight: the tangent is right
+    (d/dx (xw)³ = 3(xw)²·w) and differentiable in w; a backward through the op itself says
+    which rule is missing (as a PyTorch Function without a backward, at backward time)."""
+    cube = _forward_only_cube()
+    w = t64(2.0).requires_grad_()
+    _, tangent = cr.jvp(lambda x: cube(x * w), (t64(1.0),), (t64(1.0),))
+    assert tangent.item() == 24.0
+    tangent.backward()  # the tangent is 3x²w³: d/dw = 9x²w² = 36 (the jvp rule, no vjp)
+    assert w.grad.item() == 36.0
+    y = cube(w)
+    with pytest.raises(cr.ChainruleError, match=r"'cube' has no reverse-mode rule \(only a "
+                                                r"defjvp.*@cube\.defvjp"):
+        y.backward()

@@ -59,12 +59,9 @@ class CustomOp:
                     f"custom op '{self.name}' has no derivative rule yet; define one with "
                     f"@{self.name}.defvjp (or @{self.name}.defjvp for forward mode only) "
                     "before differentiating through it")
-            if backward:
-                raise ChainruleError(
-                    f"custom op '{self.name}' has no reverse-mode rule (only a defjvp, which "
-                    f"serves forward mode: jvp, jacfwd); define one with @{self.name}.defvjp "
-                    "before differentiating through it in reverse mode (backward, grad, vjp, "
-                    "jacrev)")
+            # (a forward-only op is recorded even when an input requires grad, e.g. a model's
+            # weight in jvp: its reverse rule says what is missing if a backward reaches it,
+            # as a PyTorch Function without a backward does)
         return apply(self.op, *args, **params)
 
     def defvjp(self, vjp: Callable) -> Callable:
@@ -161,8 +158,10 @@ class CustomOp:
         return jvps[0]
 
     def _no_vjp(self, *args: Any, **params: Any) -> Any:
-        raise ChainruleError(f"custom op '{self.name}' has no reverse-mode rule (only a defjvp); "
-                             f"define one with @{self.name}.defvjp")
+        raise ChainruleError(
+            f"custom op '{self.name}' has no reverse-mode rule (only a defjvp, which serves "
+            f"forward mode: jvp, jacfwd); define one with @{self.name}.defvjp before "
+            "differentiating through it in reverse mode (backward, grad, vjp, jacrev)")
 
     @property
     def formula(self) -> str:

@@ -28,6 +28,7 @@ without them the run still works, with plain lines and no picture.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import math
@@ -620,6 +621,11 @@ def make_out_dir(out: str | os.PathLike[str]) -> None:
             e.strerror or str(e))
         raise type(e)(e.errno, f"cannot use {os.fspath(out)!r} as the output directory: "
                                f"{reason}") from None
+    for name in (CHECKPOINT_NAME, CURVES_NAME):  # files the run writes at its end
+        if os.path.isdir(os.path.join(out, name)):
+            raise IsADirectoryError(
+                errno.EISDIR, f"cannot use {os.fspath(out)!r} as the output directory: "
+                              f"{name} in it is a directory; remove it or choose another --out")
 
 
 @dataclass
