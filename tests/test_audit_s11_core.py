@@ -278,3 +278,12 @@ def test_cat_promotes_with_the_skipped_empty_tensors_dtype_as_torch():
         want = torch.cat([torch.from_numpy(a), torch.from_numpy(b)])
         assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (a.dtype, b.dtype)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_remainder_as_a_function_and_a_method_as_torch():
+    torch = pytest.importorskip("torch")
+    for a, b in [([5.0, -5.0, 1.0], 3.0), ([5, -5, 7], -3)]:
+        want = torch.remainder(torch.tensor(a), b)
+        for got in (cr.remainder(cr.tensor(a), b), cr.tensor(a).remainder(b)):
+            assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+            np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -467,17 +467,22 @@ class Tensor:
     def __rshift__(self, other: Any) -> Tensor:
         return _bitwise(np.right_shift, self, other)
 
+    # ``//``: an integer result for integers (a division by zero is an error, as in PyTorch,
+    # not NumPy's silent 0), a zero gradient; ``%``: the remainder with the sign of the divisor
     def __floordiv__(self, other: Any) -> Tensor:
-        return _floordiv(self, other)
+        return F.div(self, other, rounding_mode="floor")
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return _floordiv(other, self)
+        return F.div(other, self, rounding_mode="floor")
 
     def __mod__(self, other: Any) -> Tensor:
-        return _remainder(self, other)
+        return F.remainder(self, other)
 
     def __rmod__(self, other: Any) -> Tensor:
-        return _remainder(other, self)
+        return F.remainder(other, self)
+
+    def remainder(self, other: Any) -> Tensor:
+        return F.remainder(self, other)
 
     def __getitem__(self, key: Any) -> Tensor:
         from .ops.indexing import canonical_key, getitem, split_int_key
@@ -1084,25 +1089,6 @@ def _bitwise(fn: Callable, *args: Any) -> Tensor:
         raise TypeError(f"{fn.__name__}: bitwise operations need integer or bool tensors, got "
                         f"{kinds}; compare or convert first (e.g. x.long())")
     return _int_op(fn, *args)
-
-
-def _needs_grad(*args: Any) -> builtins.bool:
-    return builtins.any(isinstance(a, Tensor) and a.requires_grad for a in args)
-
-
-def _floordiv(a: Any, b: Any) -> Tensor:
-    """``a // b``: integer inputs give an integer result, as PyTorch (zero gradient; an
-    integer division by zero is an error, as in PyTorch, not NumPy's silent 0)."""
-    return F.div(a, b, rounding_mode="floor")
-
-
-def _remainder(a: Any, b: Any) -> Tensor:
-    """``a % b`` with the sign of b (Python's and PyTorch's): ``F.remainder``."""
-    return F.remainder(a, b)
-
-
-def _describe(a: Any) -> str:
-    return f"a tensor of shape {a.shape}" if isinstance(a, Tensor) else repr(a)
 
 
 def _is_device(a: Any) -> builtins.bool:
