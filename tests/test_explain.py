@@ -725,3 +725,15 @@ def test_a_row_bias_of_a_vector_layer_is_not_summed():
     text = str(cr.explain(cr.tanh(cr.nn.functional.linear(x, W, b)).sum()))
     assert "∂L/∂b = δ" in text
     assert "Σ δ" not in text and "Σₙ" not in text
+
+
+def test_a_transposed_trained_operand_is_the_weight():
+    """q·kᵀ with both trained and no bias: the transposed one is W (cr.nn.Linear's layout,
+    as docs/explain.md says); a·W with neither transposed shows the plain product rules."""
+    rng = np.random.default_rng(0)
+    q = cr.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    k = cr.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    text = str(cr.explain((q @ k.T).sum()))
+    assert "linear layer u = a·Wᵀ" in text and "∂L/∂x1 = δ1ᵀ·x2" in text
+    w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    assert "linear layer" not in str(cr.explain((q @ w).sum()))

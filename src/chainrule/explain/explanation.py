@@ -145,6 +145,68 @@ def _neg_paren(m: M) -> M:
     return paren(m) if m.u.startswith(MINUS) else m
 
 
+_MEAN_LOSSES = ("cross_entropy", "soft_cross_entropy")
+
+
+def _op_formula(it: Item, i: int) -> str:
+    """The op's derivative formula for input ``i``; a loss whose formula is written for the
+    sum over the samples says what its ``reduction='mean'`` divides by (PyTorch's
+    denominator: the number of samples, or Σ_n w[t_n] with class weights or ignored targets),
+    since ∂ℒ/∂x is divided by it too."""
+    node = it.node
+    if node is None:
+        return ""
+    f = node.op.formula_for(i)
+    if not f or it.op not in _MEAN_LOSSES or it.params.get("reduction", "mean") != "mean":
+        return f
+    x = it.inputs[0] if it.inputs else None
+    t = it.inputs[1] if len(it.inputs) > 1 else None
+    if x is None or x.value is None:
+        return f
+    shape = np.shape(x.value)
+    n = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    denom: str = str(n)
+    if it.op == "cross_entropy" and t is not None and t.value is not None:
+        target = np.asarray(t.value)
+        if np.shape(target) == shape[:-1] and target.dtype.kind in "iu":
+            valid = target != it.params.get("ignore_index", -100)
+            w = it.params.get("weight")
+            if w is not None or not valid.all():
+                wv = np.ones(shape[-1]) if w is None else np.asarray(
+                    w if isinstance(w, np.ndarray) else getattr(w, "data", w), dtype=np.float64)
+                wt = wv[np.where(valid, target, 0)] * valid
+                denom = f"Σ_n w[t_n] = {num(float(wt.sum()), 6).u}"
+    return f if denom == "1" else f + f"; reduction='mean' divides ℒ and ∂ℒ/∂x_n by N = {denom}"
+
+
+def _ce_rule(n: Item, xs: list[Item], up: M | None) -> M | None:
+    """``(softmax(u2) − onehot(c2))/3``: cross-entropy's gradient for its logits in the plain
+    case (class indices, none ignored, no class weights, no smoothing, a scalar loss)."""
+    p = n.params
+    if (len(xs) < 2 or n.inputs[1] is not xs[1] or n.inputs[0] is not xs[0]
+            or p.get("weight") is not None or p.get("label_smoothing")
+            or p.get("reduction", "mean") not in ("mean", "sum")):
+        return None
+    x, t = xs
+    if x.value is None or t.value is None:
+        return None
+    shape, target = np.shape(x.value), np.asarray(t.value)
+    if (len(shape) < 1 or target.dtype.kind not in "iu" or target.shape != shape[:-1]
+            or (target == p.get("ignore_index", -100)).any()):
+        return None
+    xm = x.m
+    tm = t.m if t.prec >= ATOM else paren(t.m)
+    body = M(f"softmax({xm.u}) {MINUS} onehot({tm.u})",
+             rf"\operatorname{{softmax}}({xm.t}) - \operatorname{{onehot}}({tm.t})")
+    nsamples = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    if p.get("reduction", "mean") == "mean" and nsamples != 1:
+        body = M(f"({body.u})/{nsamples}", rf"\frac{{{body.t}}}{{{nsamples}}}")
+    if up is None:
+        return body
+    u = up if is_atom_name(up.u) else paren(up)
+    return u + SPACED_DOT + (body if "/" in body.u else paren(body))
+
+
 # --------------------------------------------------------------------------- explain()
 
 def explain(output: Tensor, wrt: Any = None, gradient: Any = None, digits: int = 6, *,
@@ -352,6 +414,10 @@ class Explanation:
             return M(w.u + "ᵀ", f"{{{w.t}}}^{{\\top}}")
         if op in ("reshape", "identity", "clone", "cast"):
             return upm
+        if op == "cross_entropy":
+            ce = _ce_rule(n, xs, up)
+            if ce is not None:
+                return ce
         if scal and local_value(s) is not None:  # numbers: the plain chain rule (custom ops)
             loc = self._local_name(s)
             return loc if up is None else up + SPACED_DOT + loc
@@ -518,12 +584,11 @@ class Explanation:
             return block
         formulas: set[str] = set()
         for s in steps:
-            op = it.node.op if it.node is not None else None
-            if op is not None:
-                f = op.formula_for(s.i)
-                if f and f not in formulas:
-                    formulas.add(f)
-                    block.add(Line(None, text=f"{it.op}: {f}"))
+            f = _op_formula(it, s.i)
+            if f and f not in formulas:
+                formulas.add(f)
+                # (some formulas name their op already: "reshape: ∂y/∂x is the identity")
+                block.add(Line(None, text=f if f.startswith(f"{it.op}:") else f"{it.op}: {f}"))
             block.add(self._local_line(s))
             block.add(self._chain_line(s))
         return block
@@ -948,7 +1013,7 @@ class Explanation:
             steps.append({
                 "index": s.index, "node": s.node.id, "input_index": s.i,
                 "target": s.target.id, "op": s.node.op,
-                "formula": op.formula_for(s.i) if op is not None else "",
+                "formula": _op_formula(s.node, s.i) if op is not None else "",
                 "rule": self.rule(s).u, "upstream": _plain(s.upstream),
                 "local": _plain(local_value(s)), "contribution": _plain(s.contribution),
                 "text": line.unicode() if line is not None else "",
@@ -1021,7 +1086,7 @@ class Explanation:
             lv = local_value(s)
             op = s.node.node.op if s.node.node is not None else None
             local = short(lv, d) if lv is not None else (
-                op.formula_for(s.i) if op is not None else "")
+                _op_formula(s.node, s.i) if op is not None else "")
             text = line.unicode()
             if s.contribution.size == 1 and short(s.contribution, d) not in text:
                 text += f" = {short(s.contribution, d)}"

@@ -115,7 +115,7 @@ def _fed_steps(g: np.ndarray) -> list:
     in place whatever its strides (``g`` is often a transposed view, which a reshape would
     copy) and is ~1.5x faster than ``any`` on floats; -0.0 counts as fed, which is harmless."""
     bits = g.view(np.dtype(f"u{g.itemsize}"))
-    return bits.max(axis=tuple(range(1, g.ndim))).astype(bool).tolist()
+    return bits.max(axis=tuple(range(1, g.ndim)), initial=0).astype(bool).tolist()
 
 
 def _rnn_bptt(g: Any, out: Any, h0: Any, w: Any, nonlinearity: str) -> tuple:

@@ -8,6 +8,7 @@ logits form of binary cross-entropy, ``log`` clamped at -100 for the probability
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,29 @@ def _same_shape(input: Tensor, target: Any, name: str) -> None:
                          f"{input.shape}; they must match")
 
 
+def _warn_broadcast(input: Tensor, target: Any, name: str) -> None:
+    """PyTorch's UserWarning when a regression target broadcasts against the input (a
+    (N, 1) prediction against an (N,) target gives an (N, N) loss: almost always a bug)."""
+    ts = getattr(target, "shape", None)
+    if ts is not None and tuple(ts) != tuple(getattr(input, "shape", ())):
+        warnings.warn(f"{name}: using a target size {tuple(ts)} that is different to the "
+                      f"input size {tuple(input.shape)}. This will likely lead to incorrect "
+                      f"results due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=3)
+
+
+def _check_weight_fits(weight: Any, input: Tensor, name: str, what: str = "weight") -> None:
+    """A (pos_)weight must broadcast *to* the input's shape, not widen it (PyTorch raises)."""
+    ws = np.shape(getattr(weight, "data", weight))
+    try:
+        fits = np.broadcast_shapes(ws, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: {what} of shape {ws} does not broadcast to the input's "
+                         f"shape {input.shape}")
+
+
 def _array(x: Any, dtype: Any) -> np.ndarray | None:
     if x is None:
         return None
@@ -72,6 +96,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
              reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Mean squared error ``(x - y)²``; ∂/∂x = 2(x - y) (divided by n for 'mean')."""
     reduction = _legacy(size_average, reduce, reduction)
+    _warn_broadcast(input, target, "mse_loss")
     d = input - target
     return _reduce(d * d, reduction, "mse_loss")
 
@@ -80,12 +105,16 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
             reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``|x - y|``; ∂/∂x = sign(x - y) (0 where equal)."""
     reduction = _legacy(size_average, reduce, reduction)
+    _warn_broadcast(input, target, "l1_loss")
     return _reduce(E.abs(input - target), reduction, "l1_loss")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
                delta: float = 1.0) -> Tensor:
-    """``½d²`` for ``|d| < δ``, else ``δ(|d| - ½δ)``, with ``d = x - y``."""
+    """``½d²`` for ``|d| < δ``, else ``δ(|d| - ½δ)``, with ``d = x - y`` (``δ > 0``)."""
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    _warn_broadcast(input, target, "huber_loss")
     d = input - target
     ad = E.abs(d)
     loss = F.where(ad.data < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
@@ -97,6 +126,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
                    beta: float = 1.0) -> Tensor:
     """``½d²/β`` for ``|d| < β``, else ``|d| - ½β`` (``β = 0``: the L1 loss)."""
     reduction = _legacy(size_average, reduce, reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    _warn_broadcast(input, target, "smooth_l1_loss")
     d = input - target
     ad = E.abs(d)
     if beta == 0:
@@ -153,6 +185,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                     else "")
             raise ValueError(f"cross_entropy: probability targets must have the input's shape "
                              f"{input.shape}, got {t.shape}{hint}")
+        if ignore_index >= 0:
+            raise ValueError(f"cross_entropy: ignore_index ({ignore_index}) is not supported "
+                             f"for probability (floating point) targets")
         if t.dtype != input.dtype:
             t = t.to(input.dtype)
         return N.soft_cross_entropy(x, _class_last(t), weight=w,
@@ -223,6 +258,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          "1; for logits use binary_cross_entropy_with_logits")
     loss = N.binary_cross_entropy(input, target)
     if weight is not None:
+        _check_weight_fits(weight, input, "binary_cross_entropy")
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
 
@@ -238,6 +274,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     """
     reduction = _legacy(size_average, reduce, reduction)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
+    if weight is not None:
+        _check_weight_fits(weight, input, "binary_cross_entropy_with_logits")
+    if pos_weight is not None:
+        _check_weight_fits(pos_weight, input, "binary_cross_entropy_with_logits", "pos_weight")
     if pos_weight is None:
         loss = (1 - target) * input - E.logsigmoid(input)
     else:
@@ -297,6 +337,8 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     """``½(log max(σ², ε) + (x - y)²/max(σ², ε))`` (+ ½log 2π with ``full``)."""
     v = var if isinstance(var, Tensor) else as_tensor(np.asarray(var, dtype=input.dtype))
+    if (v.data < 0).any():
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
     if v.ndim == input.ndim - 1 and v.shape == input.shape[:-1]:
         v = F.unsqueeze(v, -1)
     # As PyTorch: clamped without a gradient effect (the clamp is a constant shift).
@@ -317,14 +359,15 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     n2 = F.sum(input2 * input2, dim=-1) + eps
     cos = dot / E.sqrt(n1 * n2)
     y = np.asarray(getattr(target, "data", target))
-    loss = F.where(y == 1, 1 - cos, F.where(y == -1, E.relu(cos - margin), 0.0))
+    loss = F.where(y == 1, 1 - cos, F.where(y == -1, F.clamp(cos - margin, min=0.0), 0.0))
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         reduction: str = "mean") -> Tensor:
     """``max(0, -y·(x1 - x2) + margin)``."""
-    return _reduce(E.relu(-target * (input1 - input2) + margin), reduction,
+    # clamp (not relu): at the kink the gradient passes, as PyTorch's clamp_min
+    return _reduce(F.clamp(-target * (input1 - input2) + margin, min=0.0), reduction,
                    "margin_ranking_loss")
 
 
@@ -332,5 +375,6 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
                          reduction: str = "mean") -> Tensor:
     """``x`` for ``y = 1``, ``max(0, margin - x)`` for ``y = -1``."""
     y = np.asarray(getattr(target, "data", target))
-    loss = F.where(y != -1, input, 0.0) + F.where(y != 1, E.relu(margin - input), 0.0)
+    loss = F.where(y != -1, input, 0.0) + F.where(y != 1, F.clamp(margin - input, min=0.0),
+                                                  0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
