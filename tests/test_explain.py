@@ -737,3 +737,16 @@ def test_a_transposed_trained_operand_is_the_weight():
     assert "linear layer u = a·Wᵀ" in text and "∂L/∂x1 = δ1ᵀ·x2" in text
     w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     assert "linear layer" not in str(cr.explain((q @ w).sum()))
+
+
+def test_elementwise_products_of_tensors_are_written_with_odot():
+    """x1 * x2 of two tensors is x1 ⊙ x2 (· is kept for matrix products and scalars)."""
+    x1 = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x2 = cr.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    text = str(cr.explain((x1 * x2).sum() + (2 * x1).sum()))
+    assert "u = x1 ⊙ x2" in text
+    assert "2·x1" in text or "2x1" in text
+    W = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    assert "⊙" not in str(cr.explain((W @ x1).sum())).split("Backward pass")[0]
+    s = cr.tensor(2.0, requires_grad=True)
+    assert "⊙" not in str(cr.explain((s * x1).sum())).split("Backward pass")[0]

@@ -66,6 +66,7 @@ def paren(m: M) -> M:
 
 
 DOT = M("·", r" \cdot ")
+ODOT = M(" ⊙ ", r" \odot ")  # an elementwise product of two tensors (· is the matrix one)
 SPACED_DOT = M(" · ", r" \cdot ")
 HADAMARD = M(" ⊙ ", r" \odot ")
 PLUS = M(" + ", " + ")
@@ -380,7 +381,9 @@ def forward_expr(op: str, args: list[Operand], params: dict,
     if op == "mul" and b is not None:
         if b.const and not a.const:
             a, b = b, a
-        return wrap(a, MUL) + DOT + wrap_right(b, MUL), MUL
+        both_tensors = shapes is not None and len(shapes) > 1 and all(
+            math.prod(s) > 1 for s in shapes[:2])
+        return wrap(a, MUL) + (ODOT if both_tensors else DOT) + wrap_right(b, MUL), MUL
     if op == "matmul" and b is not None:
         return wrap(a, MUL) + DOT + wrap_right(b, NEG), MUL
     if op == "linear" and b is not None:
