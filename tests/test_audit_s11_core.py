@@ -206,8 +206,10 @@ def test_numpy_functions_without_a_float_result_work_on_tensors_requiring_grad()
     assert np.count_nonzero(t) == 3
     with pytest.raises(TypeError, match="np.sort has no derivative"):
         np.sort(t)
-    with pytest.raises(TypeError, match="np.floor_divide has no derivative"):
-        np.floor_divide(t, 2)
+    with pytest.raises(TypeError, match="np.fmod has no derivative"):
+        np.fmod(t, 2.0)
+    q = np.floor_divide(t, 2)  # the tensor's // (a zero gradient), as np.remainder is its %
+    assert q.requires_grad and q.tolist() == (t // 2).tolist()
 
 
 def test_forward_mode_sees_writes_through_views_and_mixed_keys():
@@ -287,3 +289,18 @@ def test_remainder_as_a_function_and_a_method_as_torch():
         for got in (cr.remainder(cr.tensor(a), b), cr.tensor(a).remainder(b)):
             assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
             np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_a_numpy_array_on_the_left_of_mod_and_floordiv_goes_through_chainrule():
+    """np.ndarray.__mod__ reaches the tensor's __array_ufunc__, not __rmod__: it must give
+    what the tensor operator gives (PyTorch's dtype, the zero-division error, a gradient)."""
+    torch = pytest.importorskip("torch")
+    got = np.array([5, 6, 7]) % cr.tensor([2.5, 2.5, -2.0])
+    want = torch.tensor([5, 6, 7]) % torch.tensor([2.5, 2.5, -2.0])
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(cr.OpError, match="remainder: integer division by zero"):
+        np.array([1, 2]) % cr.tensor([0, 1])
+    x = cr.tensor([2.0, 1.0], requires_grad=True)
+    q = np.array([7.0, 2.0], dtype=np.float32) // x
+    assert q.requires_grad and q.tolist() == [3.0, 2.0]

@@ -156,7 +156,7 @@ def test_cross_entropy_mean_formula_and_rule():
     L, params = _mlp("tanh", "ce", 3)
     e = cr.explain(L, wrt=params)
     text = str(e)
-    assert "reduction='mean' divides ℒ and ∂ℒ/∂x_n by N = 3" in text
+    assert "reduction='mean' divides ℒ and its gradients by N = 3" in text
     assert "    δ2 = (softmax(u2) − onehot(c2))/3   (shape (3×2)" in text
     assert "vjp_cross_entropy" not in text
     assert r"\operatorname{onehot}" in e.to_latex()
@@ -199,3 +199,11 @@ def test_drawing_and_page_have_every_op(tmp_path):
     page = (tmp_path / "cnn.html").read_text()
     assert "http://" not in page and "https://" not in page
     assert "(softmax(u1) − onehot([1]))" in page or "softmax(u1) − onehot([1])" in page
+
+
+def test_cross_entropy_note_when_every_target_is_ignored():
+    x = cr.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    loss = cr.nn.functional.cross_entropy(x, cr.tensor([-100, -100, -100]))
+    text = str(cr.explain(loss))
+    assert "divides by N = 0 here (every target is ignored): ℒ is NaN and the gradient 0" in text
+    assert "N = Σ_n w[t_n] = 0" not in text

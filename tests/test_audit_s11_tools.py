@@ -271,3 +271,12 @@ def test_an_output_file_that_is_a_directory_fails_before_training(tmp_path, caps
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and f"{name} in it is a directory" in lines[0]
     assert "Training" not in captured.out
+
+
+def test_a_gradient_flow_plot_path_that_is_a_directory_fails_before_training(
+        tmp_path, capsys, monkeypatch):
+    (tmp_path / "gradient_flow.png").mkdir()
+    monkeypatch.setattr(training, "fit", _no_training)
+    code = cli.main(["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path)])
+    assert code == 2
+    assert "gradient_flow.png in it is a directory" in capsys.readouterr().err

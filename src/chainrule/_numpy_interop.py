@@ -18,6 +18,8 @@ def _ufuncs() -> dict:
     return {
         np.add: F.E.add, np.subtract: F.E.sub, np.multiply: F.E.mul, np.divide: F.E.div,
         np.true_divide: F.E.div, np.negative: F.E.neg, np.power: F.E.pow, np.exp: F.exp,
+        np.remainder: F.remainder,  # (np.mod too: the same ufunc)
+        np.floor_divide: lambda a, b: F.div(a, b, rounding_mode="floor"),
         np.exp2: F.exp2, np.log: F.log, np.log2: F.log2, np.log1p: F.log1p, np.expm1: F.expm1,
         np.sqrt: F.sqrt, np.square: F.square, np.reciprocal: F.reciprocal, np.absolute: F.abs,
         np.sin: F.sin, np.cos: F.cos, np.tan: F.tan, np.arcsin: F.asin, np.arccos: F.acos,

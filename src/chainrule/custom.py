@@ -152,8 +152,8 @@ class CustomOp:
         self.op.jvps = (rule,)
         if self.op.vjps is None:
             # Op.jvp reads an op without vjps as one without derivatives (zero tangents):
-            # a forward-only op gets a reverse rule that says what is missing (__call__ stops
-            # reverse mode before it is reached).
+            # a forward-only op gets a reverse rule that says what is missing, when a
+            # backward reaches it.
             self.op.vjps = (self._no_vjp,)
         return jvps[0]
 

@@ -621,7 +621,7 @@ def make_out_dir(out: str | os.PathLike[str]) -> None:
             e.strerror or str(e))
         raise type(e)(e.errno, f"cannot use {os.fspath(out)!r} as the output directory: "
                                f"{reason}") from None
-    for name in (CHECKPOINT_NAME, CURVES_NAME):  # files the run writes at its end
+    for name in (CHECKPOINT_NAME, CURVES_NAME, GRADIENT_FLOW_NAME):  # written at the end
         if os.path.isdir(os.path.join(out, name)):
             raise IsADirectoryError(
                 errno.EISDIR, f"cannot use {os.fspath(out)!r} as the output directory: "

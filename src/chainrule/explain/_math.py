@@ -66,7 +66,6 @@ def paren(m: M) -> M:
 
 
 DOT = M("·", r" \cdot ")
-ODOT = M(" ⊙ ", r" \odot ")  # an elementwise product of two tensors (· is the matrix one)
 SPACED_DOT = M(" · ", r" \cdot ")
 HADAMARD = M(" ⊙ ", r" \odot ")
 PLUS = M(" + ", " + ")
@@ -383,7 +382,8 @@ def forward_expr(op: str, args: list[Operand], params: dict,
             a, b = b, a
         both_tensors = shapes is not None and len(shapes) > 1 and all(
             math.prod(s) > 1 for s in shapes[:2])
-        return wrap(a, MUL) + (ODOT if both_tensors else DOT) + wrap_right(b, MUL), MUL
+        # (⊙ for an elementwise product of two tensors; · is the matrix or scalar product)
+        return wrap(a, MUL) + (HADAMARD if both_tensors else DOT) + wrap_right(b, MUL), MUL
     if op == "matmul" and b is not None:
         return wrap(a, MUL) + DOT + wrap_right(b, NEG), MUL
     if op == "linear" and b is not None:

@@ -175,8 +175,13 @@ def _op_formula(it: Item, i: int) -> str:
                 wv = np.ones(shape[-1]) if w is None else np.asarray(
                     w if isinstance(w, np.ndarray) else getattr(w, "data", w), dtype=np.float64)
                 wt = wv[np.where(valid, target, 0)] * valid
+                if not wt.sum():  # every target ignored: ℒ is NaN (0/0), the gradient 0
+                    return f + "; reduction='mean' divides by N = 0 here (every target is " \
+                               "ignored): ℒ is NaN and the gradient 0"
                 denom = f"Σ_n w[t_n] = {num(float(wt.sum()), 6).u}"
-    return f if denom == "1" else f + f"; reduction='mean' divides ℒ and ∂ℒ/∂x_n by N = {denom}"
+    # (ℒ and the gradients of every input: this note ends the formula of each one)
+    return f if denom == "1" else f + f"; reduction='mean' divides ℒ and its gradients by " \
+                                      f"N = {denom}"
 
 
 def _ce_rule(n: Item, xs: list[Item], up: M | None) -> M | None:
