@@ -164,8 +164,7 @@ def _op_formula(it: Item, i: int) -> str:
     if x is None or x.value is None:
         return f
     shape = np.shape(x.value)
-    n = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-    denom: str = str(n)
+    denom: str = str(_sample_count(shape))
     if it.op == "cross_entropy" and t is not None and t.value is not None:
         target = np.asarray(t.value)
         if np.shape(target) == shape[:-1] and target.dtype.kind in "iu":
@@ -174,14 +173,19 @@ def _op_formula(it: Item, i: int) -> str:
             if w is not None or not valid.all():
                 wv = np.ones(shape[-1]) if w is None else np.asarray(
                     w if isinstance(w, np.ndarray) else getattr(w, "data", w), dtype=np.float64)
-                wt = wv[np.where(valid, target, 0)] * valid
-                if not wt.sum():  # every target ignored: ℒ is NaN (0/0), the gradient 0
+                total = float((wv[np.where(valid, target, 0)] * valid).sum())
+                if not total:  # every target ignored: ℒ is NaN (0/0), the gradient 0
                     return f + "; reduction='mean' divides by N = 0 here (every target is " \
                                "ignored): ℒ is NaN and the gradient 0"
-                denom = f"Σ_n w[t_n] = {num(float(wt.sum()), 6).u}"
+                denom = f"Σ_n w[t_n] = {num(total, 6).u}"
     # (ℒ and the gradients of every input: this note ends the formula of each one)
     return f if denom == "1" else f + f"; reduction='mean' divides ℒ and its gradients by " \
                                       f"N = {denom}"
+
+
+def _sample_count(shape: tuple) -> int:
+    """The samples of class-last logits of ``shape`` (..., C): what a mean divides by."""
+    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
 
 
 def _ce_rule(n: Item, xs: list[Item], up: M | None) -> M | None:
@@ -203,7 +207,7 @@ def _ce_rule(n: Item, xs: list[Item], up: M | None) -> M | None:
     tm = t.m if t.prec >= ATOM else paren(t.m)
     body = M(f"softmax({xm.u}) {MINUS} onehot({tm.u})",
              rf"\operatorname{{softmax}}({xm.t}) - \operatorname{{onehot}}({tm.t})")
-    nsamples = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    nsamples = _sample_count(shape)
     if p.get("reduction", "mean") == "mean" and nsamples != 1:
         body = M(f"({body.u})/{nsamples}", rf"\frac{{{body.t}}}{{{nsamples}}}")
     if up is None:
