@@ -44,6 +44,9 @@ class _State:
     # Counts in-place changes of any tensor: a node records the count when it is made, so
     # backward checks the values it reads only when something changed since (see Node).
     epoch = 0
+    # The running backward walk: (its number, its table of upstream gradients), which a
+    # GradGroup's hook reads; None outside a walk.
+    walk: tuple[int, dict] | None = None
 
 
 def bump_version(t: Tensor) -> None:
@@ -215,6 +218,7 @@ class detect_anomaly:
 # --------------------------------------------------------------------------- nodes
 
 _next_seq = itertools.count().__next__
+_next_walk = itertools.count().__next__
 _heappush = heapq.heappush
 
 
@@ -702,10 +706,13 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
         many = len(targets) > 1  # one may lie behind another
         order = _topological_order(root_nodes, stop, many)
         order = _leading_to(order, stop, {id(t) for t in targets if t.grad_fn is None})
+        if GradGroup.made:  # a group's members must come in a row, as the heap walk has them
+            order.sort(key=_minus_seq)
     captured: dict[Node, Any] = {}  # gradients of target nodes that also run
 
-    prev_enabled = STATE.grad_enabled
+    prev_enabled, prev_walk = STATE.grad_enabled, STATE.walk
     STATE.grad_enabled = create_graph
+    STATE.walk = (_next_walk(), grads)
     try:
         if queue is not None and not create_graph and on_step is None and not STATE.anomaly:
             _walk_plain(queue, grads, retain_graph)  # backward(): the common case, lean
@@ -720,7 +727,7 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
                 g = _run_tensor_hooks(node, g, create_graph)
             _backward_node(node, g, create_graph, retain_graph, grads, on_step, queue)
     finally:
-        STATE.grad_enabled = prev_enabled
+        STATE.grad_enabled, STATE.walk = prev_enabled, prev_walk
 
     if targets is None:
         given = {id(g) for g in root_grads}  # arrays the caller still holds
@@ -739,6 +746,10 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
                 g = _apply_hook(hook, g, create_graph)
         result.append(g)
     return result
+
+
+def _minus_seq(node: Node) -> int:
+    return -node.seq
 
 
 def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
@@ -969,3 +980,78 @@ def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool, given: set[int]) -> 
         x._grad = Tensor._make(prev.data + g)
     else:
         prev.data += g
+
+
+# --------------------------------------------------------------------------- gradient groups
+
+class GradGroup:
+    """Tensors whose gradients one callback sees together and may replace, once per backward
+    walk: a module's outputs (for its backward pre-hooks) or its inputs (its backward hooks).
+
+    :meth:`join` passes each tensor through an identity node, all made in a row, so no other
+    node's sequence number falls between theirs. The consumers of those tensors are made
+    later, and the walk runs nodes by decreasing sequence number, so when it reaches the first
+    member, every gradient bound for any member has arrived: the callback gets them all from
+    the walk's table (None for a member no gradient reached) and its replacements go back
+    there before any member passes its gradient on.
+    """
+
+    made = False  # set once any group exists: the walk towards targets then sorts its order
+
+    def __init__(self, callback: Callable[[tuple], Sequence | None]) -> None:
+        self.callback = callback
+        self.nodes: list[Node | None] = []
+        self.fired = -1  # the number of the walk in which the callback last ran
+
+    def join(self, tensors: Sequence[Tensor]) -> list[Tensor]:
+        """The members: ``tensors`` passed through identity nodes (those needing no gradient
+        pass unchanged and get None)."""
+        from .ops.shape import identity
+
+        GradGroup.made = True
+        members = []
+        for i, t in enumerate(tensors):
+            m = identity(t) if t.requires_grad else t
+            node = m.grad_fn if t.requires_grad else None
+            if node is not None:
+                node.hooks = [functools.partial(self._reached, i)]
+                node.grad_dtype = t.data.dtype
+            self.nodes.append(node)
+            members.append(m)
+        return members
+
+    def _reached(self, i: int, g: Tensor) -> Tensor | None:
+        """Member ``i``'s hook: the first member reached runs the callback for all."""
+        walk_state = STATE.walk
+        if walk_state is None or walk_state[0] == self.fired:
+            return None
+        self.fired, table = walk_state
+        create_graph = STATE.grad_enabled  # (the walk records the backward only then)
+        grads = []
+        for j, node in enumerate(self.nodes):
+            v = g if j == i else None if node is None else table.get(node)
+            if v is not None and node is not None and node.grad_dtype is not None \
+                    and _dtype_of(v) != node.grad_dtype:
+                v = _cast(v, node.grad_dtype)
+            grads.append(None if v is None else _as_tensor(v))
+        new = self.callback(tuple(grads))
+        if new is None:
+            return None
+        mine = None
+        for j, (node, old, rep) in enumerate(zip(self.nodes, grads, new)):
+            if rep is None or rep is old:
+                continue
+            if node is None or old is None:
+                raise ChainruleError(f"a backward hook returned a gradient for position {j}, "
+                                     "which receives none (None there: it does not require "
+                                     "grad, or no gradient reached it)")
+            if not isinstance(rep, _Tensor) or rep.shape != old.shape:
+                got = rep.shape if isinstance(rep, _Tensor) else type(rep).__name__
+                raise ChainruleError(f"a backward hook returned {got} at position {j}, where "
+                                     f"the gradient is a tensor of shape {old.shape}; return "
+                                     "a tensor of that shape, or None to keep it")
+            if j == i:
+                mine = rep
+            else:
+                table[node] = rep if create_graph else rep.data
+        return mine

@@ -878,12 +878,13 @@ def index_select(input: Any, dim: int, index: Any) -> Tensor:
         if idx.size != 1:
             raise OpError(f"index_select: a 0-d input takes an index of one element, got shape "
                           f"{idx.shape}")
-        I.check_index(idx, 1, "index_select")
+        I.check_index(idx, 1, "index_select", negative=False)
         return S.clone(input)
     if idx.ndim > 1:
         raise OpError(f"index_select: index must be 1-D (or a single number), got shape "
                       f"{idx.shape}")
-    idx = I.check_index(idx.reshape(-1), shape_of(input)[d], "index_select")
+    idx = I.check_index(idx.reshape(-1), shape_of(input)[d], "index_select",
+                          negative=False)
     return I.getitem(input, key=(slice(None),) * (nd + d) + (idx,))
 
 
@@ -907,13 +908,13 @@ def gather(input: Any, dim: int, index: Any) -> Tensor:
     nd = ndim_of(input)
     d = norm_dim(dim, nd, "gather")
     if nd == 0:  # a 0-d input counts as one element (as PyTorch): copies of it, index-shaped
-        I.check_index(idx, 1, "gather")
+        I.check_index(idx, 1, "gather", negative=False)
         return S.clone(broadcast_to(input, idx.shape))
     if idx.ndim != nd or builtins.any(idx.shape[k] > shape_of(input)[k]
                                       for k in range(nd) if k != nd + d):
         raise OpError(f"gather: index of shape {idx.shape} does not fit input of shape "
                       f"{shape_of(input)} (same number of dims; no larger except in dim {dim})")
-    I.check_index(idx, shape_of(input)[d], "gather")
+    I.check_index(idx, shape_of(input)[d], "gather", negative=False)
     key = tuple(slice(None) if k == nd + d else slice(0, idx.shape[k]) for k in range(nd))
     x = input if key == (slice(None),) * nd else I.getitem(input, key=key)
     return I.take_along(x, index=idx, dim=d)
@@ -930,7 +931,7 @@ def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
         raise OpError(f"scatter_add: index of shape {idx.shape} must have the {nd} dims of the "
                       f"input {xs} and src {ss}, and be no larger than src in any dim, nor than "
                       f"the input except in dim {dim}")
-    I.check_index(idx, shape_of(input)[d], "scatter_add")
+    I.check_index(idx, shape_of(input)[d], "scatter_add", negative=False)
     src_key = tuple(slice(0, s) for s in idx.shape)
     part = I.getitem(src, key=src_key) if shape_of(src) != idx.shape else src
     return E.add(input, I.index_scatter(part, key=I._full_index(idx, d),

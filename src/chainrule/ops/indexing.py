@@ -189,12 +189,18 @@ take_along = defop(
     torch=None, jvp=_take_jvp)
 
 
-def check_index(index: np.ndarray, size: int, op: str) -> np.ndarray:
+def check_index(index: np.ndarray, size: int, op: str, negative: bool = True) -> np.ndarray:
+    """``index`` if its values index a dim of ``size`` (counting from the end when negative,
+    unless ``negative`` is False: gather, index_select and scatter_add refuse that, as in
+    PyTorch), else an error naming the first bad value."""
     if index.dtype.kind not in "iu":
         raise OpError(f"{op}: index must be an integer tensor, got {index.dtype}")
-    if index.size and (index.max() >= size or index.min() < -size):
+    low = -size if negative else 0
+    if index.size and (index.max() >= size or index.min() < low):
         bad = int(index.max()) if index.max() >= size else int(index.min())
-        raise OpIndexError(f"{op}: index {bad} is out of range for a dimension of size {size}")
+        valid = f"{-size}..{size - 1}" if negative else f"0..{size - 1}, not negative"
+        raise OpIndexError(f"{op}: index {bad} is out of range for a dimension of size {size} "
+                           f"(valid: {valid})")
     return index
 
 

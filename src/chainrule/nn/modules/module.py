@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from ... import _dtypes
-from ...engine import bump_version, name_scope, version_box
+from ...engine import STATE, GradGroup, bump_version, name_scope, version_box
 from ...serialization import check_state_dict
 from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
@@ -109,6 +109,8 @@ class Module:
     _modules: dict[str, Module | None]
     _forward_pre_hooks: dict[int, Callable[..., Any]]
     _forward_hooks: dict[int, Callable[..., Any]]
+    _backward_pre_hooks: dict[int, Callable[..., Any]]
+    _backward_hooks: dict[int, Callable[..., Any]]
     _hooks_with_kwargs: set[int]
     _hooks_always_called: set[int]
     _scope: str | None
@@ -125,6 +127,8 @@ class Module:
         setattr_(self, "_modules", {})
         setattr_(self, "_forward_pre_hooks", {})
         setattr_(self, "_forward_hooks", {})
+        setattr_(self, "_backward_pre_hooks", {})
+        setattr_(self, "_backward_hooks", {})
         setattr_(self, "_hooks_with_kwargs", set())
         setattr_(self, "_hooks_always_called", set())
         setattr_(self, "_scope", None)
@@ -135,13 +139,17 @@ class Module:
         for name in ("_hooks_with_kwargs", "_hooks_always_called"):
             if name not in self.__dict__:
                 object.__setattr__(self, name, set())
+        for name in ("_backward_pre_hooks", "_backward_hooks"):
+            if name not in self.__dict__:
+                object.__setattr__(self, name, {})
 
     # ------------------------------------------------------------------ calling
     # Declared as an attribute (as PyTorch does) so subclasses may use any signature.
     forward: Callable[..., Any] = _forward_unimplemented
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._scope is None and not self._forward_pre_hooks and not self._forward_hooks:
+        if self._scope is None and not self._forward_pre_hooks and not self._forward_hooks \
+                and not self._backward_hooks and not self._backward_pre_hooks:
             return self.forward(*args, **kwargs)
         if self._scope is None:
             return self._call_with_hooks(args, kwargs)
@@ -164,6 +172,10 @@ class Module:
                     new = hook(self, args)
                     if new is not None:
                         args = new if isinstance(new, tuple) else (new,)
+            backward_hooks = None
+            if (self._backward_hooks or self._backward_pre_hooks) and STATE.grad_enabled:
+                backward_hooks = _BackwardHooks(self)
+                args = backward_hooks.wrap_inputs(args)
             out = self.forward(*args, **kwargs)
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id in self._hooks_always_called:
@@ -171,7 +183,7 @@ class Module:
                 new = self._run_forward_hook(hook_id, hook, args, kwargs, out)
                 if new is not None:
                     out = new
-            return out
+            return out if backward_hooks is None else backward_hooks.wrap_outputs(out)
         except Exception:
             # As PyTorch: the always_call hooks that have not run yet run now (with the
             # output so far, None if forward failed); an error of theirs is only warned
@@ -223,6 +235,33 @@ class Module:
         the output. With ``with_kwargs`` it is ``hook(module, args, kwargs, output)``;
         ``prepend`` runs it before the others, ``always_call`` even when forward raises."""
         return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs, always_call)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], *,
+                                        prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` runs in backward when the gradients with respect to
+        the module's outputs are known, before they go on into the module; returning a tuple
+        replaces ``grad_output``. ``grad_output`` has an entry per element of the output (one,
+        for a tensor), None where no gradient arrived."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend, False)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], *,
+                                    prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs in backward when the gradients with
+        respect to the module's positional inputs are known, before they leave the module;
+        returning a tuple replaces ``grad_input``. ``grad_input`` has an entry per positional
+        argument, None for one that is not a tensor requiring grad. As in PyTorch, keyword
+        arguments are not seen, and when no input requires grad the hook still runs, with
+        ``grad_input`` all None, and may not return gradients."""
+        return self._add_hook(self._backward_hooks, hook, prepend, False)
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Not supported: PyTorch deprecates it (its ``grad_input`` is that of the module's
+        last operation, not of the module); use :meth:`register_full_backward_hook`."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.register_backward_hook: this deprecated PyTorch hook "
+            "(it sees the gradients of the module's last operation only) is not supported; "
+            "use register_full_backward_hook(hook), whose grad_input are the gradients with "
+            "respect to the module's inputs")
 
     # ------------------------------------------------------------------ registration
     def _check_name(self, name: Any, kind: str) -> None:
@@ -650,3 +689,81 @@ def _copy_tensor(t: Tensor, memo: dict[int, Any]) -> Tensor:
     new = Tensor._make(t.data.copy())
     new.requires_grad = t.requires_grad and t.grad_fn is None
     return new
+
+
+class _BackwardHooks:
+    """One call of a module with backward hooks, as PyTorch's ``BackwardHook``: its inputs and
+    outputs each pass through a :class:`GradGroup`, so that the pre-hooks see all output
+    gradients at once, and the hooks all input gradients with them."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.n_inputs = 0
+        self.inputs_tracked = False  # did an input require grad (an input group exists)?
+        self.grad_output: tuple = ()
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.n_inputs = len(args)
+        where = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        if not any(args[i].requires_grad for i in where):
+            return args
+        self.inputs_tracked = True
+        group = GradGroup(lambda grads: self._input_grads(where, grads))
+        new = list(args)
+        for i, m in zip(where, group.join([args[i] for i in where])):
+            new[i] = m
+        return tuple(new)
+
+    def wrap_outputs(self, out: Any) -> Any:
+        outs = out if isinstance(out, tuple) else (out,)
+        where = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]
+        if not any(outs[i].requires_grad for i in where):
+            return out
+        group = GradGroup(lambda grads: self._output_grads(where, len(outs), grads))
+        new = list(outs)
+        for i, m in zip(where, group.join([outs[i] for i in where])):
+            new[i] = m
+        return tuple(new) if isinstance(out, tuple) else new[0]
+
+    def _output_grads(self, where: list[int], n: int, grads: tuple) -> list | None:
+        grad_output = _spread(where, grads, n)
+        for hook in list(self.module._backward_pre_hooks.values()):
+            res = hook(self.module, grad_output)
+            if res is not None:
+                grad_output = _checked(res, n, "pre hook", "grad_output")
+        self.grad_output = grad_output
+        if not self.inputs_tracked:  # no input gradient will come: the hooks run now
+            grad_input = (None,) * self.n_inputs
+            for hook in list(self.module._backward_hooks.values()):
+                res = hook(self.module, grad_input, grad_output)
+                if res is not None and any(r is not None for r in res):
+                    raise RuntimeError(
+                        f"backward hook of {type(self.module).__name__}: no input of the "
+                        "module requires grad, so the hook must return None (or None for "
+                        "every gradient)")
+        return [grad_output[i] for i in where]
+
+    def _input_grads(self, where: list[int], grads: tuple) -> list | None:
+        grad_input = _spread(where, grads, self.n_inputs)
+        for hook in list(self.module._backward_hooks.values()):
+            res = hook(self.module, grad_input, self.grad_output)
+            if res is not None:
+                grad_input = _checked(res, self.n_inputs, "hook", "grad_input")
+        return [grad_input[i] for i in where]
+
+
+def _spread(where: list[int], grads: tuple, n: int) -> tuple:
+    """The gradients of the tensors at positions ``where``, as an n-tuple (None elsewhere)."""
+    full: list[Any] = [None] * n
+    for i, g in zip(where, grads):
+        full[i] = g
+    return tuple(full)
+
+
+def _checked(res: Any, n: int, kind: str, what: str) -> tuple:
+    if not isinstance(res, (tuple, list)) or len(res) != n:
+        got = len(res) if isinstance(res, (tuple, list)) else type(res).__name__
+        raise RuntimeError(f"Backward {kind} returned an invalid number of {what}, got {got}, "
+                           f"but expected {n} (return a tuple with one entry per {what} "
+                           "entry, None to keep one)")
+    return tuple(res)

@@ -1,0 +1,36 @@
+"""Behaviour fixed in session 12, each checked against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, i: lib.gather(x, 1, i),
+    lambda lib, x, i: lib.index_select(x, 1, i[:, 0]),
+    lambda lib, x, i: x.scatter_add(1, i, x[:, :1] * 0 + 1),
+], ids=["gather", "index_select", "scatter_add"])
+def test_negative_indices_are_refused_as_in_torch(call) -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    idx = np.array([[-1], [0]])
+    with pytest.raises((IndexError, RuntimeError)):
+        call(torch, torch.tensor(x), torch.tensor(idx))
+    with pytest.raises(IndexError, match=r"index -1 is out of range for a dimension of size 3 "
+                                         r"\(valid: 0..2, not negative\)"):
+        call(cr, cr.tensor(x), cr.tensor(idx))
+    ok = np.array([[2], [0]])  # the same positions, counted from the front: accepted, as torch
+    np.testing.assert_array_equal(call(cr, cr.tensor(x), cr.tensor(ok)).numpy(),
+                                  call(torch, torch.tensor(x), torch.tensor(ok)).numpy())
+
+
+def test_take_along_dim_keeps_negative_indices_as_torch() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    idx = np.array([[-1], [0]])
+    np.testing.assert_array_equal(
+        cr.take_along_dim(cr.tensor(x), cr.tensor(idx), 1).numpy(),
+        torch.take_along_dim(torch.tensor(x), torch.tensor(idx), 1).numpy())
