@@ -1,4 +1,4 @@
-"""Convolution and pooling over 1-D and 2-D signals (layout ``(N, C, *spatial)``).
+"""Convolution, pooling and unfold/fold over 1-, 2- and 3-D signals, laid out ``(N, C, *sp)``.
 
 A convolution is one GEMM. ``im2col`` takes a strided view of the padded input that lists, for
 every output position, the window it sees (``sliding_window_view``), and copies it once into a
@@ -26,6 +26,9 @@ The three ops are adjoint to one another, so their rules are written with each o
 differentiate again to any order (``create_graph=True``). Pooling follows the same pattern: a
 pooling op and its scatter ("unpool") are an adjoint pair; max pooling remembers each
 window's argmax for the backward, and non-overlapping windows are searched separably.
+
+``unfold`` hands out the window matrix itself (batch-major, ``(N, C·K, P)``) and ``fold`` is
+its adjoint, the col2im scatter-add; each is the other's VJP.
 
 All spatial parameters are tuples with one entry per spatial dim (the functions in
 ``cr.nn.functional`` accept ints and strings such as ``padding='same'``).
@@ -221,6 +224,17 @@ def _view_as(a: np.ndarray, shape: tuple) -> np.ndarray:
     return v
 
 
+def _windows(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple) -> np.ndarray:
+    """A strided view ``(N, C, *out, *k)`` of the windows of ``x`` zero-padded by ``p``: entry
+    ``[n, c, *o, *u]`` is ``x_pad[n, c, o·s + u·d]`` (no copy beyond the padding)."""
+    nd = len(k)
+    xp = _pad(x, p, p)
+    ext = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
+    v = sliding_window_view(xp, ext, axis=tuple(range(2, 2 + nd)))  # N C *pos *ext
+    return v[(slice(None), slice(None)) + tuple(slice(None, None, ss) for ss in s)
+             + tuple(slice(None, None, dd) for dd in d)]
+
+
 def _im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, bm: bool,
             wide: _Wide | None, keep: bool = False, ones: bool = False) -> np.ndarray:
     """The matrix of input windows, rows ordered (c, kernel offset): ``(N, C·K, P)`` when
@@ -244,11 +258,7 @@ def _im2col(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, bm: bool,
         for j, sh in enumerate(wide.shifts):
             dst[:, j] = np.swapaxes(xf[:, :, sh:sh + L], 0, 1)
     else:
-        xp = _pad(x, p, p)
-        ext = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
-        v = sliding_window_view(xp, ext, axis=tuple(range(2, 2 + nd)))  # N C *pos *ext
-        v = v[(slice(None), slice(None)) + tuple(slice(None, None, ss) for ss in s)
-              + tuple(slice(None, None, dd) for dd in d)]  # N C *out *k
+        v = _windows(x, k, s, p, d)  # N C *out *k
         out = v.shape[2:2 + nd]
         if bm:  # (N, C, *k, *out)
             perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
@@ -726,7 +736,7 @@ def _make_conv_ops(nd: int) -> _ConvOps:
 
 
 def _conv_sample(nd: int) -> Sample:
-    sp = (5, 4)[:nd] if nd == 2 else (7,)
+    sp = {1: (7,), 2: (5, 4), 3: (4, 3, 3)}[nd]
     return Sample(
         shapes=((2, 4) + sp, (4, 2) + (2,) * nd, (4,)),
         params={"stride": (1,) * nd, "padding": (0,) * nd, "dilation": (1,) * nd, "groups": 2},
@@ -738,7 +748,7 @@ def _conv_sample(nd: int) -> Sample:
 
 
 def _transpose_sample(nd: int) -> Sample:
-    sp = (3, 2)[:nd] if nd == 2 else (4,)
+    sp = {1: (4,), 2: (3, 2), 3: (2, 2, 1)}[nd]
     return Sample(
         shapes=((2, 4) + sp, (4, 1) + (2,) * nd, (2,)),
         params={"stride": (2,) * nd, "padding": (0,) * nd, "output_padding": (1,) * nd,
@@ -748,16 +758,97 @@ def _transpose_sample(nd: int) -> Sample:
 
 
 def _weight_sample(nd: int) -> Sample:
-    sp = (4, 3)[:nd] if nd == 2 else (5,)
+    sp = {1: (5,), 2: (4, 3), 3: (3, 3, 2)}[nd]
     out = tuple(L - 1 for L in sp)
     return Sample(shapes=((2, 2) + sp, (2, 4) + out),
                   params={"kernel_size": (2,) * nd, "stride": (1,) * nd, "padding": (0,) * nd,
                           "dilation": (1,) * nd, "groups": 2})
 
 
-_CONV = {nd: _make_conv_ops(nd) for nd in (1, 2)}
+_CONV = {nd: _make_conv_ops(nd) for nd in (1, 2, 3)}
 conv1d, conv_transpose1d, conv1d_weight = _CONV[1].conv, _CONV[1].transpose, _CONV[1].weight
 conv2d, conv_transpose2d, conv2d_weight = _CONV[2].conv, _CONV[2].transpose, _CONV[2].weight
+conv3d, conv_transpose3d, conv3d_weight = _CONV[3].conv, _CONV[3].transpose, _CONV[3].weight
+
+
+# --------------------------------------------------------------------------- unfold / fold
+
+def _block_geometry(op: str, size: tuple, k: tuple, s: tuple, p: tuple, d: tuple) -> tuple:
+    """The number of sliding blocks along each spatial dim (each at least one)."""
+    blocks = tuple(conv_out_size(L, kk, ss, pp, dd) for L, kk, ss, pp, dd in zip(size, k, s, p, d))
+    if any(b <= 0 for b in blocks):
+        raise OpError(f"{op}: spatial size {size} with kernel_size={k}, dilation={d}, "
+                      f"padding={p} gives {blocks} sliding blocks; each must be at least one: "
+                      "pad the input or use a smaller kernel or dilation")
+    return blocks
+
+
+def _unfold_forward(x: np.ndarray, kernel_size: tuple, dilation: tuple, padding: tuple,
+                    stride: tuple) -> np.ndarray:
+    k, d, p, s = tuple(kernel_size), tuple(dilation), tuple(padding), tuple(stride)
+    n, c = x.shape[:2]
+    blocks = _block_geometry("unfold", x.shape[2:], k, s, p, d)
+    v = _windows(x, k, s, p, d)  # (N, C, *blocks, *k), a view
+    nd = len(k)
+    perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    cols = np.empty((n, c) + k + blocks, dtype=x.dtype)
+    cols[...] = v.transpose(perm)  # the one copy: rows (c, kernel offset), columns blocks
+    return cols.reshape(n, c * math.prod(k), math.prod(blocks))
+
+
+def _fold_forward(cols: np.ndarray, output_size: tuple, kernel_size: tuple, dilation: tuple,
+                  padding: tuple, stride: tuple) -> np.ndarray:
+    k, d, p, s = tuple(kernel_size), tuple(dilation), tuple(padding), tuple(stride)
+    size = tuple(output_size)
+    n, ck, length = cols.shape
+    kk = math.prod(k)
+    blocks = _block_geometry("fold", size, k, s, p, d)
+    if ck % kk or length != math.prod(blocks):
+        raise OpError(f"fold: input of shape {cols.shape} does not fit output_size={size}, "
+                      f"kernel_size={k}: expected (N, C·{kk}, {math.prod(blocks)})")
+    return _col2im(cols, n, ck // kk, size, k, blocks, s, p, d, True, None)
+
+
+def _make_fold_ops() -> tuple[Op, Op]:
+    def unfold_vjp(g: Any, out: Any, x: Any, **kw: Any) -> Any:
+        return _call(fold, g, output_size=tuple(x.shape[2:]), **kw)
+
+    def unfold_jvp(t: Any, out: Any, x: Any, **kw: Any) -> Any:
+        # (_fold / _unfold move a tangent's leading batch dims into N and back)
+        tf, lead = _fold(t, 2)
+        return _unfold(_call(unfold, tf, **kw), lead)
+
+    def fold_vjp(g: Any, out: Any, cols: Any, output_size: tuple, **kw: Any) -> Any:
+        return _call(unfold, g, **kw)
+
+    def fold_jvp(t: Any, out: Any, cols: Any, output_size: tuple, **kw: Any) -> Any:
+        tf, lead = _fold(t, 1)
+        return _unfold(_call(fold, tf, output_size=output_size, **kw), lead)
+
+    base = {"kernel_size": (2, 3), "dilation": (1, 1), "padding": (0, 0), "stride": (1, 1)}
+    other = {"kernel_size": (3, 2), "dilation": (1, 2), "padding": (1, 1), "stride": (2, 2)}
+    unfold = defop(
+        "unfold", _unfold_forward, unfold_vjp,
+        "cols = unfold(x): each sliding block of x as a column (im2col), a copy: "
+        "δx = fold(δ), the adjoint (col2im: overlapping blocks add up)", saves=False,
+        sample=Sample(shapes=((2, 2, 5, 6),), params=dict(base),
+                      variants=(dict(other), {"kernel_size": (2, 2), "dilation": (2, 1),
+                                              "padding": (0, 1), "stride": (1, 2)})),
+        torch="nn.functional.unfold", jvp=unfold_jvp,
+        doc="im2col: the sliding blocks of (N, C, H, W) as the columns of (N, C·kh·kw, L).")
+    fold = defop(
+        "fold", _fold_forward, fold_vjp,
+        "x = fold(cols): scatter-add each column back onto its block (col2im): "
+        "δcols = unfold(δ)", saves=False,
+        sample=Sample(shapes=((2, 12, 9),), params={"output_size": (4, 5), **base},
+                      variants=({"output_size": (6, 5), **other},)),
+        torch="nn.functional.fold", jvp=fold_jvp,
+        doc="col2im: (N, C·kh·kw, L) columns summed onto an (N, C, H, W) image; unfold's "
+            "adjoint.")
+    return unfold, fold
+
+
+unfold, fold = _make_fold_ops()
 
 
 # --------------------------------------------------------------------------- max pooling
@@ -1030,10 +1121,13 @@ def _make_max_pool_ops(nd: int) -> tuple[Op, Op, Op]:
         return _call(gather, t, index=max_pool_argmax(out, x, nd, **kw), **kw)
 
     k2 = (2,) * nd
-    idx = np.array([[[0, 1, 1], [3, 2, 0]]] if nd == 2 else [[[0, 1, 0]]], dtype=np.int8)
+    if nd == 3:
+        idx = np.array([0, 7, 3, 5, 1, 6], dtype=np.int8).reshape(1, 1, 1, 2, 3)
+    else:
+        idx = np.array([[[0, 1, 1], [3, 2, 0]]] if nd == 2 else [[[0, 1, 0]]], dtype=np.int8)
     if nd == 2:
         idx = idx.reshape(1, 1, 2, 3)
-    isize = (4, 6) if nd == 2 else (6,)
+    isize = {1: (6,), 2: (4, 6), 3: (2, 4, 6)}[nd]
     common = {"kernel_size": k2, "stride": k2, "padding": (0,) * nd, "dilation": (1,) * nd,
               "ceil_mode": False}
     scatter = defop(
@@ -1057,7 +1151,8 @@ def _make_max_pool_ops(nd: int) -> tuple[Op, Op, Op]:
         f"max_pool{nd}d", forward, pool_vjp,
         "y = max over the window: ∂y/∂x = 1 at the window's first maximum, else 0",
         saves_output=True,
-        sample=Sample(shapes=((2, 2) + ((5, 6) if nd == 2 else (7,)),), params=dict(common),
+        sample=Sample(shapes=((2, 2) + {1: (7,), 2: (5, 6), 3: (3, 5, 4)}[nd],),
+                      params=dict(common),
                       variants=variants),
         torch=f"max_pool{nd}d", jvp=pool_jvp,
         doc=f"{nd}-D max pooling (kernel, stride, padding, dilation, ceil_mode).")
@@ -1066,6 +1161,7 @@ def _make_max_pool_ops(nd: int) -> tuple[Op, Op, Op]:
 
 max_pool1d, max_pool1d_scatter, max_pool1d_gather = _make_max_pool_ops(1)
 max_pool2d, max_pool2d_scatter, max_pool2d_gather = _make_max_pool_ops(2)
+max_pool3d, max_pool3d_scatter, max_pool3d_gather = _make_max_pool_ops(3)
 
 
 # --------------------------------------------------------------------------- average pooling
@@ -1141,28 +1237,29 @@ def _make_avg_pool_ops(nd: int) -> tuple[Op, Op]:
          "ceil_mode": True, "count_include_pad": False},
         {"kernel_size": (3,) * nd, "stride": (1,) * nd, "padding": (1,) * nd,
          "ceil_mode": False, "count_include_pad": True})
-    if nd == 2:  # (PyTorch's avg_pool1d has no divisor_override)
+    if nd >= 2:  # (PyTorch's avg_pool1d has no divisor_override)
         var += ({"kernel_size": (3,) * nd, "stride": (2,) * nd, "padding": (1,) * nd,
                  "ceil_mode": False, "count_include_pad": True, "divisor_override": 5},)
     pool = defop(
         f"avg_pool{nd}d", forward, pool_vjp,
         "y = Σ_window x / count: ∂y/∂x = 1/count for each position of the window",
-        saves=False, sample=Sample(shapes=((2, 2) + ((5, 6) if nd == 2 else (7,)),),
+        saves=False, sample=Sample(shapes=((2, 2) + {1: (7,), 2: (5, 6), 3: (3, 5, 4)}[nd],),
                                    params=dict(base), variants=var),
         torch=f"avg_pool{nd}d" if nd == 1 else f"nn.functional.avg_pool{nd}d", jvp=pool_jvp,
         doc=f"{nd}-D average pooling.")
-    out_sp = (2, 3) if nd == 2 else (3,)
+    out_sp = {1: (3,), 2: (2, 3), 3: (1, 2, 3)}[nd]
     scatter = defop(
         f"avg_pool{nd}d_scatter", scatter_forward, scatter_vjp,
         "spread δ/count over each window: δ' = avg_pool(δ)", saves=False,
         sample=Sample(shapes=((1, 2) + out_sp,),
-                      params={"input_size": (4, 6) if nd == 2 else (6,), **base}),
+                      params={"input_size": {1: (6,), 2: (4, 6), 3: (2, 4, 6)}[nd], **base}),
         jvp=scatter_jvp, doc=f"The backward of avg_pool{nd}d.")
     return pool, scatter
 
 
 avg_pool1d, avg_pool1d_scatter = _make_avg_pool_ops(1)
 avg_pool2d, avg_pool2d_scatter = _make_avg_pool_ops(2)
+avg_pool3d, avg_pool3d_scatter = _make_avg_pool_ops(3)
 
 
 # --------------------------------------------------------------------------- adaptive pooling
@@ -1218,8 +1315,8 @@ def _make_adaptive_avg_pool(nd: int) -> Op:
     return defop(
         f"adaptive_avg_pool{nd}d", forward, vjp,
         "y = A x (A averages the adaptive bins): δx = Aᵀ δ", saves=False,
-        sample=Sample(shapes=((2, 2) + ((5, 7) if nd == 2 else (7,)),),
-                      params={"output_size": (3, 2) if nd == 2 else (3,)},
+        sample=Sample(shapes=((2, 2) + {1: (7,), 2: (5, 7), 3: (3, 5, 4)}[nd],),
+                      params={"output_size": {1: (3,), 2: (3, 2), 3: (2, 3, 2)}[nd]},
                       variants=({"output_size": (1,) * nd},)),
         torch=f"adaptive_avg_pool{nd}d" if nd == 1 else f"nn.functional.adaptive_avg_pool{nd}d",
         jvp=jvp, doc=f"{nd}-D adaptive average pooling.")
@@ -1227,3 +1324,4 @@ def _make_adaptive_avg_pool(nd: int) -> Op:
 
 adaptive_avg_pool1d = _make_adaptive_avg_pool(1)
 adaptive_avg_pool2d = _make_adaptive_avg_pool(2)
+adaptive_avg_pool3d = _make_adaptive_avg_pool(3)

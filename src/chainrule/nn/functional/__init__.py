@@ -16,3 +16,4 @@ from .loss import *
 from .normalization import *
 from .pooling import *
 from .recurrent import *
+from .upsampling import *

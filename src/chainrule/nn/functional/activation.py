@@ -1,8 +1,11 @@
 """Activations: the elementwise ops of the core under PyTorch's ``nn.functional`` names, plus
-a few composites (hardsigmoid, hardswish, softmin, glu, prelu, threshold, ...).
+a few composites (hardsigmoid, hardswish, softmin, glu, prelu, threshold, rrelu,
+gumbel_softmax, ...).
 
 ``inplace=`` is accepted for compatibility; the result is always a new tensor (the values are
-the same, and the graph stays valid).
+the same, and the graph stays valid). The trailing-underscore forms (``relu_``, ``elu_``, ...)
+do write into their input, through the engine's in-place machinery: the input's version is
+bumped, and a leaf that requires grad is refused, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -10,15 +13,19 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from ... import functional as F
 from ...ops import elementwise as E
+from ...random import _gen
 from ...tensor import Tensor
 
 __all__ = [
     "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
     "softsign", "hardtanh", "sigmoid", "tanh", "logsigmoid", "softmax", "log_softmax",
     "softmin", "hardsigmoid", "hardswish", "glu", "prelu", "threshold", "tanhshrink",
-    "softshrink", "hardshrink",
+    "softshrink", "hardshrink", "rrelu", "gumbel_softmax", "relu_", "elu_", "celu_", "selu_",
+    "leaky_relu_", "hardtanh_", "threshold_", "rrelu_",
 ]
 
 
@@ -177,3 +184,125 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """``x`` where ``|x| > λ``, else 0."""
     x = input.data
     return F.where((x > lambd) | (x < -lambd), input, 0.0)
+
+
+def _check_rrelu_bounds(lower: float, upper: float, name: str) -> None:
+    if lower > upper:
+        raise ValueError(f"{name}: lower ({lower}) must be less than or equal to upper "
+                         f"({upper}); the slopes are drawn from U(lower, upper)")
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Randomised leaky ReLU: ``x if x > 0 else a·x``.
+
+    Training: one slope ``a ~ U(lower, upper)`` per non-positive element, drawn from the
+    global generator (``cr.manual_seed``); the gradient there is that slope. Evaluation: the
+    mean slope ``(lower + upper)/2``, i.e. ``leaky_relu``.
+
+    >>> import chainrule as cr
+    >>> cr.nn.functional.rrelu(cr.tensor([-3.0, 2.0]), 0.2, 0.4)
+    tensor([-0.9,  2. ])
+    """
+    _check_rrelu_bounds(lower, upper, "rrelu")
+    if not training:
+        return E.leaky_relu(input, negative_slope=(lower + upper) / 2)
+    return input * _rrelu_slopes(input.data, lower, upper)  # constants: ∂/∂x = the slope
+
+
+def _rrelu_slopes(x: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """1 where ``x > 0``, else a slope drawn from U(lower, upper) (as PyTorch, 0 takes a
+    random slope too: its output is 0 either way, its gradient the slope)."""
+    negative = x <= 0
+    slopes = np.ones(x.shape, dtype=x.dtype)
+    slopes[negative] = _gen().uniform(lower, upper, int(negative.sum()))
+    return slopes
+
+
+def _exponential_noise(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Exp(1) samples from the global generator (a seam the tests replace)."""
+    return _gen().standard_exponential(shape).astype(dtype, copy=False)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A sample of the Gumbel-softmax distribution: ``softmax((logits + g)/tau)`` along
+    ``dim`` with ``g ~ Gumbel(0, 1)`` (drawn from the global generator).
+
+    ``hard=True``: the one-hot of the sample's argmax, differentiated as the soft sample
+    (straight-through: ``y_hard - y_soft.detach() + y_soft``). ``eps`` is deprecated and
+    ignored, as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> y = cr.nn.functional.gumbel_softmax(cr.zeros(2, 3), hard=True)
+    >>> y.sum(dim=-1)
+    tensor([1., 1.])
+    """
+    if eps != 1e-10:
+        warnings.warn("gumbel_softmax: the `eps` parameter is deprecated and has no effect.",
+                      stacklevel=2)
+    gumbels = -np.log(_exponential_noise(logits.shape, logits.dtype))
+    y_soft = F.softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    s = y_soft.data
+    y_hard = np.zeros_like(s)
+    np.put_along_axis(y_hard, np.expand_dims(np.argmax(s, axis=dim), dim), 1.0, axis=dim)
+    # the same float operations as PyTorch, so the values match bit for bit
+    return y_soft + (y_hard - s)
+
+
+# --------------------------------------------------------------------------- in place
+# Each writes the activation into ``input`` (Tensor._inplace: version bump, history, the
+# leaf check) and returns ``input``.
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place :func:`relu`: ``input`` becomes ``max(input, 0)`` and is returned.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 2.0])
+    >>> _ = cr.nn.functional.relu_(x)
+    >>> x
+    tensor([0., 2.])
+    """
+    return input._inplace(lambda old: E.relu(old))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`elu`."""
+    return input._inplace(lambda old: E.elu(old, alpha=alpha))
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`celu`."""
+    return input._inplace(lambda old: E.celu(old, alpha=alpha))
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place :func:`selu`."""
+    return input._inplace(lambda old: E.selu(old))
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`."""
+    return input._inplace(lambda old: E.leaky_relu(old, negative_slope=negative_slope))
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place :func:`hardtanh`."""
+    return input._inplace(lambda old: E.hardtanh(old, min_val=min_val, max_val=max_val))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place :func:`threshold`."""
+    return input._inplace(lambda old: F.where(old.data > threshold, old, value))
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    """In-place :func:`rrelu` (the slopes are drawn once, before the write)."""
+    _check_rrelu_bounds(lower, upper, "rrelu_")
+    if not training:
+        return leaky_relu_(input, (lower + upper) / 2)
+    slopes = _rrelu_slopes(input.data, lower, upper)
+    return input._inplace(lambda old: old * slopes)

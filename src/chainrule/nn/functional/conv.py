@@ -1,4 +1,4 @@
-"""Convolutions with PyTorch's signatures: conv1d, conv2d, conv_transpose1d, conv_transpose2d.
+"""Convolutions with PyTorch's signatures: conv1d/2d/3d and conv_transpose1d/2d/3d.
 
 Each is one primitive op (``chainrule/ops/conv.py``): the forward is one GEMM over an im2col
 matrix, the backward a transposed convolution and one more GEMM. Inputs may be batched
@@ -23,7 +23,8 @@ from ...ops import conv as C
 from ...ops._util import ndim_of, shape_of
 from ...tensor import Tensor
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad", "pad_nd"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "pad", "pad_nd"]
 
 _IntOr = int | Sequence[int]
 
@@ -164,7 +165,7 @@ def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any
     if bias is not None and shape_of(bias) != (shape_of(weight)[0],):
         raise ValueError(f"{op}: bias must have shape ({shape_of(weight)[0]},), "
                          f"got {shape_of(bias)}")
-    fn = C.conv1d if nd == 1 else C.conv2d
+    fn = getattr(C, f"conv{nd}d")
     y = fn(x, weight, bias, stride=s, padding=p, dilation=d, groups=int(groups))
     return F.squeeze(y, 0) if added else y
 
@@ -186,6 +187,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _I
     ∂L/∂x = conv_transpose2d(∂L/∂y, W), ∂L/∂W = Σ ∂L/∂y · windows of x.
     """
     return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _IntOr = 1,
+           padding: _IntOr | str = 0, dilation: _IntOr = 1, groups: int = 1) -> Tensor:
+    """3-D convolution (cross-correlation) over ``(N, C_in, D, H, W)``, e.g. video or volumes.
+
+    y[n, o, i, j, l] = b[o] + Σ_{c,t,u,v} W[o, c, t, u, v] · x_pad[n, c', i·s + t·d, …];
+    the same single GEMM over an im2col matrix as conv2d, with one kernel axis more.
+    """
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
 
 
 def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
@@ -225,7 +236,7 @@ def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, pa
     if bias is not None and shape_of(bias) != (shape_of(weight)[1] * groups,):
         raise ValueError(f"{op}: bias must have shape ({shape_of(weight)[1] * groups},), "
                          f"got {shape_of(bias)}")
-    fn = C.conv_transpose1d if nd == 1 else C.conv_transpose2d
+    fn = getattr(C, f"conv_transpose{nd}d")
     y = fn(x, weight, bias, stride=s, padding=p, output_padding=op_, groups=int(groups),
            dilation=d)
     return F.squeeze(y, 0) if added else y
@@ -249,4 +260,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
     ``(C_in, C_out/groups, kH, kW)``; H_out = (H-1)s - 2p + d(k-1) + output_padding + 1.
     """
     return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: _IntOr = 1, padding: _IntOr = 0, output_padding: _IntOr = 0,
+                     groups: int = 1, dilation: _IntOr = 1) -> Tensor:
+    """3-D transposed convolution: the adjoint of ``conv3d`` in its input (weight
+    ``(C_in, C_out/groups, kD, kH, kW)``); D_out = (D-1)s - 2p + d(k-1) + output_padding + 1."""
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)

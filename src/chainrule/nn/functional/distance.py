@@ -1,12 +1,14 @@
-"""Distances and similarities: ``cosine_similarity``, ``pairwise_distance``."""
+"""Distances and similarities: ``cosine_similarity``, ``pairwise_distance``, ``pdist``."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ... import functional as F
 from ...ops import elementwise as E
 from ...tensor import Tensor
 
-__all__ = ["cosine_similarity", "pairwise_distance"]
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
@@ -23,3 +25,23 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if p == 2.0:
         return E.sqrt(F.sum(d * d, dim=-1, keepdim=keepdim))
     return F.norm(d, p, -1, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """``‖x_i - x_j‖_p`` for every pair of rows ``i < j`` of an ``(N, M)`` input, in row-major
+    order: ``N(N-1)/2`` values (the upper triangle of ``cdist(x, x)`` without the diagonal).
+
+    No ``eps`` is added, so the gradient of a zero distance is 0 (as PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.nn.functional.pdist(cr.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    tensor([5.    , 1.    , 4.2426])
+    """
+    if input.ndim != 2:
+        raise ValueError(f"pdist: expected a 2-D input of shape (N, M) (N row vectors), got "
+                         f"shape {input.shape}")
+    if not p >= 0:
+        raise ValueError(f"pdist: p must be non-negative, got {p}")
+    i, j = np.triu_indices(input.shape[0], 1)
+    diff = F.index_select(input, 0, i) - F.index_select(input, 0, j)
+    return F.norm(diff, p, -1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
     "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
-    "margin_ranking_loss", "hinge_embedding_loss",
+    "margin_ranking_loss", "hinge_embedding_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss", "multi_margin_loss", "multilabel_margin_loss",
+    "multilabel_soft_margin_loss", "ctc_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -378,3 +381,364 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
     loss = F.where(y != -1, input, 0.0) + F.where(y != 1, F.clamp(margin - input, min=0.0),
                                                   0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+# --------------------------------------------------------------------------- triplets
+
+def _check_triplet(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float,
+                   name: str) -> None:
+    if not margin > 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) > 1:
+        raise ValueError(f"{name}: the anchor, positive and negative tensors must have the same "
+                         f"number of dims, got anchor {anchor.shape}, positive {positive.shape} "
+                         f"and negative {negative.shape}")
+    try:
+        np.broadcast_shapes(anchor.shape, positive.shape, negative.shape)
+    except ValueError:
+        raise ValueError(f"{name}: the shapes of anchor {anchor.shape}, positive "
+                         f"{positive.shape} and negative {negative.shape} do not broadcast "
+                         f"together; give one row of each per triplet") from None
+
+
+def _triplet(anchor: Tensor, positive: Tensor, negative: Tensor,
+             dist: Callable[[Tensor, Tensor], Tensor], margin: float, swap: bool,
+             reduction: str, name: str) -> Tensor:
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:  # the harder negative distance (Balntas et al. 2016); ties split the gradient
+        d_neg = F.minimum(d_neg, dist(positive, negative))
+    # clamp (not relu): at the kink the gradient passes, as PyTorch's clamp_min
+    return _reduce(F.clamp(margin + d_pos - d_neg, min=0.0), reduction, name)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d = pairwise_distance(·, ·, p, eps)``
+    along the last dim; ``swap`` uses ``min(d(a, n), d(p, n))`` as the negative distance.
+
+    >>> import chainrule as cr
+    >>> a, p, n = cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0]]), cr.tensor([[0.0, 1.0]])
+    >>> cr.nn.functional.triplet_margin_loss(a, p, n, eps=0.0)
+    tensor(5.)
+    """
+    from .distance import pairwise_distance
+
+    name = "triplet_margin_loss"
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, name)
+    _check_triplet(anchor, positive, negative, margin, name)
+    return _triplet(anchor, positive, negative,
+                    lambda x1, x2: pairwise_distance(x1, x2, p, eps), margin, swap, reduction,
+                    name)
+
+
+def triplet_margin_with_distance_loss(
+        anchor: Tensor, positive: Tensor, negative: Tensor, *,
+        distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+        margin: float = 1.0, swap: bool = False, reduction: str = "mean") -> Tensor:
+    """:func:`triplet_margin_loss` with any ``distance_function(x1, x2)`` (a chainrule
+    function or module giving one non-negative distance per triplet; default
+    ``pairwise_distance``).
+
+    >>> import chainrule as cr
+    >>> a, p, n = cr.tensor([[1.0, 0.0]]), cr.tensor([[1.0, 0.1]]), cr.tensor([[0.0, 1.0]])
+    >>> cos_dist = lambda x, y: 1 - cr.nn.functional.cosine_similarity(x, y)
+    >>> cr.nn.functional.triplet_margin_with_distance_loss(
+    ...     a, p, n, distance_function=cos_dist, margin=0.5)
+    tensor(0.)
+    """
+    from .distance import pairwise_distance
+
+    name = "triplet_margin_with_distance_loss"
+    _check_reduction(reduction, name)
+    _check_triplet(anchor, positive, negative, margin, name)
+    dist = pairwise_distance if distance_function is None else distance_function
+    return _triplet(anchor, positive, negative, dist, margin, swap, reduction, name)
+
+
+# --------------------------------------------------------------------------- multi-class margins
+
+def _class_indices(target: Any, name: str) -> np.ndarray:
+    t = np.asarray(getattr(target, "data", target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold class indices (an int tensor), got dtype "
+                        f"{t.dtype}; use target.long()")
+    return t
+
+
+def _as_matrix(input: Tensor, name: str) -> Tensor:
+    """An input of shape ``(N, C)``, ``(C,)`` or ``()`` as ``(N, C)`` (one sample unbatched)."""
+    if input.ndim > 2 or input.numel() == 0 and input.ndim < 2:
+        raise ValueError(f"{name}: expected an input of shape (N, C) or (C,), got "
+                         f"{input.shape}")
+    return input if input.ndim == 2 else F.reshape(input, (1, -1))
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average: bool | None = None,
+                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: ``Σ_{j≠y} w[y]·max(0, margin - x[y] + x[j])^p / C`` per
+    sample (``p`` 1 or 2), for an input ``(N, C)`` or ``(C,)`` and class indices ``y``.
+
+    A term exactly at the hinge gets no gradient, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
+    >>> cr.nn.functional.multi_margin_loss(x, cr.tensor([3]))
+    tensor(0.325)
+    """
+    name = "multi_margin_loss"
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, name)
+    if p not in (1, 2):
+        raise ValueError(f"{name}: only p = 1 and p = 2 are supported, got p={p!r}")
+    x = _as_matrix(input, name)
+    n, c = x.shape
+    t = _class_indices(target, name)
+    batched = input.ndim == 2
+    want = (n,) if batched else "() or (1,)"  # unbatched: one index, 0-d or not (as PyTorch)
+    if t.shape != (n,) if batched else t.ndim > 1 or t.size != 1:
+        raise ValueError(f"{name}: expected a target of shape {want} (one class index per "
+                         f"sample) for an input of shape {input.shape}, got {t.shape}")
+    t = t.reshape(n)
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = t.min() if t.min() < 0 else t.max()
+        raise IndexError(f"{name}: target {int(bad)} is out of range for {c} classes")
+    if weight is not None:
+        ws = np.shape(getattr(weight, "data", weight))
+        if ws != (c,):
+            raise ValueError(f"{name}: weight must be one-dimensional with one value per "
+                             f"class, shape ({c},), got {ws}")
+    picked = F.take_along_dim(x, t[:, None], dim=1)  # x[y], (N, 1)
+    z = (margin - picked) + x
+    hinge = (z.data > 0) & (np.arange(c) != t[:, None])  # the target class is not a term
+    h = F.where(hinge, z, 0.0)
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        w = weight if isinstance(weight, Tensor) else as_tensor(np.asarray(weight, x.dtype))
+        h = h * F.unsqueeze(F.index_select(w, 0, t), 1)
+    loss = F.sum(h, dim=1) / c
+    if not batched:
+        loss = F.reshape(loss, np.shape(getattr(target, "data", target)))
+    return _reduce(loss, reduction, name)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: ``Σ_j Σ_k max(0, 1 - (x[y_j] - x[k])) / C`` per sample, over
+    its target classes ``y_j`` and every class ``k`` that is not a target.
+
+    ``target`` has the input's shape; each row lists target classes and ends at the first
+    -1 (what follows is ignored, as PyTorch; a class listed twice counts twice).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
+    >>> cr.nn.functional.multilabel_margin_loss(x, cr.tensor([[3, 0, -1, 1]]))
+    tensor(0.85)
+    """
+    name = "multilabel_margin_loss"
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, name)
+    x = _as_matrix(input, name)
+    n, c = x.shape
+    t = _class_indices(target, name)
+    if t.shape != input.shape:
+        raise ValueError(f"{name}: target must have the input's shape {input.shape} (class "
+                         f"indices, padded with -1), got {t.shape}")
+    t = t.reshape(n, c)
+    if t.size and (t.min() < -1 or t.max() >= c):
+        bad = t.min() if t.min() < -1 else t.max()
+        raise IndexError(f"{name}: target {int(bad)} is out of range for {c} classes (use -1 "
+                         f"to end a row's list)")
+    listed = np.cumsum(t < 0, axis=1) == 0  # the entries before each row's first -1
+    row_of, cls = np.nonzero(listed)[0], t[listed]  # one entry per listed target
+    is_target = np.zeros((n, c), dtype=bool)
+    is_target[row_of, cls] = True
+    others_row, others_cls = np.nonzero(~is_target)  # the non-targets, grouped by row
+    n_others = np.bincount(others_row, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(n_others)[:-1]))
+    # every (listed target, non-target of the same row) pair, gathered from the flat input
+    reps = n_others[row_of]
+    pair_row = np.repeat(row_of, reps)
+    offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    pair_other = others_cls[starts[pair_row] + offset]
+    pair_target = np.repeat(cls, reps)
+    flat = F.reshape(x, (-1,))
+    z = (1.0 - F.index_select(flat, 0, pair_row * c + pair_target)) + F.index_select(
+        flat, 0, pair_row * c + pair_other)
+    h = F.where(z.data > 0, z, 0.0)
+    zeros = F.sum(F.where(np.zeros(x.shape, dtype=bool), x, 0.0), dim=1)  # (in the graph
+    # even without pairs: then a zero gradient, as PyTorch; no 0·inf NaN)
+    loss = F.scatter_add(zeros, 0, pair_row, h) / c
+    if input.ndim < 2:
+        loss = F.reshape(loss, ())
+    return _reduce(loss, reduction, name)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
+    """``-mean_c w_c[y_c·log σ(x_c) + (1 - y_c)·log σ(-x_c)]`` per sample: one binary
+    cross-entropy of logits per class, averaged over the classes (the last dim).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0.0, 0.0]])
+    >>> cr.nn.functional.multilabel_soft_margin_loss(x, cr.tensor([[1.0, 0.0]]))
+    tensor(0.6931)
+    """
+    name = "multilabel_soft_margin_loss"
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, name)
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension (the last), got a scalar")
+    _check_weight_fits(target, input, name, "target")
+    if weight is not None:
+        _check_weight_fits(weight, input, name)
+    y = target if isinstance(target, Tensor) else as_tensor(target)
+    if y.dtype != input.dtype:
+        y = y.to(input.dtype)
+    loss = -(y * E.logsigmoid(input) + (1 - y) * E.logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = F.sum(loss, dim=-1) / input.shape[-1]
+    return _reduce(loss, reduction, name)
+
+
+# --------------------------------------------------------------------------- CTC
+
+def _lengths(x: Any, n: int, what: str, limit: int | None = None) -> np.ndarray:
+    """Per-sample lengths (a tensor, sequence or int) as ``n`` non-negative int64 values."""
+    a = np.asarray(getattr(x, "data", x))
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: {what} must hold integers, got dtype {a.dtype}")
+    a = a.reshape(-1).astype(np.int64)
+    if a.size != n:
+        raise ValueError(f"ctc_loss: {what} must have one value per sample ({n}), got "
+                         f"{a.size}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"ctc_loss: {what} must be non-negative, got {int(a.min())}")
+    if limit is not None and a.size and a.max() > limit:
+        raise ValueError(f"ctc_loss: {what} must be at most {limit} (the number of time "
+                         f"steps of log_probs), got {int(a.max())}")
+    return a
+
+
+def _padded_targets(targets: Any, lengths: np.ndarray, unbatched: bool) -> np.ndarray:
+    """The targets as an ``(N, max length)`` int array, from the padded ``(N, S)`` form or
+    the concatenated 1-D one (each row padded with 0 past its length)."""
+    t = _class_indices(targets, "ctc_loss")
+    n, longest = lengths.size, int(lengths.max(initial=0))
+    if unbatched and t.ndim == 1:  # one sample: its target sequence
+        t = t[None]
+    if t.ndim == 2:
+        if t.shape[0] != n or t.shape[1] < longest:
+            raise ValueError(f"ctc_loss: padded targets must have shape (N, S) with N = {n} "
+                             f"and S at least the longest target length {longest}, got "
+                             f"{t.shape}")
+        out = t[:, :longest].copy()
+    elif t.ndim == 1:
+        if t.size != lengths.sum():
+            raise ValueError(f"ctc_loss: concatenated (1-D) targets must hold sum("
+                             f"target_lengths) = {int(lengths.sum())} labels, got {t.size}")
+        out = np.zeros((n, longest), dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        for i in range(n):
+            out[i, :lengths[i]] = t[starts[i]:starts[i] + lengths[i]]
+    else:
+        raise ValueError(f"ctc_loss: targets must have shape (N, S) or (sum(target_lengths),)"
+                         f", got {t.shape}")
+    out[np.arange(longest)[None, :] >= lengths[:, None]] = 0  # padding: never read
+    return out
+
+
+def _log_add(terms: list[Tensor]) -> Tensor:
+    """``log Σ exp(terms)`` elementwise, as PyTorch's CTC kernel computes it (shifted by the
+    largest term, 0 where all are -inf) and with a zero, not NaN, gradient where every term
+    is -inf."""
+    m = np.maximum.reduce([t.data for t in terms])
+    dead = np.isneginf(m)
+    m = np.where(dead, 0.0, m).astype(terms[0].dtype)
+    total = E.exp(terms[0] - m)
+    for t in terms[1:]:
+        total = total + E.exp(t - m)
+    return F.where(dead, -math.inf, E.log(F.where(dead, 1.0, total)) + m)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification: ``-log p(target | log_probs)``, summed over
+    every alignment (labels with blanks and repeats that collapse to the target), by the
+    forward algorithm in log space.
+
+    ``log_probs`` has shape ``(T, N, C)`` (or ``(T, C)``), from ``log_softmax``;
+    ``targets`` is ``(N, S)`` padded or the 1-D concatenation of the targets; the lengths
+    are one int per sample. 'mean' divides each loss by its target length (at least 1),
+    then averages over the batch, as PyTorch. ``zero_infinity`` turns the infinite loss of
+    an impossible alignment (input too short) and its gradient into 0 (without it, that
+    sample's loss is inf, as PyTorch, but its gradient is finite where PyTorch's is NaN).
+
+    The gradient with respect to ``log_probs`` is the true one: minus the alignment
+    posteriors. PyTorch's adds ``exp(log_probs)`` (the gradient of the logits under a
+    ``log_softmax``, a known PyTorch bug: pytorch/pytorch#52241, #181534), so the two agree
+    whenever ``log_probs`` comes from ``log_softmax`` in the graph, as it should, and only
+    then.
+
+    >>> import chainrule as cr
+    >>> lp = cr.zeros(2, 1, 2).log_softmax(2)   # 2 steps, uniform over {blank, 'a'}
+    >>> cr.nn.functional.ctc_loss(lp, cr.tensor([[1]]), [2], [1], reduction="sum")
+    tensor(0.2877)
+    """
+    name = "ctc_loss"
+    _check_reduction(reduction, name)
+    if log_probs.ndim not in (2, 3):
+        raise ValueError(f"{name}: log_probs must have shape (T, N, C) or (T, C), got "
+                         f"{log_probs.shape}")
+    unbatched = log_probs.ndim == 2
+    lp = F.unsqueeze(log_probs, 1) if unbatched else log_probs
+    steps, n, c = lp.shape
+    if not 0 <= blank < c:
+        raise ValueError(f"{name}: blank {blank} is out of range for {c} classes")
+    il = _lengths(input_lengths, n, "input_lengths", steps)
+    tl = _lengths(target_lengths, n, "target_lengths")
+    tg = _padded_targets(targets, tl, unbatched)
+    if tg.size and (tg.min() < 0 or tg.max() >= c):
+        bad = tg.min() if tg.min() < 0 else tg.max()
+        raise IndexError(f"{name}: target {int(bad)} is out of range for {c} classes")
+    # the extended label sequence: blank, l1, blank, l2, ..., blank (S = 2L + 1 states)
+    states = 2 * tg.shape[1] + 1
+    ext = np.full((n, states), blank, dtype=np.int64)
+    ext[:, 1::2] = tg
+    s_idx = np.arange(states)
+    skip = (s_idx % 2 == 1) & (s_idx >= 3)  # label to label, over a blank, if they differ
+    skip = skip & (ext != np.roll(ext, 2, axis=1))
+    lp_ext = F.take_along_dim(lp, np.broadcast_to(ext, (steps, n, states)), dim=2)
+    neg = np.full((n, 1), -math.inf, dtype=lp.dtype)
+    neg2 = np.full((n, 2), -math.inf, dtype=lp.dtype)
+    alpha = F.where(s_idx < 2, lp_ext[0], -math.inf)
+    for t in range(1, steps):
+        if not (il > t).any():
+            break
+        terms = [alpha, F.cat([neg, alpha[:, :-1]], 1),
+                 F.where(skip, F.cat([neg2, alpha[:, :-2]], 1), -math.inf)]
+        new = _log_add(terms) + lp_ext[t]
+        alpha = F.where((il > t)[:, None], new, alpha)  # a finished sample keeps its alpha
+    last = 2 * tl  # the final blank; the final label is just before it
+    ends = [F.take_along_dim(alpha, last[:, None], 1),
+            F.where((tl > 0)[:, None], F.take_along_dim(alpha, np.maximum(last - 1, 0)[:, None],
+                                                         1), -math.inf)]
+    log_p = F.squeeze(_log_add(ends), 1)
+    log_p = F.where(il == 0, np.where(tl == 0, 0.0, -math.inf).astype(lp.dtype), log_p)
+    nll = -log_p
+    loss = nll
+    if zero_infinity:
+        loss = F.where(np.isinf(nll.data), 0.0, loss)
+    if unbatched:
+        loss = F.squeeze(loss, 0)
+    if reduction == "mean":
+        return F.mean(loss / np.maximum(tl, 1).astype(lp.dtype).reshape(loss.shape))
+    return _reduce(loss, reduction, name)

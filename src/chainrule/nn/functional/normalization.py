@@ -1,5 +1,5 @@
 """Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm``, ``instance_norm``,
-``rms_norm`` and ``normalize``.
+``rms_norm``, ``normalize`` and ``local_response_norm``.
 
 The first four standardise with the fused ``standardize`` op (one node, its rule
 ``(g - mean(g) - x̂·mean(g·x̂))/σ``) and then apply the affine ``x̂·w + b``.
@@ -18,7 +18,8 @@ from ...ops import elementwise as E
 from ...ops import nn as N
 from ...tensor import Tensor
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "normalize",
+           "local_response_norm"]
 
 _Accept = Literal["exact", "vector", "any"]
 
@@ -263,3 +264,31 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     """``x / max(‖x‖_p, ε)`` along ``dim``."""
     n = F.norm(input, p, dim, keepdim=True)
     return input / F.clamp(n, min=eps)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """``x / (k + α·mean(x²))^β``, the mean over ``size`` neighbouring channels (dim 1):
+    ``size//2`` before and ``(size-1)//2`` after, zero-padded at the ends and always divided
+    by ``size``, as PyTorch (an input of shape ``(N, C, *spatial)``).
+
+    >>> import chainrule as cr
+    >>> x = cr.ones(1, 3, 1)
+    >>> cr.nn.functional.local_response_norm(x, 2, alpha=1.0, beta=1.0).flatten()
+    tensor([0.6667, 0.5   , 0.5   ])
+    """
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input of shape (N, C, *spatial) "
+                         f"(3-D or more), got shape {input.shape}")
+    if not (isinstance(size, (int, np.integer)) and size >= 1):
+        raise ValueError(f"local_response_norm: size must be a positive int (the number of "
+                         f"channels to average over), got {size!r}")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    pad = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
+    sq = F.pad(input * input, pad)
+    total = sq[:, 0:c]
+    for s in range(1, size):  # a sliding sum over the channel window (size is small)
+        total = total + sq[:, s:s + c]
+    return input / (total / size * alpha + k) ** beta

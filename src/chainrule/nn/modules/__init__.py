@@ -4,11 +4,15 @@ from .activation import *
 from .attention import *
 from .container import *
 from .conv import *
+from .distance import *
 from .dropout import *
 from .linear import *
 from .loss import *
 from .module import *
 from .normalization import *
+from .padding import *
 from .pooling import *
 from .rnn import *
 from .sparse import *
+from .transformer import *
+from .upsampling import *

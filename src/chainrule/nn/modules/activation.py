@@ -13,7 +13,7 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
     "Mish", "Softplus", "Softsign", "Hardtanh", "LogSigmoid", "Softmax", "LogSoftmax",
     "Softmin", "Hardsigmoid", "Hardswish", "GLU", "PReLU", "Threshold", "Tanhshrink",
-    "Softshrink", "Hardshrink",
+    "Softshrink", "Hardshrink", "RReLU", "Softmax2d",
 ]
 
 
@@ -307,3 +307,38 @@ class Hardshrink(Softshrink):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.hardshrink(input, self.lambd)
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU: in training, a slope drawn from ``U(lower, upper)`` for each
+    non-positive element (global generator); in evaluation, ``(lower + upper)/2``.
+
+    >>> import chainrule as cr
+    >>> cr.nn.RReLU(0.1, 0.3).eval()(cr.tensor([-1.0, 1.0]))
+    tensor([-0.2,  1. ])
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace
+                                                             else "")
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) at each position of a ``(N, C, H, W)`` or
+    ``(C, H, W)`` input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
+                             f"got shape {input.shape}")
+        return F.softmax(input, -3)

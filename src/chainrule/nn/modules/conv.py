@@ -1,4 +1,4 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``.
+"""Convolution layers: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``.
 
 As in PyTorch: ``weight`` of shape ``(out, in/groups, *kernel)`` (transposed:
 ``(in, out/groups, *kernel)``), ``bias`` ``(out,)``, both initialised by
@@ -28,7 +28,7 @@ from ..functional import conv as FC
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -129,7 +129,7 @@ class _Conv(_ConvNd):
 
     def forward(self, input: Tensor) -> Tensor:
         x, padding = self._pad_input(input)
-        fn = F.conv1d if self._nd == 1 else F.conv2d
+        fn = getattr(F, f"conv{self._nd}d")
         return fn(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
@@ -150,6 +150,18 @@ class Conv2d(_Conv):
     """
 
     _nd = 2
+
+
+class Conv3d(_Conv):
+    """3-D convolution over ``(N, C_in, D, H, W)``: y = b + Σ W ⋆ x (cross-correlation), as
+    one GEMM, like Conv2d with one kernel axis more; weight ``(out, in/groups, kD, kH, kW)``.
+
+    >>> import chainrule as cr
+    >>> cr.nn.Conv3d(2, 4, kernel_size=3, padding=1)(cr.randn(1, 2, 5, 6, 7)).shape
+    (1, 4, 5, 6, 7)
+    """
+
+    _nd = 3
 
 
 class _ConvTranspose(_ConvNd):
@@ -187,3 +199,10 @@ class ConvTranspose2d(_ConvTranspose):
     H_out = (H-1)s - 2p + d(k-1) + output_padding + 1 (likewise W)."""
 
     _nd = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution: the adjoint of ``Conv3d`` in its input;
+    D_out = (D-1)s - 2p + d(k-1) + output_padding + 1 (likewise H, W)."""
+
+    _nd = 3

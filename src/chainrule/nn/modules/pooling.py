@@ -1,4 +1,6 @@
-"""Pooling layers: ``MaxPool1d/2d``, ``AvgPool1d/2d``, ``AdaptiveAvgPool1d/2d``.
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d/3d``, ``MaxUnpool1d/2d/3d``, ``LPPool1d/2d/3d``, and ``Unfold`` / ``Fold``
+(im2col / col2im: the sliding blocks of an image as columns, and back).
 
 >>> import chainrule as cr
 >>> cr.nn.MaxPool2d(2)(cr.randn(1, 3, 8, 8)).shape
@@ -16,8 +18,10 @@ from ...tensor import Tensor
 from .. import functional as F
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+           "LPPool1d", "LPPool2d", "LPPool3d", "Unfold", "Fold"]
 
 _IntOr = int | Sequence[int]
 
@@ -37,7 +41,7 @@ class _MaxPoolNd(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor) -> Any:
-        fn = F.max_pool1d if self._nd == 1 else F.max_pool2d
+        fn = getattr(F, f"max_pool{self._nd}d")
         return fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
                   ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -59,6 +63,13 @@ class MaxPool2d(_MaxPoolNd):
     _nd = 2
 
 
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over ``(N, C, D, H, W)``; the gradient goes to each window's first
+    maximum."""
+
+    _nd = 3
+
+
 class _AvgPoolNd(Module):
     _nd = 2
 
@@ -77,8 +88,9 @@ class _AvgPoolNd(Module):
         if self._nd == 1:
             return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                                 self.ceil_mode, self.count_include_pad)
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        fn = getattr(F, f"avg_pool{self._nd}d")
+        return fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                  self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -103,6 +115,12 @@ class AvgPool2d(_AvgPoolNd):
     _nd = 2
 
 
+class AvgPool3d(_AvgPoolNd):
+    """3-D average pooling over ``(N, C, D, H, W)``: y = Σ_window x / count."""
+
+    _nd = 3
+
+
 def _single(v: _IntOr) -> tuple[int, ...]:
     return tuple(v) if isinstance(v, Sequence) else (v,)
 
@@ -115,7 +133,7 @@ class _AdaptiveAvgPoolNd(Module):
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        fn = F.adaptive_avg_pool1d if self._nd == 1 else F.adaptive_avg_pool2d
+        fn = getattr(F, f"adaptive_avg_pool{self._nd}d")
         return fn(input, self.output_size)
 
     def extra_repr(self) -> str:
@@ -132,3 +150,199 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average over ``output_size`` (h, w) bins (``None`` keeps that input size)."""
 
     _nd = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Average over ``output_size`` (d, h, w) bins (``None`` keeps that input size)."""
+
+    _nd = 3
+
+
+class _AdaptiveMaxPoolNd(Module):
+    _nd = 2
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:
+        fn = getattr(F, f"adaptive_max_pool{self._nd}d")
+        return fn(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max over ``output_size`` bins of the length (bin i: ⌊iL/o⌋ ≤ l < ⌈(i+1)L/o⌉); the
+    gradient goes to each bin's first maximum. ``return_indices`` also returns where."""
+
+    _nd = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max over ``output_size`` (h, w) bins (``None`` keeps that input size); the gradient
+    goes to each bin's first maximum (row-major). ``return_indices`` also returns the argmax
+    as flat indices into each input plane (what ``MaxUnpool2d`` takes).
+
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveMaxPool2d((None, 1))(cr.randn(2, 3, 5, 7)).shape
+    (2, 3, 5, 1)
+    """
+
+    _nd = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Max over ``output_size`` (d, h, w) bins (``None`` keeps that input size)."""
+
+    _nd = 3
+
+
+def _ntuple(v: Any, nd: int) -> tuple[int, ...]:
+    return tuple(int(a) for a in v) if isinstance(v, Sequence) else (int(v),) * nd
+
+
+class _MaxUnpoolNd(Module):
+    _nd = 2
+
+    def __init__(self, kernel_size: _IntOr, stride: _IntOr | None = None,
+                 padding: _IntOr = 0) -> None:
+        super().__init__()
+        # PyTorch keeps these as tuples (and its repr shows them so)
+        self.kernel_size = _ntuple(kernel_size, self._nd)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, self._nd)
+        self.padding = _ntuple(padding, self._nd)
+
+    def forward(self, input: Tensor, indices: Tensor,
+                output_size: Sequence[int] | None = None) -> Tensor:
+        """``indices`` as max pooling returned them; ``output_size`` picks the output's size
+        when several pool to the input's (odd sizes)."""
+        fn = getattr(F, f"max_unpool{self._nd}d")
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Max pooling's partial inverse: each value put back at its index, zeros elsewhere."""
+
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Max pooling's partial inverse over ``(N, C, H, W)``: each value put back at its flat
+    index (from ``MaxPool2d(return_indices=True)``), zeros elsewhere; the gradient gathers
+    at the indices.
+
+    >>> import chainrule as cr
+    >>> pool, unpool = cr.nn.MaxPool2d(2, return_indices=True), cr.nn.MaxUnpool2d(2)
+    >>> y, idx = pool(cr.randn(1, 1, 5, 5))
+    >>> unpool(y, idx, output_size=(5, 5)).shape
+    (1, 1, 5, 5)
+    """
+
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Max pooling's partial inverse over ``(N, C, D, H, W)``."""
+
+    _nd = 3
+
+
+class _LPPoolNd(Module):
+    _nd = 2
+
+    def __init__(self, norm_type: float, kernel_size: _IntOr, stride: _IntOr | None = None,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        fn = getattr(F, f"lp_pool{self._nd}d")
+        return fn(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling: y = (Σ_window x^p)^(1/p) (p = 1: sum pooling, p = ∞: max
+    pooling of |x|)."""
+
+    _nd = 1
+
+
+class LPPool2d(_LPPoolNd):
+    """2-D power-average pooling: y = (Σ_window x^p)^(1/p) over each window, computed as
+    PyTorch does (``avg_pool2d(x^p)·kh·kw``, then the 1/p-th power)."""
+
+    _nd = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """3-D power-average pooling: y = (Σ_window x^p)^(1/p)."""
+
+    _nd = 3
+
+
+class Unfold(Module):
+    """im2col: the sliding blocks of ``(N, C, H, W)`` as the columns of ``(N, C·kh·kw, L)``.
+
+    With it a convolution is a matrix product, ``W.reshape(O, -1) @ Unfold(k)(x)``; its
+    gradient is ``Fold`` (the adjoint: columns added back onto their blocks).
+
+    >>> import chainrule as cr
+    >>> cr.nn.Unfold(kernel_size=3, padding=1)(cr.randn(2, 4, 8, 8)).shape
+    (2, 36, 64)
+    """
+
+    def __init__(self, kernel_size: _IntOr, dilation: _IntOr = 1, padding: _IntOr = 0,
+                 stride: _IntOr = 1) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """col2im: the columns of ``(N, C·kh·kw, L)`` summed back onto their blocks of an
+    ``(N, C, *output_size)`` image. The adjoint of ``Unfold`` (not its inverse: a position
+    covered by several blocks gets their sum).
+
+    >>> import chainrule as cr
+    >>> cr.nn.Fold(output_size=(4, 5), kernel_size=2)(cr.randn(1, 12, 12)).shape
+    (1, 3, 4, 5)
+    """
+
+    def __init__(self, output_size: _IntOr, kernel_size: _IntOr, dilation: _IntOr = 1,
+                 padding: _IntOr = 0, stride: _IntOr = 1) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
