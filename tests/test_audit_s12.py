@@ -34,3 +34,31 @@ def test_take_along_dim_keeps_negative_indices_as_torch() -> None:
     np.testing.assert_array_equal(
         cr.take_along_dim(cr.tensor(x), cr.tensor(idx), 1).numpy(),
         torch.take_along_dim(torch.tensor(x), torch.tensor(idx), 1).numpy())
+
+
+@pytest.mark.parametrize("mode,pads", [("reflect", (-3, -3)), ("replicate", (-3, -3)),
+                                       ("replicate", (-2, -3)), ("constant", (-6, 2)),
+                                       ("constant", (-7, 1))])
+def test_pad_that_overdraws_a_dim_is_refused_as_in_torch(mode, pads) -> None:
+    x = np.arange(5.0).reshape(1, 1, 5)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.tensor(x), pads, mode=mode)
+    with pytest.raises(ValueError, match=r"pad: .*\(-\d, -?\d\).*(leaves nothing|removes more)"):
+        cr.nn.functional.pad(cr.tensor(x), pads, mode=mode)
+
+
+@pytest.mark.parametrize("mode,size,pads", [("constant", 5, (-5, 0)), ("constant", 5, (-3, 1)),
+                                            ("circular", 4, (-2, -2)), ("circular", 4, (-3, 1)),
+                                            ("circular", 5, (2, -1)), ("reflect", 5, (-2, 1)),
+                                            ("replicate", 5, (-4, 2))])
+def test_pad_with_crops_matches_torch(mode, size, pads) -> None:
+    x = np.arange(float(size)).reshape(1, 1, size)
+    expected = torch.nn.functional.pad(torch.tensor(x), pads, mode=mode).numpy()
+    t = cr.tensor(x, requires_grad=True)
+    out = cr.nn.functional.pad(t, pads, mode=mode)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    if out.numel():
+        out.sum().backward()
+        tx = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.pad(tx, pads, mode=mode).sum().backward()
+        np.testing.assert_array_equal(t.grad.numpy(), tx.grad.numpy())

@@ -797,7 +797,8 @@ def _negative_pad(input: Any, pairs: list, value: float) -> Tensor:
     n = len(pairs)
     shape = shape_of(input)
     for k, (a, b) in enumerate(pairs):
-        if shape[len(shape) - n + k] + a + b < 0:
+        if shape[len(shape) - n + k] + builtins.min(a, 0) + builtins.min(b, 0) < 0:
+            # (cropped first, then padded, as PyTorch: the crop alone may not overdraw)
             raise OpError(f"pad: pad {(a, b)} removes more than the {shape[len(shape) - n + k]} "
                           f"elements of dim {k - n} of a tensor of shape {shape}")
     key = (Ellipsis,) + tuple(slice(-a if a < 0 else 0, shape[len(shape) - n + k] + b if b < 0

@@ -66,6 +66,10 @@ def pad_nd(input: Any, pads: Sequence[tuple[int, int]], mode: str = "constant",
         dim = ndim_of(out) - nd + k
         n = shape_of(out)[dim]
         idx = np.arange(-lo, n + hi)
+        if mode != "circular" and n + lo + hi <= 0:  # (PyTorch refuses an empty result too)
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) leaves nothing of a dimension "
+                             f"of size {n} (the output would have size {n + lo + hi}); the "
+                             "pads may crop at most size - 1 elements")
         if mode == "reflect":
             if lo >= n or hi >= n:
                 raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
@@ -78,7 +82,9 @@ def pad_nd(input: Any, pads: Sequence[tuple[int, int]], mode: str = "constant",
         elif mode == "circular":
             # a negative pad crops first, and the wrap reads the cropped part (as PyTorch)
             start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
-            if m <= 0 or max(lo, 0) > m or max(hi, 0) > m:
+            if m == 0 and lo <= 0 and hi <= 0:  # cropped to nothing, nothing to wrap
+                idx = np.arange(0)
+            elif m <= 0 or max(lo, 0) > m or max(hi, 0) > m:
                 raise ValueError(f"pad: circular padding ({lo}, {hi}) can wrap at most once "
                                  f"around a dimension of size {n}")
             idx = start + np.arange(-max(lo, 0), m + max(hi, 0)) % m
