@@ -62,3 +62,24 @@ def test_pad_with_crops_matches_torch(mode, size, pads) -> None:
         tx = torch.tensor(x, requires_grad=True)
         torch.nn.functional.pad(tx, pads, mode=mode).sum().backward()
         np.testing.assert_array_equal(t.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("shape,pads", [((1, 1, 3, 3), (-1, -2, 0, 0)),
+                                        ((1, 1, 3, 3), (0, 1, -1, -2)),
+                                        ((1, 1, 3, 3, 3), (0, 0, 0, 0, -1, -2)),
+                                        ((1, 1, 3, 3), (-1, -2, -1, -2)),
+                                        ((1, 1, 3, 3), (0, 0, -2, -2))])
+def test_pad_empty_in_some_dims_only_is_allowed_as_in_torch(mode, shape, pads) -> None:
+    """PyTorch refuses a negative size, or a result empty in every padded dim; one empty dim
+    among several gives an empty tensor."""
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    try:
+        expected = torch.nn.functional.pad(torch.tensor(x), pads, mode=mode).numpy()
+    except RuntimeError:
+        with pytest.raises(ValueError, match=r"pad: .*(leaves nothing|removes more)"):
+            cr.nn.functional.pad(cr.tensor(x), pads, mode=mode)
+        return
+    out = cr.nn.functional.pad(cr.tensor(x, requires_grad=True), pads, mode=mode)
+    assert out.shape == expected.shape
+    out.sum().backward()

@@ -277,3 +277,224 @@ def test_transforms_give_the_hook_every_input_gradient_at_once() -> None:
         assert len(seen[tag]) == 1, tag
         _same(seen[tag][0], seen["t"][0], f"{tag}: grad_input")
         _same(results[tag], results["t"], f"{tag}: input gradients")
+
+
+def test_double_backward_reaching_only_the_inputs_does_not_run_the_hook() -> None:
+    """The second backward of a double backward may reach the module's inputs without passing
+    through its outputs (here: d(2x)/dx); PyTorch then skips the hook (no grad_output), so
+    its replacement is not applied twice, and neither is it here."""
+    results = {}
+    for lib in (torch, cr):
+        calls: list[int] = []
+        square = _square(lib)
+        square.register_full_backward_hook(
+            lambda m, gi, go, calls=calls: (calls.append(1), (gi[0] * 10,))[1])
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad(square(x).sum(), x, create_graph=True)
+        g.sum().backward()
+        results[lib.__name__] = (_np(g), _np(x.grad), len(calls))
+    (t_g, t_x, t_calls), (c_g, c_x, c_calls) = results["torch"], results["chainrule"]
+    np.testing.assert_allclose(c_g, t_g)
+    np.testing.assert_allclose(c_x, t_x)  # 20, not 200
+    assert c_calls == t_calls == 1
+
+
+def _square(lib: Any) -> Any:
+    class Square(lib.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x ** 2
+
+    return Square()
+
+
+def _tanh_exp(lib: Any) -> Any:
+    class Two(lib.nn.Module):
+        def forward(self, a: Any, b: Any) -> tuple:
+            return lib.tanh(a) * b, a * 3 + b.exp()
+
+    return Two()
+
+
+def test_reverse_over_reverse_through_hooks_matches_torch() -> None:
+    y = np.random.default_rng(4).normal(size=3)
+    x = np.random.default_rng(5).normal(size=3)
+    results = {}
+    for lib in (torch, cr):
+        module = _tanh_exp(lib)
+        module.register_full_backward_pre_hook(lambda m, go: tuple(
+            None if g is None else g * 2 for g in go))
+        module.register_full_backward_hook(lambda m, gi, go: tuple(
+            None if g is None else g * 2 for g in gi))
+
+        def f(a: Any, lib: Any = lib, module: Any = module) -> Any:
+            return (module(a, lib.tensor(y))[0] ** 2).sum()
+
+        if lib is torch:
+            def grad_f(a: Any, f: Any = f) -> Any:
+                return torch.autograd.grad(f(a), a, create_graph=True)[0]
+
+            results["t"] = torch.autograd.functional.jacobian(grad_f, torch.tensor(x)).numpy()
+        else:
+            results["c"] = cr.jacrev(cr.grad(f))(cr.tensor(x)).numpy()
+    np.testing.assert_allclose(results["c"], results["t"], rtol=1e-10)
+
+
+def test_grad_of_some_inputs_gives_the_hook_whole_gradients() -> None:
+    """autograd.grad with respect to x alone: the hook still sees y's whole gradient, as in
+    PyTorch (whose one node for the inputs runs every path into it), not the part of it that
+    flows along paths that also lead to x; and gradients asked for at the module's outputs are
+    those reaching them, before the pre-hook's replacement."""
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    logs: dict[str, list] = {"t": [], "c": []}
+    results = {}
+    for tag, lib in (("t", torch), ("c", cr)):
+        log = logs[tag]
+        module = _tanh_exp(lib)
+        module.register_full_backward_pre_hook(lambda m, go, log=log: (
+            log.append(("pre", tuple(_np(g) for g in go))), tuple(g * 2 for g in go))[1])
+        module.register_full_backward_hook(lambda m, gi, go, log=log: log.append(
+            ("hook", tuple(_np(g) for g in gi), tuple(_np(g) for g in go))))
+        tx, ty = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        p, q = module(tx, ty)
+        results[tag] = [_np(g) for g in lib.autograd.grad((p * q).sum(), (p, tx))]
+    _same(tuple(results["c"]), tuple(results["t"]), "gradients of p and x")
+    assert [e[0] for e in logs["c"]] == [e[0] for e in logs["t"]] == ["pre", "hook"]
+    _same(logs["c"][0][1], logs["t"][0][1], "pre-hook grad_output")
+    _same(logs["c"][1][1], logs["t"][1][1], "hook grad_input")
+    _same(logs["c"][1][2], logs["t"][1][2], "hook grad_output")
+
+
+def _nested(lib: Any, w: np.ndarray) -> Any:
+    """outer(a, b) calls inner(b, outer.w): the inner module's second input is a parameter."""
+    class Inner(lib.nn.Module):
+        def forward(self, a: Any, b: Any) -> tuple:
+            return a.sin() * b, b.exp()
+
+    class Outer(lib.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = Inner()
+            self.w = lib.nn.Parameter(lib.tensor(w))
+
+        def forward(self, a: Any, b: Any) -> tuple:
+            p, q = self.inner(b, self.w)
+            return a * p + q, a.cos()
+
+    return Outer()
+
+
+def test_grad_of_some_inputs_whole_gradients_in_nested_modules() -> None:
+    """The paths brought in for one group's members may reach another group (an inner
+    module's) with a member still cut off (here the inner module's parameter input)."""
+    rng = np.random.default_rng(8)
+    x, y, w = rng.normal(size=(3, 4))
+    seen: dict[str, list] = {"t": [], "c": []}
+    results = {}
+    for tag, lib in (("t", torch), ("c", cr)):
+        outer = _nested(lib, w)
+        outer.register_full_backward_hook(lambda m, gi, go: None)
+        outer.inner.register_full_backward_hook(
+            lambda m, gi, go, tag=tag: seen[tag].append(tuple(_np(g) for g in gi + go)))
+        tx, ty = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        p, q = outer(tx, ty)
+        results[tag] = _np(lib.autograd.grad((p * q).sum(), tx)[0])
+    np.testing.assert_allclose(results["c"], results["t"], rtol=1e-12)
+    assert len(seen["c"]) == len(seen["t"]) == 1
+    _same(seen["c"][0], seen["t"][0], "inner grad_input + grad_output")
+
+
+def _sin_pair(lib: Any) -> Any:
+    class Two(lib.nn.Module):
+        def forward(self, a: Any) -> tuple:
+            return a * 2, a.sin()
+
+    return Two()
+
+
+def test_output_tensor_hooks_and_retain_grad_come_before_the_pre_hook() -> None:
+    """As in PyTorch, the hooks registered on a module's outputs and retain_grad() see the
+    gradients arriving there, and the pre-hook sees what those hooks made of them."""
+    x = np.random.default_rng(7).normal(size=(4, 3))
+    results = {}
+    for tag, lib in (("t", torch), ("c", cr)):
+        seen: list = []
+        module = _sin_pair(lib)
+        module.register_full_backward_pre_hook(
+            lambda m, go, seen=seen: (seen.append(tuple(_np(g) for g in go)),
+                                      tuple(g * 3 for g in go))[1])
+        tx = lib.tensor(x, requires_grad=True)
+        p, q = module(tx)
+        p.retain_grad()
+        q.retain_grad()
+        p.register_hook(lambda g: g * 10)
+        q.register_hook(lambda g: g * 10)
+        ((p * q) ** 2).sum().backward()
+        results[tag] = (_np(p.grad), _np(q.grad), _np(tx.grad)), seen[0]
+    _same(results["c"][0], results["t"][0], "p.grad, q.grad, x.grad")
+    _same(results["c"][1], results["t"][1], "pre-hook grad_output")
+
+
+def test_hooked_module_graph_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    lin = nn.Linear(3, 3)
+    lin.register_full_backward_hook(lambda m, gi, go: None)
+    lin.register_full_backward_pre_hook(lambda m, go: None)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = lin(cr.randn(4, 3, requires_grad=True))
+        node = weakref.ref(out.grad_fn)
+        del out
+        assert node() is None  # no reference cycle through the group keeps the graph
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _pick(lib: Any) -> Any:
+    class Pick(lib.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x[0]  # a view of the input
+
+    return Pick()
+
+
+def test_output_whose_base_changed_in_place_is_refused_not_unhooked() -> None:
+    """The module's output is a view of its input, which is then changed in place: using the
+    output would bypass the hooks (their replacements silently lost); PyTorch refuses it."""
+    for lib, error in ((torch, RuntimeError), (cr, cr.ChainruleError)):
+        pick = _pick(lib)
+        pick.register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))
+        x = lib.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True) * 1.0
+        out = pick(x)
+        x.mul_(2)
+        with pytest.raises(error, match="modified in ?place"):
+            (out * out).sum().backward()
+
+
+def test_inplace_activation_as_a_hooked_module_matches_torch() -> None:
+    """nn.ReLU(inplace=True) with hooks changes its input's member in place (PyTorch refuses
+    that; chainrule keeps the hooks in the path): the same as an out-of-place ReLU in torch."""
+    x = np.random.default_rng(9).normal(size=(4, 3))
+    results = {}
+    for tag, lib, inplace in (("t", torch, False), ("c", cr, True)):
+        lin = lib.nn.Linear(3, 3, dtype=lib.float64)
+        with (torch.no_grad() if lib is torch else cr.no_grad()):
+            lin.weight.copy_(lib.tensor(np.eye(3) + 0.3))
+            lin.bias.fill_(0.1)
+        relu = lib.nn.ReLU(inplace=inplace)
+        seen: list = []
+        for m in (lin, relu):
+            m.register_full_backward_pre_hook(lambda mod, go: (go[0] * 3,))
+            m.register_full_backward_hook(lambda mod, gi, go, seen=seen: (
+                seen.append((_np(gi[0]), _np(go[0]))), (gi[0] * 2,))[1])
+        tx = lib.tensor(x, requires_grad=True)
+        (relu(lin(tx)) ** 2).sum().backward()
+        results[tag] = (_np(tx.grad), _np(lin.weight.grad)), seen
+    _same(results["c"][0], results["t"][0], "x.grad, weight.grad")
+    assert len(results["c"][1]) == len(results["t"][1]) == 2
+    for c_pair, t_pair in zip(results["c"][1], results["t"][1]):
+        _same(c_pair, t_pair, "grad_input, grad_output")

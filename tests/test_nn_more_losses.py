@@ -342,6 +342,19 @@ def test_pdist_matches_torch(dtype, p):
     _compare(lambda x: F.pdist(x, p), lambda x: TF.pdist(x, p), [x], dtype, f"pdist p={p}")
 
 
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+def test_zero_distance_without_eps_has_a_zero_gradient_as_torch(p):
+    """‖x1 - x2‖ at x1 == x2 (eps=0): value 0 and gradient 0, as torch's norm; the triplet
+    loss with eps=0 and a positive equal to its anchor likewise (no NaN)."""
+    a, n = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+    _compare(lambda x, y: F.pairwise_distance(x, y, p, eps=0.0),
+             lambda x, y: TF.pairwise_distance(x, y, p, eps=0.0), [a, a.copy()],
+             np.float64, f"pairwise_distance p={p} of equal points")
+    _compare(lambda x, y, z: F.triplet_margin_loss(x, y, z, p=p, eps=0.0),
+             lambda x, y, z: TF.triplet_margin_loss(x, y, z, p=p, eps=0.0), [a, a.copy(), n],
+             np.float64, f"triplet_margin_loss p={p} eps=0, positive == anchor")
+
+
 def test_pdist_edge_cases():
     x = RNG.normal(size=(4, 3))
     x[2] = x[0]  # a zero distance: value 0, gradient 0 (as torch; no NaN)
@@ -514,7 +527,8 @@ def test_inplace_activation_after_a_use_is_caught_at_backward():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,size", [((2, 5, 7), 3), ((2, 6, 3, 4), 2), ((1, 4, 2, 3, 2), 5),
-                                        ((3, 3, 4), 1), ((2, 7, 3, 3), 4)])
+                                        ((3, 3, 4), 1), ((2, 7, 3, 3), 4),
+                                        ((2, 3, 4), 8), ((1, 2, 3, 2), 5)])  # size > channels
 def test_local_response_norm_matches_torch(dtype, shape, size):
     x = RNG.normal(size=shape) * 2
     run_parity(lambda: nn.LocalResponseNorm(size, alpha=0.3, beta=0.8, k=1.2),
@@ -596,6 +610,19 @@ def test_ctc_loss_unbatched_matches_torch(lengths):
              lambda x: TF.ctc_loss(TF.log_softmax(x, 1), torch.tensor([1, 4, 4]),
                                    *map(as_torch, lengths), reduction="none"),
              [RNG.normal(size=(10, 5))], np.float64, f"ctc_loss unbatched {lengths}")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("concatenated", [False, True])
+def test_ctc_loss_with_every_target_empty_matches_torch(reduction, concatenated):
+    """All target lengths 0: one state (the blank), no label-to-label skip."""
+    t = np.zeros(0, dtype=np.int64) if concatenated else np.array([[1], [2], [1]])
+    il, tl = [6, 3, 0], [0, 0, 0]
+    _compare(lambda x: F.ctc_loss(F.log_softmax(x, 2), cr.tensor(t), il, tl,
+                                  reduction=reduction),
+             lambda x: TF.ctc_loss(TF.log_softmax(x, 2), torch.tensor(t), il, tl,
+                                   reduction=reduction),
+             [RNG.normal(size=(6, 3, 4))], np.float64, f"ctc_loss empty targets {reduction}")
 
 
 def test_ctc_loss_module_matches_torch():

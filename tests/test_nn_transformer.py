@@ -275,6 +275,45 @@ def test_encoder_nested_tensor_path_zeroes_padded_positions_like_torch() -> None
     np.testing.assert_allclose(with_grad.data[~pad], cout.data[~pad], rtol=1e-12)
 
 
+def _eval_no_grad_pair(make: Callable[[Any], Any], pad: np.ndarray) -> tuple[Any, Any]:
+    """(chainrule's, torch's) output of ``make``'s module in eval mode without gradients (where
+    torch takes its nested-tensor path) for a batch_first input and key padding mask ``pad``."""
+    tm, cm = make(torch.nn).double().eval(), make(nn).double().eval()
+    cm.load_state_dict(tm.state_dict())
+    x = seq(S, True)
+    with torch.no_grad():
+        tout = tm(torch.tensor(x), src_key_padding_mask=torch.tensor(pad))
+    with cr.no_grad():
+        cout = cm(cr.tensor(x), src_key_padding_mask=cr.tensor(pad))
+    return cout, tout
+
+
+def test_nested_tensor_path_drops_padded_positions_of_a_float_mask() -> None:
+    # torch's nested tensor keeps the positions where a float mask is 0 and drops the others:
+    # their other values are not added to the attention scores, as without the nested path
+    pad = np.zeros((N, S))
+    pad[0, 3:] = 0.7
+    pad[2, 4] = -2.5
+    cout, tout = _eval_no_grad_pair(
+        lambda ns: ns.TransformerEncoder(enc_layer(ns, batch_first=True), 2), pad)
+    close(cout, tout, 1e-9, "nested path, float key padding mask")
+    assert np.all(cout.data[pad != 0] == 0)
+
+
+def test_nested_tensor_path_without_mask_check_keeps_each_rows_first_positions() -> None:
+    # with mask_check=False torch doesn't check that the mask is left-aligned: a row that
+    # keeps k positions keeps its first k, wherever the mask's are
+    pad = padding(S)
+    pad[1, 1] = True  # keeps 4 positions, not the first 4
+    for mask_check in (False, True):
+        cout, tout = _eval_no_grad_pair(
+            lambda ns, mc=mask_check: ns.TransformerEncoder(enc_layer(ns, batch_first=True),
+                                                            2, mask_check=mc), pad)
+        close(cout, tout, 1e-9, f"nested path, mask_check={mask_check}")
+    # (without the check the row's last position is zeroed, not the padded second one)
+    assert np.all(cout.data[1, 4] != 0) and np.all(cout.data[1, 1] != 0)
+
+
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("batch_first,norm_first,act", [(False, False, "relu"),
                                                         (True, True, "silu")])
@@ -408,7 +447,9 @@ def test_layers_are_independent_deep_copies() -> None:
     # gradients reach the copies, not the prototype
     enc(cr.randn(S, N, D)).sum().backward()
     assert b.linear2.weight.grad is not None and layer.linear2.weight.grad is None
-    assert copy.deepcopy(enc).layers[2].self_attn.in_proj_weight is not enc.layers[2].self_attn.in_proj_weight
+    copied = copy.deepcopy(enc).layers[2].self_attn.in_proj_weight
+    assert copied is not enc.layers[2].self_attn.in_proj_weight
+    np.testing.assert_array_equal(copied.data, enc.layers[2].self_attn.in_proj_weight.data)
 
 
 def test_initialisation() -> None:
@@ -546,6 +587,27 @@ def test_bad_inputs() -> None:
         model(cr.randn(S, N, D), cr.randn(T, 2, D))
     with pytest.raises(ValueError, match=r"Transformer: the last dim of tgt \(4, 3, 7\)"):
         model(cr.randn(S, N, D), cr.randn(T, N, 7))
+    for src, tgt in (((S, D), (T, N, D)), ((S, N, D), (T, D))):
+        with pytest.raises(ValueError, match=rf"Transformer: src \({src[0]}, .*\) and tgt "
+                                             rf"\({tgt[0]}, .*\) must both be batched \(3-D\) "
+                                             rf"or both unbatched \(2-D\)"):
+            model(cr.randn(*src), cr.randn(*tgt))
+    with pytest.raises(ValueError, match=r"TransformerEncoder: has no layers \(num_layers=0\)"):
+        nn.TransformerEncoder(layer, 0)(x)
+    with pytest.raises(ValueError, match=r"TransformerDecoder: has no layers \(num_layers=0\)"):
+        nn.TransformerDecoder(dec, 0)(cr.randn(T, N, D), x)
+
+
+def test_masks_may_be_lists_or_arrays() -> None:
+    enc = nn.TransformerEncoderLayer(D, H, FF).eval()
+    dec = nn.TransformerDecoderLayer(D, H, FF).eval()
+    x, mem = cr.randn(T, N, D), cr.randn(S, N, D)
+    want = dec(x, mem, tgt_mask=cr.tensor(causal(T)),
+               memory_key_padding_mask=cr.tensor(padding(S)))
+    got = dec(x, mem, tgt_mask=causal(T).tolist(), memory_key_padding_mask=padding(S))
+    np.testing.assert_array_equal(got.data, want.data)
+    want = enc(x, src_mask=cr.tensor(causal(T)))
+    np.testing.assert_array_equal(enc(x, src_mask=causal(T).tolist()).data, want.data)
 
 
 def test_no_warnings_in_ordinary_use() -> None:

@@ -516,3 +516,49 @@ def test_padding_bad_arguments():
         nn.ZeroPad2d(1.5)
     with pytest.raises(TypeError, match=r"ReflectionPad1d: padding must be .*got \(1, 'a'\)"):
         nn.ReflectionPad1d((1, "a"))
+
+
+def test_area_to_an_empty_size_along_one_axis_while_another_changes():
+    # the empty axis is resampled first (it shrinks most); the other axis then resamples an
+    # empty tensor, which has to keep its shape (a reshape with -1 cannot infer it)
+    for shape, size in [((1, 2, 5, 6), (3, 0)), ((1, 2, 5, 6), (0, 9)),
+                        ((2, 1, 4, 3, 5), (0, 2, 7))]:
+        x = np.random.default_rng(0).normal(size=shape)
+        xc = cr.tensor(x, requires_grad=True)
+        got = F.interpolate(xc, size=size, mode="area")
+        want = TF.interpolate(torch.tensor(x), size=size, mode="area")
+        assert got.shape == tuple(want.shape)
+        got.sum().backward()
+        np.testing.assert_array_equal(xc.grad.data, np.zeros(shape))
+
+
+@pytest.mark.parametrize("sf,exc,match", [
+    (float("nan"), ValueError, r"interpolate: scale_factor must be finite, got nan"),
+    ((float("inf"), 2.0), ValueError, r"interpolate: scale_factor must be finite, got "
+                                      r"\(inf, 2.0\)"),
+    ("2", TypeError, r"interpolate: scale_factor must be a number or a tuple of numbers, "
+                     r"got '2'"),
+])
+def test_interpolate_bad_scale_factor(sf, exc, match):
+    raises_like_torch(lambda: F.interpolate(cr.tensor(X4), scale_factor=sf),
+                      lambda: TF.interpolate(torch.tensor(X4), scale_factor=sf), exc, match)
+
+
+def test_antialias_width_one_is_right_where_torchs_kernel_is_not():
+    # torch's CPU antialias kernel, resampling a (9, 1) image along its height, gives every
+    # output row the first one's value; each column is resampled alike, so the right answer
+    # is a column of the same image two pixels wide (which torch gets right)
+    x = np.arange(9.0).reshape(1, 1, 9, 1)
+    wide = TF.interpolate(torch.tensor(np.repeat(x, 2, axis=3)), size=(2, 2), mode="bilinear",
+                          antialias=True).numpy()[..., :1]
+    torch_narrow = TF.interpolate(torch.tensor(x), size=(2, 1), mode="bilinear",
+                                  antialias=True).numpy()
+    assert torch_narrow[0, 0, 0, 0] == torch_narrow[0, 0, 1, 0]  # (torch's bug)
+    got = F.interpolate(cr.tensor(x), size=(2, 1), mode="bilinear", antialias=True)
+    np.testing.assert_allclose(got.data, wide, rtol=1e-12)
+    # and so through a downscale of both axes, where the width-1 step comes first
+    y = np.random.default_rng(0).normal(size=(1, 2, 9, 6))
+    got = F.interpolate(cr.tensor(y), size=(2, 1), mode="bicubic", antialias=True)
+    step = TF.interpolate(torch.tensor(y), size=(2, 6), mode="bicubic", antialias=True)
+    want = TF.interpolate(step, size=(2, 1), mode="bicubic", antialias=True).numpy()
+    np.testing.assert_allclose(got.data, want, rtol=1e-12)

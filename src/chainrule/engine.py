@@ -339,7 +339,7 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     for a in args:
         if isinstance(a, Tensor):
             if a._view is not None and a._view[3] != version_box(a)[0] and STATE.grad_enabled:
-                _refresh_view(a)  # its base changed in place since its history was made
+                _refresh_view(a, True)  # its base changed in place since its history was made
             arrays.append(a.data)
             if a.requires_grad:
                 needs_grad = True
@@ -497,15 +497,24 @@ def _has_dtype(arrays: list, char: str) -> bool:
     return False
 
 
-def _refresh_view(view: Tensor) -> None:
+def _refresh_view(view: Tensor, used: bool = False) -> None:
     """Make ``view``'s history again from its base, whose history or values changed in place
-    after the view was taken (PyTorch regenerates a view's grad_fn the same way)."""
+    after the view was taken (PyTorch regenerates a view's grad_fn the same way). ``used``:
+    the view is about to be read (not written in place, which keeps its old history in)."""
     base, op, params, _ = view._view  # type: ignore[misc]
     if not np.may_share_memory(view.data, base.data):  # the base's memory was replaced
         view._view = None
         return
+    prev = view.grad_fn
+    if used and prev is not None and prev.hooks and type(prev.hooks[0]) is _Member:
+        # its new history would bypass the group: the module's backward hooks, silently
+        raise ChainruleError(
+            f"a tensor of shape {view.shape} that passed through a module's backward hooks (a "
+            "view of the module's input, or of what its forward returned) is used after its "
+            "base was modified in place; its gradient would not go through the hooks. clone() "
+            "the module's output, or change the tensor out of place")
     r = apply(op, base, **params)
-    prev, node = view.grad_fn, r.grad_fn
+    node = r.grad_fn
     if prev is not None and prev.retain is not None and node is not None:
         node.retain, node.grad_dtype, prev.retain = prev.retain, prev.grad_dtype, None
     view.grad_fn, view.requires_grad, view._tangents = node, r.requires_grad, r._tangents
@@ -687,7 +696,7 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
         stop = {t.grad_fn for t in targets if t.grad_fn is not None}
     for r, g in zip(roots, root_grads):
         if r._view is not None and r._view[3] != version_box(r)[0] and STATE.grad_enabled:
-            _refresh_view(r)  # a view whose base changed in place since it was taken
+            _refresh_view(r, True)  # a view whose base changed in place since it was taken
         if r.requires_grad:
             key: Any = r.grad_fn if r.grad_fn is not None else r
             prev = grads.get(key)
@@ -704,10 +713,17 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
     else:
         # Only the nodes leading to a target run: search the graph first, then prune.
         many = len(targets) > 1  # one may lie behind another
-        order = _topological_order(root_nodes, stop, many)
-        order = _leading_to(order, stop, {id(t) for t in targets if t.grad_fn is None})
-        if GradGroup.made:  # a group's members must come in a row, as the heap walk has them
-            order.sort(key=_minus_seq)
+        reachable = _topological_order(root_nodes, stop, many)
+        leaves = {id(t) for t in targets if t.grad_fn is None}
+        order = _leading_to(reachable, stop, leaves)
+        if GradGroup.made:
+            # A group that runs sees the whole gradient of each member, as backward() has it:
+            # the nodes leading to its other members run too (which may bring in more groups).
+            extra: set[Node] = set()
+            while more := _group_members(order).difference(order, extra):
+                extra |= more
+                order = _leading_to(reachable, stop | extra, leaves)
+            order.sort(key=_minus_seq)  # a group's members must come in a row, as in the heap
     captured: dict[Node, Any] = {}  # gradients of target nodes that also run
 
     prev_enabled, prev_walk = STATE.grad_enabled, STATE.walk
@@ -750,6 +766,16 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
 
 def _minus_seq(node: Node) -> int:
     return -node.seq
+
+
+def _group_members(order: list[Node]) -> set[Node]:
+    """The member nodes of the GradGroups that have a member in ``order``."""
+    groups: dict[int, GradGroup] = {}
+    for node in order:
+        hooks = node.hooks
+        if hooks and type(mark := hooks[0]) is _Member:
+            groups[id(mark.group)] = mark.group
+    return {n for group in groups.values() for n in group.members()}
 
 
 def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
@@ -830,13 +856,22 @@ def _apply_hook(hook: Callable, g: Any, create_graph: bool) -> Any:
 
 def _run_tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
     """Hooks registered on a non-leaf tensor see (and may replace) its gradient; after
-    ``retain_grad()`` its ``.grad`` accumulates it, as a leaf's does."""
+    ``retain_grad()`` its ``.grad`` accumulates it, as a leaf's does. A GradGroup member's
+    node hands over to its group, which runs them."""
+    hooks = node.hooks
+    if hooks and type(hooks[0]) is _Member:
+        return hooks[0].group.reached(hooks[0].i, node, g, create_graph)
+    return _tensor_hooks(node, g, create_graph)
+
+
+def _tensor_hooks(node: Node, g: Any, create_graph: bool) -> Any:
     dtype = node.grad_dtype
     if dtype is not None and _dtype_of(g) != dtype:
         g = _cast(g, dtype)
     if node.hooks:
         for hook in node.hooks:
-            g = _apply_hook(hook, g, create_graph)
+            if type(hook) is not _Member:
+                g = _apply_hook(hook, g, create_graph)
     if node.retain is not None:
         t = node.retain()
         if t is not None:
@@ -991,17 +1026,20 @@ class GradGroup:
     :meth:`join` passes each tensor through an identity node, all made in a row, so no other
     node's sequence number falls between theirs. The consumers of those tensors are made
     later, and the walk runs nodes by decreasing sequence number, so when it reaches the first
-    member, every gradient bound for any member has arrived: the callback gets them all from
-    the walk's table (None for a member no gradient reached) and its replacements go back
-    there before any member passes its gradient on.
+    member, every gradient bound for any member has arrived: each member's own tensor hooks
+    and ``retain_grad()`` see its gradient then (as PyTorch runs them all before its single
+    node), the callback sees the results (None for a member no gradient reached), and what it
+    returns is what each member passes on when the walk reaches it.
     """
 
     made = False  # set once any group exists: the walk towards targets then sorts its order
 
     def __init__(self, callback: Callable[[tuple], Sequence | None]) -> None:
         self.callback = callback
-        self.nodes: list[Node | None] = []
+        # weak: a member node holds the group (in its hooks), which must not keep it alive
+        self.nodes: list[weakref.ref | None] = []
         self.fired = -1  # the number of the walk in which the callback last ran
+        self.passed: list[Any] = []  # what each member passes on in that walk
 
     def join(self, tensors: Sequence[Tensor]) -> list[Tensor]:
         """The members: ``tensors`` passed through identity nodes (those needing no gradient
@@ -1014,34 +1052,38 @@ class GradGroup:
             m = identity(t) if t.requires_grad else t
             node = m.grad_fn if t.requires_grad else None
             if node is not None:
-                node.hooks = [functools.partial(self._reached, i)]
+                node.hooks = [_Member(self, i)]
                 node.grad_dtype = t.data.dtype
-            self.nodes.append(node)
+            self.nodes.append(None if node is None else weakref.ref(node))
             members.append(m)
         return members
 
-    def _reached(self, i: int, g: Tensor) -> Tensor | None:
-        """Member ``i``'s hook: the first member reached runs the callback for all."""
+    def members(self) -> list[Node]:
+        return [n for n in (r() for r in self.nodes if r is not None) if n is not None]
+
+    def reached(self, i: int, node: Node, g: Any, create_graph: bool) -> Any:
+        """The gradient member ``i`` (``node``) passes on, given the ``g`` it received; the
+        first member the walk reaches runs the callback for all."""
         walk_state = STATE.walk
-        if walk_state is None or walk_state[0] == self.fired:
-            return None
+        if walk_state is None:  # (not in a walk: no group to see)
+            return _tensor_hooks(node, g, create_graph)
+        if walk_state[0] == self.fired:
+            passed = self.passed[i]
+            return g if passed is None else passed
         self.fired, table = walk_state
-        create_graph = STATE.grad_enabled  # (the walk records the backward only then)
-        grads = []
-        for j, node in enumerate(self.nodes):
-            v = g if j == i else None if node is None else table.get(node)
-            if v is not None and node is not None and node.grad_dtype is not None \
-                    and _dtype_of(v) != node.grad_dtype:
-                v = _cast(v, node.grad_dtype)
-            grads.append(None if v is None else _as_tensor(v))
-        new = self.callback(tuple(grads))
-        if new is None:
-            return None
-        mine = None
-        for j, (node, old, rep) in enumerate(zip(self.nodes, grads, new)):
+        seen = []
+        for j, ref in enumerate(self.nodes):
+            member = node if j == i else None if ref is None else ref()
+            v = g if j == i else None if member is None else table.get(member)
+            seen.append(None if v is None or member is None
+                        else _tensor_hooks(member, v, create_graph))
+        grads = tuple(None if v is None else _as_tensor(v) for v in seen)
+        self.passed = seen
+        new = self.callback(grads)
+        for j, (old, rep) in enumerate(zip(grads, new or ())):
             if rep is None or rep is old:
                 continue
-            if node is None or old is None:
+            if old is None:
                 raise ChainruleError(f"a backward hook returned a gradient for position {j}, "
                                      "which receives none (None there: it does not require "
                                      "grad, or no gradient reached it)")
@@ -1050,8 +1092,16 @@ class GradGroup:
                 raise ChainruleError(f"a backward hook returned {got} at position {j}, where "
                                      f"the gradient is a tensor of shape {old.shape}; return "
                                      "a tensor of that shape, or None to keep it")
-            if j == i:
-                mine = rep
-            else:
-                table[node] = rep if create_graph else rep.data
-        return mine
+            seen[j] = rep if create_graph else rep.data
+        return seen[i]
+
+
+class _Member:
+    """The first hook of a group member's node: it marks the node as member ``i`` of
+    ``group`` (see :func:`_run_tensor_hooks`), and goes when hooks are cleared, as by
+    ``explain()``."""
+
+    __slots__ = ("group", "i")
+
+    def __init__(self, group: GradGroup, i: int) -> None:
+        self.group, self.i = group, i

@@ -184,8 +184,9 @@ def _geometry(x_shape: tuple, k: tuple, s: tuple, p: tuple, d: tuple, groups: in
     sp = x_shape[2:]
     out = tuple(conv_out_size(L, kk, ss, pp, dd) for L, kk, ss, pp, dd in zip(sp, k, s, p, d))
     if any(o <= 0 for o in out):
-        raise OpError(f"conv: the input's spatial size {sp} is too small for kernel {k} with "
-                      f"padding {p} and dilation {d}; pad the input or use a smaller kernel")
+        raise OpError(f"conv{len(k)}d: the input's spatial size {sp} is too small for kernel "
+                      f"{k} with padding {p} and dilation {d} (it would give an output of "
+                      f"size {out}); pad the input or use a smaller kernel")
     bm = _batch_major(x_shape[0], math.prod(out), groups)
     wide = None
     if not bm and len(k) > 1 and all(ss == 1 for ss in s):
@@ -1014,7 +1015,22 @@ def _max_pool_search(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, ceil
             idx += mask.view(np.int8).astype(itype, copy=False) * (itype(j) - idx)
         np.maximum(out, v, out=out)
     assert out is not None
+    if idx is not None and out.dtype.kind == "f":
+        _mend_nan_argmax(out, idx, xp, k, out_sp, s, d)
     return out, idx
+
+
+def _mend_nan_argmax(out: np.ndarray, idx: np.ndarray, xp: np.ndarray, k: tuple, out_sp: tuple,
+                     s: tuple, d: tuple) -> None:
+    """Point the argmax of each window whose maximum is NaN at the window's last NaN, as
+    PyTorch (its scan takes every NaN it meets). ``np.greater`` never picks a NaN, so the
+    search alone would keep the best number before it; this pass costs one ``isnan`` of the
+    output when there is no NaN."""
+    nan_out = np.isnan(out)
+    if not nan_out.any():
+        return
+    for j, offs in enumerate(itertools.product(*(range(a) for a in k))):
+        idx[nan_out & np.isnan(_offset_view(xp, offs, out_sp, s, d))] = j
 
 
 def max_pool_argmax(out: Any, x: Any, nd: int, kernel_size: Any, stride: Any = None,
@@ -1075,9 +1091,11 @@ def _make_max_pool_ops(nd: int) -> tuple[Op, Op, Op]:
         tiles = _tiles(x.shape[x.ndim - nd:], k, s, p, d, ceil_mode)
         if tiles is not None and x.dtype.kind == "f":
             out, bits = _max_pool_tiles(x, k, tiles)
-            if STATE.grad_enabled:
+            if not STATE.grad_enabled:
+                return out
+            if not np.isnan(out).any():  # (a NaN's argmax is the search's, which mends it)
                 _remember(out, ("tiles",) + bits)
-            return out
+                return out
         out, idx = _max_pool_search(x, k, s, p, d, ceil_mode, want_index=STATE.grad_enabled)
         if idx is not None:
             _remember(out, idx)

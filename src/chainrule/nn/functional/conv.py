@@ -60,16 +60,27 @@ def pad_nd(input: Any, pads: Sequence[tuple[int, int]], mode: str = "constant",
         return F.pad(input, flat, value=value)
     out = input
     nd = len(pads)
+    if mode != "circular":
+        # PyTorch refuses a negative size, and a result empty in every padded dim (not one
+        # empty in some of them only)
+        sizes = [n + lo + hi for n, (lo, hi) in zip(shape_of(input)[ndim_of(input) - nd:], pads)]
+        empty = all(size <= 0 for size in sizes)
+        bad = next((k for k, size in enumerate(sizes) if size < 0 or empty), None)
+        if bad is not None:
+            (lo, hi), size = pads[bad], sizes[bad]
+            n = size - lo - hi
+            raise ValueError(
+                f"pad: {mode} padding ({lo}, {hi}) removes more than the {n} elements of a "
+                f"dimension (its size would be {size})" if size < 0 else
+                f"pad: {mode} padding ({lo}, {hi}) leaves nothing of a dimension of size {n}"
+                + (", nor do the other padded dims keep an element (one of them must, as in "
+                   "PyTorch)" if nd > 1 else ""))
     for k, (lo, hi) in enumerate(pads):
         if not lo and not hi:
             continue
         dim = ndim_of(out) - nd + k
         n = shape_of(out)[dim]
         idx = np.arange(-lo, n + hi)
-        if mode != "circular" and n + lo + hi <= 0:  # (PyTorch refuses an empty result too)
-            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) leaves nothing of a dimension "
-                             f"of size {n} (the output would have size {n + lo + hi}); the "
-                             "pads may crop at most size - 1 elements")
         if mode == "reflect":
             if lo >= n or hi >= n:
                 raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ... import functional as F
-from ...ops import elementwise as E
 from ...tensor import Tensor
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
@@ -20,11 +19,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> Tensor:
-    """``‖x1 - x2 + ε‖_p`` along the last dim."""
-    d = x1 - x2 + eps
-    if p == 2.0:
-        return E.sqrt(F.sum(d * d, dim=-1, keepdim=keepdim))
-    return F.norm(d, p, -1, keepdim=keepdim)
+    """``‖x1 - x2 + ε‖_p`` along the last dim. A zero distance (``eps=0``, equal points) has
+    gradient 0, as PyTorch's norm (not the NaN of ``sqrt`` at 0)."""
+    return F.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:

@@ -500,8 +500,11 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     n, c = x.shape
     t = _class_indices(target, name)
     batched = input.ndim == 2
-    want = (n,) if batched else "() or (1,)"  # unbatched: one index, 0-d or not (as PyTorch)
-    if t.shape != (n,) if batched else t.ndim > 1 or t.size != 1:
+    if batched:
+        want, fits = f"{(n,)}", t.shape == (n,)
+    else:  # one index, 0-d or not (as PyTorch)
+        want, fits = "() or (1,)", t.ndim <= 1 and t.size == 1
+    if not fits:
         raise ValueError(f"{name}: expected a target of shape {want} (one class index per "
                          f"sample) for an input of shape {input.shape}, got {t.shape}")
     t = t.reshape(n)
@@ -572,8 +575,9 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | N
     z = (1.0 - F.index_select(flat, 0, pair_row * c + pair_target)) + F.index_select(
         flat, 0, pair_row * c + pair_other)
     h = F.where(z.data > 0, z, 0.0)
-    zeros = F.sum(F.where(np.zeros(x.shape, dtype=bool), x, 0.0), dim=1)  # (in the graph
-    # even without pairs: then a zero gradient, as PyTorch; no 0·inf NaN)
+    # the per-row sums start from zeros that are in x's graph, so that a batch without any
+    # (target, non-target) pair still has a (zero) gradient, as PyTorch
+    zeros = F.sum(F.where(np.zeros(x.shape, dtype=bool), x, 0.0), dim=1)
     loss = F.scatter_add(zeros, 0, pair_row, h) / c
     if input.ndim < 2:
         loss = F.reshape(loss, ())
@@ -717,14 +721,19 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     skip = (s_idx % 2 == 1) & (s_idx >= 3)  # label to label, over a blank, if they differ
     skip = skip & (ext != np.roll(ext, 2, axis=1))
     lp_ext = F.take_along_dim(lp, np.broadcast_to(ext, (steps, n, states)), dim=2)
-    neg = np.full((n, 1), -math.inf, dtype=lp.dtype)
-    neg2 = np.full((n, 2), -math.inf, dtype=lp.dtype)
+    before = np.full((n, 2), -math.inf, dtype=lp.dtype)  # (no state before the first)
+
+    def shifted(a: Tensor, by: int) -> Tensor:
+        """``a`` moved ``by`` states on: entry s holds a[s - by] (-inf before the first)."""
+        return F.cat([before[:, :by], a], 1)[:, :states]
+
     alpha = F.where(s_idx < 2, lp_ext[0], -math.inf)
     for t in range(1, steps):
         if not (il > t).any():
             break
-        terms = [alpha, F.cat([neg, alpha[:, :-1]], 1),
-                 F.where(skip, F.cat([neg2, alpha[:, :-2]], 1), -math.inf)]
+        terms = [alpha, shifted(alpha, 1)]  # stay, or come from the state before
+        if skip.any():
+            terms.append(F.where(skip, shifted(alpha, 2), -math.inf))
         new = _log_add(terms) + lp_ext[t]
         alpha = F.where((il > t)[:, None], new, alpha)  # a finished sample keeps its alpha
     last = 2 * tl  # the final blank; the final label is just before it

@@ -204,11 +204,12 @@ def _move(x: Any, axis: int, fn: Callable[[Any], Any], n_out: int) -> Any:
     """Apply ``fn`` (acting on the last axis of a 2-D or 3-D view) along ``axis``."""
     shape = shape_of(x)
     n_in = shape[axis]
-    trail = math.prod(shape[axis + 1:])
+    lead, trail = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    # (sizes, not -1: an empty tensor's cannot be inferred)
     if trail == 1:
-        y = fn(F.reshape(x, (-1, n_in)))
+        y = fn(F.reshape(x, (lead, n_in)))
     else:
-        y = fn(F.reshape(x, (-1, n_in, trail)))
+        y = fn(F.reshape(x, (lead, n_in, trail)))
     return F.reshape(y, shape[:axis] + (n_out,) + shape[axis + 1:])
 
 
@@ -329,6 +330,12 @@ def _is_int(v: Any) -> bool:
         isinstance(v, Tensor) and v.ndim == 0 and np.dtype(v.dtype).kind in "iu")
 
 
+def _is_real(v: Any) -> bool:
+    if isinstance(v, Tensor):
+        return v.ndim == 0 and np.dtype(v.dtype).kind in "iuf"
+    return isinstance(v, (int, float, np.integer, np.floating))
+
+
 def _sizes(input: Any, size: Any, scale_factor: Any, recompute_scale_factor: Any
            ) -> tuple[list[int], list[float | None]]:
     """PyTorch's rules for the output size and the scale each axis's indices use."""
@@ -370,9 +377,15 @@ def _sizes(input: Any, size: Any, scale_factor: Any, recompute_scale_factor: Any
                 f"dimensions, but got input with spatial dimensions of {list(shape[2:])} and "
                 f"scale_factor {scale_factor!r}; give the input as (N, C, d1, ..., dK) and "
                 f"the scale_factor as (s1, ..., sK)")
-        factors = [float(s) for s in scale_factor]
+        given = list(scale_factor)
     else:
-        factors = [float(scale_factor)] * dim
+        given = [scale_factor] * dim
+    if not all(_is_real(s) for s in given):
+        raise TypeError(f"interpolate: scale_factor must be a number or a tuple of numbers, "
+                        f"got {scale_factor!r}")
+    factors = [float(s) for s in given]
+    if not all(math.isfinite(s) for s in factors):
+        raise ValueError(f"interpolate: scale_factor must be finite, got {scale_factor!r}")
     out = [int(float(n) * s) for n, s in zip(shape[2:], factors)]  # truncation, as PyTorch
     scales = [None] * dim if recompute_scale_factor else list(factors)
     return out, scales
@@ -409,10 +422,26 @@ def interpolate(input: Tensor, size: _IntOr | None = None, scale_factor: _FloatO
             raise ValueError(f"interpolate: align_corners option can only be set with the "
                              f"interpolating modes: linear | bilinear | bicubic | trilinear "
                              f"(got align_corners={align_corners!r} with mode={mode!r})")
-    elif align_corners is None:
-        align_corners = False
     out, scales = _sizes(input, size, scale_factor, recompute_scale_factor)
-    nd = ndim_of(input)
+    x: Any = input if isinstance(input, Tensor) else as_tensor(input)
+    _check_input(x, mode, out, antialias)
+    shape = shape_of(x)
+    opm = _opmath(x.dtype)
+    fast = _fast_nearest(out)
+    # a non-finite input takes the gather path, so an inf or nan spreads as in PyTorch
+    finite = mode in ("nearest", "nearest-exact") or bool(np.isfinite(x.data).all())
+    # the axes that shrink most go first, so later steps work on less data
+    order = sorted(range(len(out)), key=lambda k: out[k] / shape[2 + k])
+    y = x
+    for k in order:
+        y = _resample_axis(y, 2 + k, out[k], scales[k], mode, bool(align_corners), antialias,
+                           opm, fast, finite)
+    return F.clone(y) if y is x else y
+
+
+def _check_input(x: Tensor, mode: str, out: list[int], antialias: bool) -> None:
+    """The mode fits the input's rank and dtype, and the sizes are positive."""
+    nd, shape = ndim_of(x), shape_of(x)
     if antialias and not (mode in ("bilinear", "bicubic") and nd == 4):
         raise ValueError(f"interpolate: the antialias option is restricted to the bilinear "
                          f"and bicubic modes and requires a 4-D input (got mode={mode!r} and "
@@ -422,56 +451,44 @@ def interpolate(input: Tensor, size: _IntOr | None = None, scale_factor: _FloatO
                                   f"{mode!r}")
     if nd not in (3, 4, 5):
         raise NotImplementedError(f"interpolate: only 3-D, 4-D and 5-D inputs (N, C, *spatial) "
-                                  f"are supported, got a {nd}-D input of shape "
-                                  f"{shape_of(input)} (add a batch dim with unsqueeze(0))")
+                                  f"are supported, got a {nd}-D input of shape {shape} (add a "
+                                  f"batch dim with unsqueeze(0))")
     want = _MODE_DIMS.get(mode)
     if want is not None and nd - 2 != want:
-        raise NotImplementedError(f"interpolate: got a {nd}-D input of shape "
-                                  f"{shape_of(input)}, but {mode} mode needs a {want + 2}-D "
-                                  f"input")
-    shape = shape_of(input)
+        raise NotImplementedError(f"interpolate: got a {nd}-D input of shape {shape}, but "
+                                  f"{mode} mode needs a {want + 2}-D input")
     if any(n <= 0 for n in shape[2:]) or any(o < (mode != "area") for o in out):
         raise ValueError(f"interpolate: input and output sizes should be greater than 0, but "
                          f"got input spatial size {tuple(shape[2:])} and output size "
                          f"{tuple(out)}")
-    dtype = np.dtype(getattr(input, "dtype", np.float64))
-    if mode not in ("nearest", "nearest-exact") and dtype.kind != "f":
+    if mode not in ("nearest", "nearest-exact") and np.dtype(x.dtype).kind != "f":
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, "
-                                  f"got {dtype}; convert it with .float() or .double()")
-    opm = _opmath(dtype)
-    x: Any = input if isinstance(input, Tensor) else as_tensor(input)
-    nearest = mode in ("nearest", "nearest-exact")
-    fast = _fast_nearest(out)
-    # the axes that shrink most go first, so later steps work on less data
-    order = sorted(range(len(out)), key=lambda k: out[k] / shape[2 + k])
-    # a non-finite input takes the gather path, so an inf or nan spreads as in PyTorch
-    finite = nearest or bool(np.isfinite(x.data).all())
-    changed = False
-    for k in order:
-        axis, n_in, n_out, s = 2 + k, shape[2 + k], out[k], scales[k]
-        if nearest:
-            idx = _nearest_index(n_in, n_out, s, mode == "nearest-exact", opm, fast)
-            y = _nearest(x, axis, idx)
-        elif n_out == 0:  # (area only: adaptive pooling to nothing, as PyTorch)
-            y = x[(slice(None),) * axis + (slice(0, 0),)]
-        elif antialias and n_out == n_in:
-            y = x  # PyTorch's antialiased forward leaves an axis of unchanged size alone
-        else:
-            if antialias:
-                taps = _aa_taps(n_in, n_out, s, bool(align_corners), mode == "bicubic", opm)
-            elif mode == "area":
-                taps = _area_taps(n_in, n_out, opm)
-            elif mode == "bicubic":
-                taps = _cubic_taps(n_in, n_out, s, bool(align_corners), opm)
-            else:
-                taps = _linear_taps(n_in, n_out, s, bool(align_corners), opm)
-            if finite and _is_copy(taps, n_in):
-                y = x
-            else:
-                y = _weighted(x, axis, taps, finite)
-        changed = changed or y is not x
-        x = y
-    return x if changed else F.clone(x)
+                                  f"got {x.dtype}; convert it with .float() or .double()")
+
+
+def _resample_axis(x: Any, axis: int, n_out: int, scale: float | None, mode: str,
+                   align_corners: bool, antialias: bool, opm: type, fast: bool,
+                   finite: bool) -> Any:
+    """``x`` resampled to ``n_out`` entries along ``axis`` (``x`` itself if unchanged)."""
+    n_in = shape_of(x)[axis]
+    if mode in ("nearest", "nearest-exact"):
+        return _nearest(x, axis, _nearest_index(n_in, n_out, scale, mode == "nearest-exact",
+                                                opm, fast))
+    if n_out == 0:  # (area only: adaptive pooling to nothing, as PyTorch)
+        return x[(slice(None),) * axis + (slice(0, 0),)]
+    if antialias and n_out == n_in:
+        return x  # PyTorch's antialiased forward leaves an axis of unchanged size alone
+    if antialias:
+        taps = _aa_taps(n_in, n_out, scale, align_corners, mode == "bicubic", opm)
+    elif mode == "area":
+        taps = _area_taps(n_in, n_out, opm)
+    elif mode == "bicubic":
+        taps = _cubic_taps(n_in, n_out, scale, align_corners, opm)
+    else:
+        taps = _linear_taps(n_in, n_out, scale, align_corners, opm)
+    if finite and _is_copy(taps, n_in):
+        return x
+    return _weighted(x, axis, taps, finite)
 
 
 def upsample(input: Tensor, size: _IntOr | None = None, scale_factor: _FloatOr | None = None,

@@ -700,7 +700,9 @@ class _BackwardHooks:
         self.module = module
         self.n_inputs = 0
         self.inputs_tracked = False  # did an input require grad (an input group exists)?
-        self.grad_output: tuple = ()
+        # Set by the pre-hooks' group, taken by the hooks' group: None when no gradient came
+        # through the outputs since (double backward reaches the inputs alone: no hook then)
+        self.grad_output: tuple | None = None
 
     def wrap_inputs(self, args: tuple) -> tuple:
         self.n_inputs = len(args)
@@ -731,8 +733,9 @@ class _BackwardHooks:
             res = hook(self.module, grad_output)
             if res is not None:
                 grad_output = _checked(res, n, "pre hook", "grad_output")
-        self.grad_output = grad_output
-        if not self.inputs_tracked:  # no input gradient will come: the hooks run now
+        if self.inputs_tracked:
+            self.grad_output = grad_output
+        else:  # no input gradient will come: the hooks run now
             grad_input = (None,) * self.n_inputs
             for hook in list(self.module._backward_hooks.values()):
                 res = hook(self.module, grad_input, grad_output)
@@ -744,9 +747,12 @@ class _BackwardHooks:
         return [grad_output[i] for i in where]
 
     def _input_grads(self, where: list[int], grads: tuple) -> list | None:
+        grad_output, self.grad_output = self.grad_output, None
+        if grad_output is None:
+            return None
         grad_input = _spread(where, grads, self.n_inputs)
         for hook in list(self.module._backward_hooks.values()):
-            res = hook(self.module, grad_input, self.grad_output)
+            res = hook(self.module, grad_input, grad_output)
             if res is not None:
                 grad_input = _checked(res, self.n_inputs, "hook", "grad_input")
         return [grad_input[i] for i in where]

@@ -52,7 +52,10 @@ def _ntuple(padding: Any, n: int, who: str) -> tuple[int, ...]:
 class _PadNd(Module):
     _nd = 1
     _mode = "constant"
-    _least = 1  # the smallest output size PyTorch allows along a padded dim
+    # The smallest output size allowed along a padded dim. (PyTorch's 2-D and 3-D reflection
+    # and replication kernels need only one padded dim to be non-empty; an empty one is
+    # refused here, as the 1-D kernels refuse it, and reflection's gradient then is garbage.)
+    _least = 1
 
     def __init__(self, padding: _IntOr) -> None:
         super().__init__()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 
@@ -69,6 +69,25 @@ def _mask_dtype(mask: Any) -> np.dtype | None:
     return None if mask is None else _as_tensor(mask).dtype
 
 
+@overload
+def _check_mask_dtype(mask: None, name: str, who: str) -> None: ...
+
+
+@overload
+def _check_mask_dtype(mask: Any, name: str, who: str) -> Tensor: ...
+
+
+def _check_mask_dtype(mask: Any, name: str, who: str) -> Tensor | None:
+    """``mask`` as a Tensor (None stays None), if it is bool or floating."""
+    if mask is None:
+        return None
+    m = _as_tensor(mask)
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        raise TypeError(f"{who}: {name} must be bool (True = masked out) or floating (added "
+                        f"to the attention scores), got {m.dtype}")
+    return m
+
+
 def _canonical_mask(mask: Any, name: str, other: Any, other_name: str, dtype: np.dtype,
                     who: str, check_other: bool = True) -> Tensor | None:
     """PyTorch's ``F._canonical_mask``: a bool mask (True = masked out) becomes a float mask
@@ -76,10 +95,7 @@ def _canonical_mask(mask: Any, name: str, other: Any, other_name: str, dtype: np
     beside a float one is deprecated in PyTorch (a warning), and works."""
     if mask is None:
         return None
-    m = _as_tensor(mask)
-    if m.dtype != np.bool_ and m.dtype.kind != "f":
-        raise TypeError(f"{who}: {name} must be bool (True = masked out) or floating (added "
-                        f"to the attention scores), got {m.dtype}")
+    m = _check_mask_dtype(mask, name, who)
     if check_other:
         _warn_mismatch(m, name, other, other_name, stacklevel=5)
     if m.dtype == np.bool_:
@@ -315,10 +331,13 @@ class TransformerDecoderLayer(Module):
             raise ValueError(f"{who}: tgt {tuple(tgt.shape)} and memory {tuple(memory.shape)} "
                              f"have different batch sizes {n} and {nm} "
                              f"(batch_first={attn.batch_first})")
-        for m, name in ((tgt_mask, "tgt_mask"), (memory_mask, "memory_mask"),
-                        (tgt_key_padding_mask, "tgt_key_padding_mask"),
-                        (memory_key_padding_mask, "memory_key_padding_mask")):
-            _canonical_mask(m, name, None, "", tgt.dtype, who, check_other=False)
+        # (bool masks stay bool: MultiheadAttention converts them, and warns as PyTorch's)
+        tgt_mask = _check_mask_dtype(tgt_mask, "tgt_mask", who)
+        memory_mask = _check_mask_dtype(memory_mask, "memory_mask", who)
+        tgt_key_padding_mask = _check_mask_dtype(tgt_key_padding_mask, "tgt_key_padding_mask",
+                                                 who)
+        memory_key_padding_mask = _check_mask_dtype(memory_key_padding_mask,
+                                                    "memory_key_padding_mask", who)
         # PyTorch's MultiheadAttention warns about a bool mask beside a float one.
         _warn_mismatch(tgt_key_padding_mask, "key_padding_mask", tgt_mask, "attn_mask")
         _warn_mismatch(memory_key_padding_mask, "key_padding_mask", memory_mask, "attn_mask")
@@ -357,6 +376,15 @@ class TransformerDecoderLayer(Module):
         return self.dropout3(x)
 
 
+def _first_layer(stack: TransformerEncoder | TransformerDecoder) -> Module:
+    """The stack's first layer, which tells its layout (``batch_first``, ``d_model``)."""
+    layers = stack.layers
+    if len(layers) == 0:
+        raise ValueError(f"{type(stack).__name__}: has no layers (num_layers=0); build it "
+                         f"with num_layers >= 1")
+    return layers[0]
+
+
 def _nested_path_ok(layer: Module) -> bool:
     """PyTorch's conditions (TransformerEncoder.__init__) for its nested-tensor fast path."""
     if not isinstance(layer, TransformerEncoderLayer):
@@ -372,15 +400,24 @@ def _left_aligned(padded: np.ndarray) -> bool:
     return bool((np.diff(padded.astype(np.int8), axis=-1) >= 0).all())
 
 
+def _first_kept(padded: np.ndarray) -> np.ndarray:
+    """The padding PyTorch's nested tensor assumes without ``mask_check``: each row keeps its
+    first k positions, k being how many the mask keeps (wherever they are)."""
+    kept = (~padded).sum(-1, keepdims=True)
+    return np.arange(padded.shape[-1]) >= kept
+
+
 class TransformerEncoder(Module):
     """``num_layers`` deep copies of ``encoder_layer`` applied in turn, then ``norm`` (if
     given). ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``; with
     ``is_causal=None`` a ``mask`` equal to the causal mask is detected, as in PyTorch.
 
-    ``enable_nested_tensor`` and ``mask_check`` are accepted for compatibility. PyTorch's
-    nested-tensor path (evaluation mode, no gradient recorded, a left-aligned key padding
-    mask and no ``mask``) returns zeros at padded positions (before ``norm``); that is
-    reproduced, so outputs match PyTorch's everywhere.
+    PyTorch's nested-tensor path (``enable_nested_tensor``, evaluation mode, no gradient
+    recorded, a key padding mask and no ``mask``) drops the padded positions and returns zeros
+    there (before ``norm``); that is reproduced, so outputs match PyTorch's. The key padding
+    mask must then be left-aligned (kept positions first), else the path is not taken; with
+    ``mask_check=False`` that is not checked, and each row keeps its first k positions, k
+    being how many the mask keeps, as in PyTorch.
 
     >>> import chainrule as cr
     >>> layer = cr.nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
@@ -407,14 +444,17 @@ class TransformerEncoder(Module):
                 src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
         who = type(self).__name__
-        first = self.layers[0]
-        attn = first.self_attn
+        attn = _first_layer(self).self_attn
         batch_first = attn.batch_first
         _check_input(who, "src", src, attn.embed_dim, batch_first)
         kpm = _canonical_mask(src_key_padding_mask, "src_key_padding_mask", mask, "mask",
                               src.dtype, who)
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, who, check_other=False)
         padded = self._nested_padding(src, mask, kpm)
+        if padded is not None:
+            # the nested tensor drops the padded positions: a float mask's other values are
+            # not added to the scores, as they would be with the mask
+            kpm = Tensor._make(np.where(padded, -np.inf, 0.0).astype(src.dtype))
         _, seq_len = _batch_len(src, batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
         output = src
@@ -440,7 +480,9 @@ class TransformerEncoder(Module):
                 p.requires_grad for p in first.parameters())):
             return None
         padded = kpm.data != 0  # PyTorch keeps the positions where the float mask is 0
-        return padded if _left_aligned(padded) else None
+        if _left_aligned(padded):
+            return padded
+        return None if self.mask_check else _first_kept(padded)
 
 
 class TransformerDecoder(Module):
@@ -471,7 +513,7 @@ class TransformerDecoder(Module):
                 tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None,
                 tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Tensor:
-        attn = self.layers[0].self_attn
+        attn = _first_layer(self).self_attn
         _check_input(type(self).__name__, "tgt", tgt, attn.embed_dim, attn.batch_first)
         _, seq_len = _batch_len(tgt, attn.batch_first)
         tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, seq_len)
@@ -545,9 +587,12 @@ class Transformer(Module):
         who = type(self).__name__
         _check_input(who, "src", src, self.d_model, self.batch_first)
         _check_input(who, "tgt", tgt, self.d_model, self.batch_first)
+        if src.ndim != tgt.ndim:
+            raise ValueError(f"{who}: src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must "
+                             f"both be batched (3-D) or both unbatched (2-D)")
         if src.ndim == 3:
             b = 0 if self.batch_first else 1
-            if tgt.ndim != 3 or src.shape[b] != tgt.shape[b]:
+            if src.shape[b] != tgt.shape[b]:
                 raise ValueError(f"{who}: the batch sizes of src {tuple(src.shape)} and tgt "
                                  f"{tuple(tgt.shape)} must be equal (dim {b}, "
                                  f"batch_first={self.batch_first})")
