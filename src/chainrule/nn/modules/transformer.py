@@ -56,6 +56,19 @@ def _get_activation_fn(activation: str, who: str) -> Callable[[Tensor], Tensor]:
                      f"not {activation!r}")
 
 
+def _checked_layer_args(who: str, d_model: int, nhead: int,
+                        activation: Activation) -> Callable[[Tensor], Tensor]:
+    """A layer's activation as a function, after checking it and the head split."""
+    if nhead <= 0 or d_model % nhead:
+        raise ValueError(f"{who}: d_model ({d_model}) must be divisible by nhead ({nhead})")
+    if isinstance(activation, str):
+        return _get_activation_fn(activation, who)
+    if not callable(activation):
+        raise TypeError(f"{who}: activation should be 'relu', 'gelu' or a callable, got "
+                        f"{type(activation).__name__}")
+    return activation
+
+
 def _get_clones(module: Module, n: int) -> ModuleList:
     # Independent copies that start equal to ``module`` (PyTorch's _get_clones).
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
@@ -207,9 +220,7 @@ class TransformerEncoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        who = type(self).__name__
-        if nhead <= 0 or d_model % nhead:
-            raise ValueError(f"{who}: d_model ({d_model}) must be divisible by nhead ({nhead})")
+        activation = _checked_layer_args(type(self).__name__, d_model, nhead, activation)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
@@ -220,11 +231,6 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation, who)
-        elif not callable(activation):
-            raise TypeError(f"{who}: activation should be 'relu', 'gelu' or a callable, got "
-                            f"{type(activation).__name__}")
         # PyTorch's flag (1 relu, 2 gelu): it decides whether TransformerEncoder may take
         # its nested-tensor path, whose only visible effect is emulated there.
         if activation is F.relu or activation is CF.relu or isinstance(activation, ReLU):
@@ -288,9 +294,7 @@ class TransformerDecoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        who = type(self).__name__
-        if nhead <= 0 or d_model % nhead:
-            raise ValueError(f"{who}: d_model ({d_model}) must be divisible by nhead ({nhead})")
+        activation = _checked_layer_args(type(self).__name__, d_model, nhead, activation)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
                                             batch_first=batch_first, bias=bias, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
@@ -306,11 +310,6 @@ class TransformerDecoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation, who)
-        elif not callable(activation):
-            raise TypeError(f"{who}: activation should be 'relu', 'gelu' or a callable, got "
-                            f"{type(activation).__name__}")
         self.activation = activation
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
