@@ -1,7 +1,4 @@
-"""Gradient clipping and flattening parameters into one vector.
-
-``cr.nn.utils.GradientMonitor`` is imported lazily from ``chainrule.diagnostics``.
-"""
+"""Gradient clipping and flattening parameters into one vector."""
 
 from __future__ import annotations
 
@@ -12,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import bump_version
-from ..tensor import Tensor
+from ...engine import bump_version
+from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters", "get_total_norm", "clip_grads_with_norm_"]
@@ -118,7 +115,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
 
 def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     """All parameters flattened and joined into one vector (differentiable)."""
-    from .. import functional as F
+    from ... import functional as F
 
     params = _as_list(parameters)
     for p in params:
@@ -149,10 +146,3 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         bump_version(p)
         pointer += n
 
-
-def __getattr__(name: str) -> Any:
-    if name == "GradientMonitor":
-        from ..diagnostics import GradientMonitor
-
-        return GradientMonitor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,15 @@
+"""``cr.nn.utils``: gradient clipping and parameter vectors (``clip_grad``), and the gradient
+monitor (imported lazily from ``chainrule.diagnostics``).
+"""
+
+from typing import Any
+
+from .clip_grad import *
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GradientMonitor":
+        from ...diagnostics import GradientMonitor
+
+        return GradientMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
