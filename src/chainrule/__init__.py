@@ -17,6 +17,7 @@ from . import (
     autograd,  # noqa: E402
     data,
     diagnostics,
+    func,
     nn,
     optim,
 )

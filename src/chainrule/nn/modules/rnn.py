@@ -4,6 +4,8 @@ Parameters, shapes, defaults and return values are PyTorch's: ``weight_ih_l{k}``
 ``(gates·hidden, input)``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (with the
 suffix ``_reverse`` for the backward direction), all drawn from U(-1/√hidden, 1/√hidden).
 Each layer's time loop is one fused op (backpropagation through time in its rule).
+``RNN``, ``LSTM`` and ``GRU`` also take a ``PackedSequence`` (``cr.nn.utils.rnn``) and then
+return one, with each sequence's final states at its own last step.
 
 >>> import chainrule as cr
 >>> lstm = cr.nn.LSTM(4, 8, num_layers=2, batch_first=True)
@@ -26,6 +28,7 @@ from .. import functional as F
 from .. import init
 from ..functional import recurrent as RF
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, _pack_like, pad_packed_sequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -134,33 +137,55 @@ class RNNBase(Module):
                              f"{tuple(hx.shape)}")
         return hx
 
-    def _run(self, input: Tensor, states: list) -> tuple:
+    def _run(self, input: Tensor, states: list, batch_first: bool,
+             lengths: Any = None) -> tuple:
         fn = {"RNN_TANH": RF.rnn_tanh, "RNN_RELU": RF.rnn_relu, "GRU": RF.gru}.get(self.mode)
         args = (self._flat_weights, self.bias, self.num_layers, self.dropout, self.training,
-                self.bidirectional, self.batch_first)
+                self.bidirectional, batch_first)
         if fn is None:
-            return RF.lstm(input, states, *args, has_proj=bool(self.proj_size))
-        return fn(input, states[0], *args)
+            return RF.lstm(input, states, *args, has_proj=bool(self.proj_size),
+                           lengths=lengths)
+        return fn(input, states[0], *args, lengths=lengths)
 
-    def forward(self, input: Tensor, hx: Any = None) -> Any:
+    def _initial_states(self, hx: Any, batch: int, dtype: Any, batched: bool) -> list:
+        if self.mode != "LSTM":
+            return [self._state(hx, batch, self.hidden_size, dtype, batched, "hx")]
+        h0 = c0 = None
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
+            h0, c0 = hx
+        return [self._state(h0, batch, self.proj_size or self.hidden_size, dtype, batched,
+                            "h_0"),
+                self._state(c0, batch, self.hidden_size, dtype, batched, "c_0")]
+
+    def _forward_packed(self, input: PackedSequence, hx: Any) -> tuple:
+        """A packed batch runs padded in its original order (as ``hx`` and the final states
+        are), and its output is packed again like the input."""
+        name = type(self).__name__
+        data = input.data
+        if not isinstance(data, Tensor) or data.ndim != 2:
+            raise ValueError(f"{name}: a PackedSequence's data must be 2-D (sum of lengths, "
+                             f"input_size), got shape {getattr(data, 'shape', None)}")
+        if data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
+                             f"{self.input_size}, got {data.shape[-1]}")
+        padded, lengths = pad_packed_sequence(input)
+        states = self._initial_states(hx, padded.shape[1], data.dtype, True)
+        out, *final = self._run(padded, states, False, lengths.data)
+        return _pack_like(out, input), final
+
+    def forward(self, input: Any, hx: Any = None) -> Any:
+        if isinstance(input, PackedSequence):
+            out, final = self._forward_packed(input, hx)
+            return (out, (final[0], final[1])) if self.mode == "LSTM" else (out, final[0])
         batched = self._check_input(input)
         x = input if batched else CF.unsqueeze(input, 1)
         if not batched and self.batch_first:
             x = CF.transpose(x, 0, 1)  # the module transposes back
         batch = x.shape[0 if self.batch_first else 1]
-        dt = input.dtype
-        if self.mode == "LSTM":
-            h0 = c0 = None
-            if hx is not None:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
-                h0, c0 = hx
-            states = [self._state(h0, batch, self.proj_size or self.hidden_size, dt, batched,
-                                  "h_0"),
-                      self._state(c0, batch, self.hidden_size, dt, batched, "c_0")]
-        else:
-            states = [self._state(hx, batch, self.hidden_size, dt, batched, "hx")]
-        out, *final = self._run(x, states)
+        states = self._initial_states(hx, batch, input.dtype, batched)
+        out, *final = self._run(x, states, self.batch_first)
         if not batched:
             out = CF.squeeze(out, 0 if self.batch_first else 1)
             final = [CF.squeeze(f, 1) for f in final]
@@ -194,6 +219,8 @@ class RNN(RNNBase):
     ``forward(input, h_0=None)`` takes ``(T, B, input_size)`` (``(B, T, ·)`` with
     ``batch_first``, or unbatched ``(T, ·)``) and returns ``(output, h_n)``: the last layer's
     states for every step ``(T, B, D·H)`` and every layer's final state ``(L·D, B, H)``.
+    With a ``PackedSequence`` input the output is packed like it, and ``h_n`` holds each
+    sequence's state at its own last step (``h_0`` and ``h_n`` in the original batch order).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,

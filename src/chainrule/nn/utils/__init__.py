@@ -4,7 +4,10 @@ monitor (imported lazily from ``chainrule.diagnostics``).
 
 from typing import Any
 
+from . import rnn, stateless
 from .clip_grad import *
+from .spectral_norm import *
+from .weight_norm import *
 
 
 def __getattr__(name: str) -> Any:

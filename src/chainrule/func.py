@@ -1,0 +1,513 @@
+"""``cr.func``: torch.func's names for chainrule's function transforms, so torch.func code
+carries over: ``functional_call``, ``grad``, ``grad_and_value``, ``vjp``, ``jvp``,
+``jacrev``, ``jacfwd``, ``hessian``.
+
+They are thin wrappers of :mod:`chainrule.transforms` (``cr.grad``, ``cr.vjp``, ...), which
+do the differentiation; what the wrappers add is torch.func's calling conventions where those
+differ from chainrule's (JAX-like) ones:
+
+* arguments and outputs may be pytrees: nested tuples, lists and dicts of tensors (say a dict
+  of parameters for ``functional_call``); gradients and Jacobians come back in the same
+  structure. ``cr.grad`` and friends take tensors, and tuples/lists of tensors as outputs;
+* ``grad_and_value`` returns ``(grad, value)``, with ``has_aux`` ``(grad, (value, aux))``
+  (``cr.value_and_grad`` returns ``(value, grad)``);
+* ``vjp``'s ``vjp_fn`` always returns a tuple, one gradient per primal;
+* ``jvp(func, primals, tangents, *, strict=False, has_aux=False)``: keyword-only ``has_aux``,
+  and ``strict=True`` makes an output that does not depend on the inputs an error;
+* ``jacrev``'s ``has_aux`` is keyword-only, ``hessian`` has no ``has_aux`` (as torch.func);
+* the first argument is called ``func`` (chainrule's is ``fun``).
+
+Arguments that only tune torch's batching are accepted and have no effect on the values:
+``jacrev(chunk_size=)``, ``jacfwd(randomness=)`` (chainrule's ``jacfwd`` runs ``func`` once,
+so random ops draw once, as ``randomness="same"``), ``vjp_fn(retain_graph=, create_graph=)``
+(chainrule keeps the graph while ``vjp_fn`` lives, and records it whenever an enclosing
+transform or backward needs it).
+
+There is no ``vmap``: chainrule has no batching transform. Loop in Python (and stack), or
+write the batch dimension into the function by hand.
+
+>>> import chainrule as cr
+>>> model = cr.nn.Linear(2, 1)
+>>> params = {k: v.detach() for k, v in model.named_parameters()}
+>>> x = cr.tensor([[1.0, 2.0]])
+>>> grads = cr.func.grad(lambda p: cr.func.functional_call(model, p, (x,)).sum())(params)
+>>> sorted(grads), grads["weight"]
+(['bias', 'weight'], tensor([[1., 2.]]))
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import transforms as _T
+from .nn.utils.stateless import _functional_call
+from .tensor import Tensor
+
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
+           "hessian"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "vmap":
+        raise AttributeError(
+            "cr.func.vmap is not available: chainrule has no batching transform. Loop over "
+            "the batch in Python and stack the results (e.g. cr.stack([f(x[i]) for i in "
+            "range(len(x))])), or batch by hand: write the function for a leading batch "
+            "dimension")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------- functional_call
+
+def functional_call(module: Any, parameter_and_buffer_dicts: dict[str, Tensor]
+                    | Sequence[dict[str, Tensor]], args: Any = None,
+                    kwargs: dict[str, Any] | None = None, *, tie_weights: bool = True,
+                    strict: bool = False) -> Any:
+    """Call ``module(*args, **kwargs)`` with its parameters and buffers replaced by the given
+    tensors (by ``state_dict`` name), then restore the module's own (also when the call
+    raises), as ``torch.func.functional_call``.
+
+    ``parameter_and_buffer_dicts`` is a dict or a tuple of dicts with distinct keys. A name
+    not given keeps the module's own tensor (``strict=True``: an error); a name that is not a
+    parameter or buffer of ``module`` is an error (PyTorch would silently set an attribute).
+    ``args`` that is not a tuple is one argument. With ``tie_weights`` a tensor shared under
+    several names (tied weights) is replaced under all of them.
+
+    As in PyTorch, the module sees the tensors themselves: a buffer updated in place (BatchNorm's
+    running statistics in training mode) updates the tensor passed in, and a tensor the module
+    assigns anew replaces the entry of a (single) dict passed in.
+
+    >>> import chainrule as cr
+    >>> lin = cr.nn.Linear(2, 1)
+    >>> cr.func.functional_call(lin, {"weight": cr.ones(1, 2), "bias": cr.zeros(1)},
+    ...                         cr.tensor([[1.0, 2.0]]))
+    tensor([[3.]])
+    """
+    if isinstance(parameter_and_buffer_dicts, dict):
+        merged = parameter_and_buffer_dicts
+    elif isinstance(parameter_and_buffer_dicts, Sequence):
+        if not all(isinstance(d, dict) for d in parameter_and_buffer_dicts):
+            raise ValueError("functional_call: expected all elements of "
+                             "parameter_and_buffer_dicts to be dictionaries, got "
+                             f"{[type(d).__name__ for d in parameter_and_buffer_dicts]}")
+        counts: dict[str, int] = {}
+        for d in parameter_and_buffer_dicts:
+            for k in d:
+                counts[k] = counts.get(k, 0) + 1
+        repeated = [k for k, n in counts.items() if n > 1]
+        if repeated:
+            raise ValueError(f"functional_call: {repeated} appeared in multiple dictionaries; "
+                             "behavior of functional call is ambiguous (give each name once)")
+        merged = {k: v for d in parameter_and_buffer_dicts for k, v in d.items()}
+    else:
+        raise ValueError("functional_call: expected parameter_and_buffer_dicts to be a dict, "
+                         "or a list/tuple of dicts, but got "
+                         f"{type(parameter_and_buffer_dicts).__name__}")
+    return _functional_call(module, merged, args, kwargs, tie_weights=tie_weights,
+                            strict=strict)
+
+
+# --------------------------------------------------------------------------- pytrees
+
+class _Spec(NamedTuple):
+    """The structure of a pytree: ``kind`` None for a leaf (a tensor, array or number),
+    ``type(None)`` for None (no leaves, as in torch's pytrees), else the container type with
+    its dict ``keys`` (or None) and children."""
+
+    kind: type | None
+    keys: tuple | None
+    children: tuple
+    n_leaves: int
+
+
+_LEAF = _Spec(None, None, (), 1)
+_NONE = _Spec(type(None), None, (), 0)
+
+
+def _flatten(tree: Any, path: str, leaves: list, paths: list[str]) -> _Spec:
+    """Append ``tree``'s leaves (and where they are, for messages) and return its structure."""
+    if tree is None:
+        return _NONE
+    if isinstance(tree, dict):
+        keys = tuple(tree)
+        items = [tree[k] for k in keys]
+        subpaths = [f"{path}[{k!r}]" for k in keys]
+    elif isinstance(tree, (tuple, list)):
+        keys, items = None, list(tree)
+        subpaths = [f"{path}[{i}]" for i in range(len(items))]
+    else:
+        leaves.append(tree)
+        paths.append(path)
+        return _LEAF
+    children = tuple(_flatten(x, p, leaves, paths) for x, p in zip(items, subpaths))
+    return _Spec(type(tree), keys, children, sum(c.n_leaves for c in children))
+
+
+def _tree_flatten(tree: Any, path: str = "") -> tuple[list, list[str], _Spec]:
+    leaves: list = []
+    paths: list[str] = []
+    spec = _flatten(tree, path, leaves, paths)
+    return leaves, paths, spec
+
+
+def _build(spec: _Spec, it: Iterator) -> Any:
+    if spec.kind is None:
+        return next(it)
+    if spec.kind is type(None):
+        return None
+    children = [_build(c, it) for c in spec.children]
+    if spec.keys is not None:
+        try:
+            return spec.kind(zip(spec.keys, children))
+        except TypeError:  # (a dict subclass with another constructor, e.g. defaultdict)
+            return dict(zip(spec.keys, children))
+    if hasattr(spec.kind, "_fields"):  # a namedtuple
+        return spec.kind(*children)
+    return spec.kind(children)
+
+
+def _unflatten(spec: _Spec, leaves: Sequence) -> Any:
+    return _build(spec, iter(leaves))
+
+
+def _describe_spec(spec: _Spec) -> str:
+    if spec.kind is None:
+        return "a tensor"
+    if spec.kind is type(None):
+        return "None"
+    if spec.keys is not None:
+        return f"a dict with keys {list(spec.keys)}"
+    return f"a {spec.kind.__name__} of {len(spec.children)}"
+
+
+def _flatten_like(tree: Any, spec: _Spec, what: str, path: str = "") -> list:
+    """``tree``'s leaves in the order of ``spec`` (a dict's keys may come in any order, a list
+    may stand for a tuple); a different structure is an error naming where."""
+    if spec.kind is None:
+        if isinstance(tree, (dict, tuple, list)):
+            raise ValueError(f"{what}{path} is {_describe_tree(tree)}, where "
+                             "a tensor was expected (the structures must match)")
+        return [tree]
+    if spec.kind is type(None):
+        if tree is not None:
+            raise ValueError(f"{what}{path} must be None (as in the structure it matches), "
+                             f"got {_describe_tree(tree)}")
+        return []
+    if spec.keys is not None:
+        if not isinstance(tree, dict) or set(tree) != set(spec.keys):
+            raise ValueError(f"{what}{path} is {_describe_tree(tree)}, where "
+                             f"{_describe_spec(spec)} was expected (the structures must match)")
+        return [leaf for k, c in zip(spec.keys, spec.children)
+                for leaf in _flatten_like(tree[k], c, what, f"{path}[{k!r}]")]
+    if not isinstance(tree, (tuple, list)) or len(tree) != len(spec.children):
+        raise ValueError(f"{what}{path} is {_describe_tree(tree)}, where "
+                         f"{_describe_spec(spec)} was expected (the structures must match)")
+    return [leaf for i, (x, c) in enumerate(zip(tree, spec.children))
+            for leaf in _flatten_like(x, c, what, f"{path}[{i}]")]
+
+
+def _describe_tree(tree: Any) -> str:
+    if isinstance(tree, dict):
+        return f"a dict with keys {list(tree)}"
+    if isinstance(tree, (tuple, list)):
+        return f"a {type(tree).__name__} of {len(tree)}"
+    return _T._describe(tree)
+
+
+def _check_leaves(leaves: list, paths: list[str], name: str) -> None:
+    """Every leaf to differentiate must be a float tensor, array or number: say which one is
+    not, by its place in the caller's arguments."""
+    for leaf, where in zip(leaves, paths):
+        if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
+            if np.dtype(leaf.dtype).kind != "f":
+                raise TypeError(f"{name}: {where} has dtype {leaf.dtype}; only floating point "
+                                "inputs have derivatives: convert it (e.g. x.double()), or "
+                                "leave it out of argnums")
+        elif not isinstance(leaf, (bool, int, float, np.number)):
+            raise TypeError(f"{name}: {where} is {_T._describe(leaf)}; the arguments to "
+                            "differentiate must hold tensors (in tuples, lists and dicts)")
+
+
+def _diff_args(args: tuple, argnums: int | Sequence[int], name: str
+               ) -> tuple[tuple[int, ...], list, list[_Spec]]:
+    """The differentiated arguments' leaves (all together) and each one's structure."""
+    nums = _T._argnums(argnums, len(args), name)
+    leaves: list = []
+    specs = []
+    for i in nums:
+        ls, paths, spec = _tree_flatten(args[i], f"argument {i}")
+        _check_leaves(ls, paths, name)
+        leaves.extend(ls)
+        specs.append(spec)
+    if not leaves:
+        which = "the primals" if name in ("vjp", "jvp") else f"the arguments at argnums={argnums}"
+        raise ValueError(f"{name}: {which} hold no tensors, so there is nothing to "
+                         "differentiate")
+    return nums, leaves, specs
+
+
+def _with_leaves(args: tuple, nums: tuple[int, ...], specs: list[_Spec],
+                 leaves: Sequence) -> list:
+    """``args`` with the differentiated ones rebuilt from ``leaves``."""
+    new = list(args)
+    start = 0
+    for i, spec in zip(nums, specs):
+        new[i] = _unflatten(spec, leaves[start:start + spec.n_leaves])
+        start += spec.n_leaves
+    return new
+
+
+def _per_arg(flat: Sequence, specs: list[_Spec], single: bool) -> Any:
+    """Results per leaf, regrouped per differentiated argument: that argument's structure, in
+    a tuple over ``argnums`` unless ``argnums`` is one int."""
+    out, start = [], 0
+    for spec in specs:
+        out.append(_unflatten(spec, flat[start:start + spec.n_leaves]))
+        start += spec.n_leaves
+    return out[0] if single else tuple(out)
+
+
+def _split(result: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return result, None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{name}: with has_aux=True the function must return a tuple "
+                        f"(output, aux), it returned {_describe_tree(result)}")
+    return result
+
+
+def _flat_output(out: Any, name: str) -> tuple[Any, _Spec]:
+    """The function's output as chainrule's transforms take it: one tensor, or a tuple."""
+    leaves, _, spec = _tree_flatten(out)
+    if spec.kind is None:
+        return out, spec
+    if not leaves:
+        raise ValueError(f"{name}: the function returned {_describe_tree(out)} with no "
+                         "tensors in it; it must return at least one tensor")
+    return tuple(leaves), spec
+
+
+def _check_func(func: Any, name: str) -> None:
+    if not callable(func):
+        raise TypeError(f"{name}: expected a function to transform, got {type(func).__name__}")
+
+
+# --------------------------------------------------------------------------- grad
+
+def grad_and_value(func: Callable, argnums: int | tuple[int, ...] = 0,
+                   has_aux: bool = False) -> Callable:
+    """``(gradient, value)`` of a scalar function, as ``torch.func.grad_and_value``; with
+    ``has_aux`` (``func`` returns ``(output, aux)``): ``(gradient, (value, aux))``.
+
+    The arguments at ``argnums`` may be tensors or tuples/lists/dicts of them; the gradient
+    has the same structure (a tuple of them for a tuple ``argnums``).
+
+    >>> import chainrule as cr
+    >>> cr.func.grad_and_value(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
+    (tensor([2., 4.]), tensor(5.))
+    """
+    _T._check_transform(func, argnums, "grad")
+    single = isinstance(argnums, (int, np.integer))
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums, leaves, specs = _diff_args(args, argnums, "grad")
+
+        def flat_func(*xs: Any) -> Any:
+            return func(*_with_leaves(args, nums, specs, xs), **kwargs)
+
+        vg = _T.value_and_grad(flat_func, tuple(range(len(leaves))), has_aux)
+        value, flat_grads = vg(*leaves)
+        g = _per_arg(flat_grads, specs, single)
+        return (g, value)  # (with has_aux, value is already (value, aux))
+
+    return wrapper
+
+
+def grad(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar function, as ``torch.func.grad``: ``grad(f)(x) = ∂f/∂x``;
+    with ``has_aux``, ``(gradient, aux)``. Arguments may be pytrees (a dict of parameters):
+    the gradient has their structure. Composes (``grad(grad(f))``).
+
+    >>> import chainrule as cr
+    >>> cr.func.grad(lambda p: (p["w"] * p["b"]).sum())({"w": cr.tensor([3.0]),
+    ...                                                  "b": cr.tensor([2.0])})
+    {'w': tensor([2.]), 'b': tensor([3.])}
+    """
+    gv = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g, value = gv(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- vjp / jvp
+
+def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(func(*primals), vjp_fn)`` as ``torch.func.vjp`` (``(output, vjp_fn, aux)`` with
+    ``has_aux``): ``vjp_fn(cotangents)``, with cotangents in the structure of the output,
+    returns a tuple with vᵀ·J for each primal, in that primal's structure.
+
+    >>> import chainrule as cr
+    >>> out, vjp_fn = cr.func.vjp(lambda x: x * 3, cr.tensor([1.0, 2.0]))
+    >>> vjp_fn(cr.ones(2))
+    (tensor([3., 3.]),)
+    """
+    _check_func(func, "vjp")
+    nums = tuple(range(len(primals)))
+    nums, leaves, specs = _diff_args(primals, nums, "vjp") if primals else ((), [], [])
+    out_spec: list[_Spec] = []
+
+    def flat_func(*xs: Any) -> Any:
+        out, aux = _split(func(*_with_leaves(primals, nums, specs, xs)), has_aux, "vjp")
+        flat, spec = _flat_output(out, "vjp")
+        out_spec.append(spec)
+        return (flat, aux) if has_aux else flat
+
+    result = _T.vjp(flat_func, *leaves, has_aux=has_aux)
+    flat_out, flat_vjp_fn = result[0], result[1]
+    spec = out_spec[0]
+    out = flat_out if spec.kind is None else _unflatten(spec, flat_out)
+
+    def vjp_fn(cotangents: Any, retain_graph: bool = True,
+               create_graph: bool | None = None) -> tuple:
+        """vᵀ·J for each primal (``retain_graph``/``create_graph`` are accepted for torch's
+        sake: chainrule keeps the graph while ``vjp_fn`` lives and records when needed)."""
+        cts = _flatten_like(cotangents, spec, "vjp_fn: the cotangents")
+        g = flat_vjp_fn(cts[0] if spec.kind is None else tuple(cts))
+        return tuple(_per_arg(g, specs, False))
+
+    return (out, vjp_fn, result[2]) if has_aux else (out, vjp_fn)
+
+
+def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False,
+        has_aux: bool = False) -> tuple:
+    """``(func(*primals), J·tangents)`` in one forward pass, as ``torch.func.jvp``
+    (``(output, jvp_out, aux)`` with ``has_aux``). ``tangents`` has the structure of
+    ``primals`` (a tuple, one entry per argument; each may be a pytree). ``strict=True``: an
+    output that does not depend on the inputs is an error (else its tangent is zeros).
+
+    >>> import chainrule as cr
+    >>> cr.func.jvp(lambda x: x * 3, (cr.tensor(1.0),), (cr.tensor(2.0),))
+    (tensor(3.), tensor(6.))
+    """
+    _check_func(func, "jvp")
+    if not isinstance(primals, tuple):
+        raise TypeError("jvp: expected primals to be a tuple, e.g. cr.func.jvp(f, (x,), (v,)) "
+                        f"so that f(*primals) is valid; got {_describe_tree(primals)}")
+    nums, leaves, specs = _diff_args(primals, tuple(range(len(primals))), "jvp")
+    flat_tangents = _flatten_like(tangents, _Spec(tuple, None, tuple(specs), len(leaves)),
+                                  "jvp: tangents")
+    out_spec: list[_Spec] = []
+
+    def flat_func(*xs: Any) -> Any:
+        out, aux = _split(func(*_with_leaves(primals, nums, specs, xs)), has_aux, "jvp")
+        flat, spec = _flat_output(out, "jvp")
+        out_spec.append(spec)
+        if strict:
+            _check_dependent(xs, [flat] if spec.kind is None else list(flat))
+        return (flat, aux) if has_aux else flat
+
+    result = _T.jvp(flat_func, tuple(leaves), tuple(flat_tangents), has_aux)
+    spec = out_spec[0]
+    out, tout = (result[0], result[1]) if spec.kind is None else (
+        _unflatten(spec, result[0]), _unflatten(spec, result[1]))
+    return (out, tout, result[2]) if has_aux else (out, tout)
+
+
+def _check_dependent(inputs: Sequence[Any], outs: list) -> None:
+    """``strict=True``: every output must carry a tangent of this jvp's level (the newest one
+    the seeded inputs carry)."""
+    levels = [max(x._tangents) for x in inputs if isinstance(x, Tensor) and x._tangents]
+    if not levels:
+        return
+    level = max(levels)
+    for k, o in enumerate(outs):
+        if not isinstance(o, Tensor) or not o._tangents or level not in o._tangents:
+            raise RuntimeError(f"jvp(f, primals, tangents, strict=True): output {k} of f is "
+                               "independent of the inputs. This is not allowed with "
+                               "strict=True (pass strict=False to get a zero tangent)")
+
+
+# --------------------------------------------------------------------------- Jacobians
+
+def _jacobian(transform: Callable, name: str, func: Callable, argnums: int | tuple[int, ...],
+              has_aux: bool) -> Callable:
+    _T._check_transform(func, argnums, name)
+    single = isinstance(argnums, (int, np.integer))
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums, leaves, specs = _diff_args(args, argnums, name)
+        out_spec: list[_Spec] = []
+
+        def flat_func(*xs: Any) -> Any:
+            out, aux = _split(func(*_with_leaves(args, nums, specs, xs), **kwargs), has_aux,
+                              name)
+            flat, spec = _flat_output(out, name)
+            out_spec.append(spec)
+            return (flat, aux) if has_aux else flat
+
+        result = transform(flat_func, tuple(range(len(leaves))), has_aux)(*leaves)
+        jac, aux = result if has_aux else (result, None)
+        spec = out_spec[0]
+        if spec.kind is None:  # jac: one Jacobian per leaf
+            arranged = _per_arg(jac, specs, single)
+        else:  # jac: per output leaf, one per input leaf
+            arranged = _unflatten(spec, [_per_arg(j, specs, single) for j in jac])
+        return (arranged, aux) if has_aux else arranged
+
+    return wrapper
+
+
+def jacrev(func: Callable, argnums: int | tuple[int, ...] = 0, *, has_aux: bool = False,
+           chunk_size: int | None = None, _preallocate_and_copy: bool = False) -> Callable:
+    """The Jacobian by reverse mode, as ``torch.func.jacrev``: shape ``out.shape +
+    x.shape`` per (output, input) pair, laid out as the output's structure holding the
+    ``argnums`` structure (each argument's pytree). With ``has_aux``: ``(jacobian, aux)``.
+    ``chunk_size`` (how many vjps torch batches at once) has no effect here.
+
+    >>> import chainrule as cr
+    >>> cr.func.jacrev(lambda x: x ** 2)(cr.tensor([1.0, 2.0]))
+    tensor([[2., 0.],
+            [0., 4.]])
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise ValueError(f"jacrev: chunk_size should be a positive int or None, got "
+                         f"{chunk_size!r}")
+    return _jacobian(_T.jacrev, "jacrev", func, argnums, has_aux)
+
+
+def jacfwd(func: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False, *,
+           randomness: str = "error") -> Callable:
+    """The Jacobian by forward mode, as ``torch.func.jacfwd`` (the layout of
+    :func:`jacrev`). ``randomness`` is accepted for torch's sake: chainrule pushes all basis
+    tangents through one call of ``func``, so random ops draw once (torch's ``"same"``).
+
+    >>> import chainrule as cr
+    >>> cr.func.jacfwd(lambda x: x.sum())(cr.tensor([1.0, 2.0]))
+    tensor([1., 1.])
+    """
+    if randomness not in ("error", "different", "same"):
+        raise ValueError(f"jacfwd: randomness must be 'error', 'different' or 'same', got "
+                         f"{randomness!r}")
+    return _jacobian(_T.jacfwd, "jacfwd", func, argnums, has_aux)
+
+
+def hessian(func: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Hessian, as ``torch.func.hessian``: ``jacfwd(jacrev(func, argnums), argnums)``
+    (forward over reverse). For pytree arguments it is nested: ``H[a][b]`` for leaves a, b.
+
+    >>> import chainrule as cr
+    >>> cr.func.hessian(lambda x: (x ** 3).sum())(cr.tensor([1.0, 2.0]))
+    tensor([[ 6.,  0.],
+            [ 0., 12.]])
+    """
+    return jacfwd(jacrev(func, argnums), argnums)
