@@ -498,3 +498,15 @@ def test_vmap_is_not_available() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         cr.func.nope  # noqa: B018
     assert set(cr.func.__all__) <= set(tfunc.__all__)
+
+
+def test_jvp_names_a_bad_tangent_by_its_place_in_the_pytree() -> None:
+    """Not by its index among the flattened leaves ("tangent 1"), which the caller never sees."""
+    primals = ({"w": cr.ones(2), "b": cr.ones(3)},)
+    with pytest.raises(ValueError, match=r"jvp: tangents\[0\]\['b'\] has shape \(2,\), which "
+                                         r"does not match its primal's shape \(3,\)"):
+        cr.func.jvp(lambda p: p["w"].sum(), primals, ({"w": cr.ones(2), "b": cr.ones(2)},))
+    with pytest.raises(TypeError, match=r"jvp: tangents\[0\]\['w'\] has dtype float64 but its "
+                                        r"primal has dtype float32"):
+        cr.func.jvp(lambda p: p["w"].sum(), primals,
+                    ({"w": cr.ones(2, dtype=np.float64), "b": cr.ones(3)},))

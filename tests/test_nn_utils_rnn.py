@@ -232,6 +232,22 @@ def test_recurrent_layers_refuse_bad_packed_input() -> None:
                True, 1, 0.0, False, False, False, lengths=[3, 4])
 
 
+
+def test_hand_made_packed_sequence_and_empty_batch_are_refused_clearly() -> None:
+    """Not NumPy's IndexError: a sorted_indices that is no permutation, an empty batch, a
+    total_length that is not an int."""
+    data = cr.randn(3, 2)
+    with pytest.raises(ValueError, match=r"invert_permutation: expected a permutation of "
+                                         r"0..1 .*got \[0, 5\]"):
+        CR.PackedSequence(data, cr.tensor([2, 1]), cr.tensor([0, 5]))
+    with pytest.raises(ValueError, match=r"pack_padded_sequence: cannot pack an empty batch "
+                                         r"\(input of shape \(4, 0, 2\)\)"):
+        CR.pack_padded_sequence(cr.randn(4, 0, 2), [])
+    p = CR.pack_sequence([cr.randn(3, 2), cr.randn(2, 2)])
+    with pytest.raises(TypeError, match=r"pad_packed_sequence: total_length must be an int"):
+        CR.pad_packed_sequence(p, total_length="4")  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- layers
 
 IN, H = 3, 4
@@ -382,3 +398,25 @@ def test_bidirectional_gru_on_packed_input_gradcheck() -> None:
         return CR.pack_padded_sequence(out, lens, enforce_sorted=False).data, h
 
     assert cr.gradcheck(g, (data, *params))
+
+
+def test_relu_rnn_on_packed_input_stays_finite_over_long_padding() -> None:
+    """A short sequence padded to a long one: past its end its ReLU state would grow 4× per
+    step (to inf in float32, so NaN gradients from 0·inf); torch never computes those steps."""
+    tm, cm = torch.nn.RNN(1, 1, nonlinearity="relu"), cr.nn.RNN(1, 1, nonlinearity="relu")
+    with torch.no_grad():
+        for name, value in [("weight_ih_l0", 1.0), ("weight_hh_l0", 4.0), ("bias_ih_l0", 0.0),
+                            ("bias_hh_l0", 1.0)]:
+            getattr(tm, name).fill_(value)
+    cm.load_state_dict(tm.state_dict())
+    x = np.zeros((80, 2, 1), np.float32)
+    x[:, 0] = -100.0  # the long sequence stays at 0
+    tx, cx = pair(x)
+    (tout, th), (cout, ch) = (tm(TR.pack_padded_sequence(tx, [80, 1])),
+                              cm(CR.pack_padded_sequence(cx, [80, 1])))
+    same_packed(cout, tout, 0.0, "output")
+    close(ch, th, 0.0, "h_n")
+    backward_same([tout.data, th], [cout.data, ch])
+    close(cx.grad, tx.grad, TOL[np.float32], "input gradient")
+    for name, p in tm.named_parameters():
+        close(getattr(cm, name).grad, p.grad, TOL[np.float32], f"{name} gradient")

@@ -405,6 +405,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False,
     nums, leaves, specs = _diff_args(primals, tuple(range(len(primals))), "jvp")
     flat_tangents = _flatten_like(tangents, _Spec(tuple, None, tuple(specs), len(leaves)),
                                   "jvp: tangents")
+    _check_tangents(primals, leaves, flat_tangents)
     out_spec: list[_Spec] = []
 
     def flat_func(*xs: Any) -> Any:
@@ -420,6 +421,17 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False,
     out, tout = (result[0], result[1]) if spec.kind is None else (
         _unflatten(spec, result[0]), _unflatten(spec, result[1]))
     return (out, tout, result[2]) if has_aux else (out, tout)
+
+
+def _check_tangents(primals: tuple, leaves: list, tangents: list) -> None:
+    """Check each tangent against its primal as ``cr.jvp`` does, but name it by its place in
+    the pytree (``cr.jvp`` would number the flattened leaves, which the caller never sees)."""
+    _, paths, _ = _tree_flatten(primals, "tangents")
+    for k, (p, t, where) in enumerate(zip(leaves, tangents, paths)):
+        try:
+            _T._checked_tangent(p, t, k)
+        except (TypeError, ValueError) as e:
+            raise type(e)(str(e).replace(f"tangent {k} ", f"{where} ", 1)) from None
 
 
 def _check_dependent(inputs: Sequence[Any], outs: list) -> None:

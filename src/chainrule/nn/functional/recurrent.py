@@ -87,10 +87,15 @@ def _run_layer(mode: str, x: Tensor, state: tuple, w: list, fused: bool,
                last: tuple | None = None) -> tuple:
     """One layer in one direction over ``x`` (T, B, in): ``(outputs (T, B, H), final
     state tuple)``. ``last`` (the key ``(lengths - 1, batch index)``) takes each sequence's
-    final state at its own last step instead of at step T-1."""
+    final state at its own last step instead of at step T-1 (the step-by-step path freezes
+    each sequence's state past that step instead)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = w
     end: Any = -1 if last is None else last
-    if fused and w_hr is None:
+    # With lengths, the fused scans run on past each sequence's end. That is harmless for the
+    # bounded cells, but a ReLU RNN's state can grow without bound over the padding (to inf
+    # in float32, making NaN gradients for w_hh from 0·inf): it runs step by step, frozen.
+    unbounded = mode == "RNN_RELU" and last is not None
+    if fused and w_hr is None and not unbounded:
         if mode == "GRU":
             out = R.gru_scan(_project(x, w_ih, b_ih), state[0], w_hh, b_hh)
             return out, (out[end],)
@@ -106,23 +111,25 @@ def _run_layer(mode: str, x: Tensor, state: tuple, w: list, fused: bool,
         out = R.rnn_scan(_project(x, w_ih, None), state[0], w_hh, bias,
                          nonlinearity="tanh" if mode == "RNN_TANH" else "relu")
         return out, (out[end],)
-    steps = []
+    outs = []
+    new: tuple
     st = state
     for t in range(x.shape[0]):
         xt = x[t]
         if mode == "LSTM":
-            st = lstm_cell(xt, st, w_ih, w_hh, b_ih, b_hh, w_hr)
+            new = lstm_cell(xt, st, w_ih, w_hh, b_ih, b_hh, w_hr)
         elif mode == "GRU":
-            st = (gru_cell(xt, st[0], w_ih, w_hh, b_ih, b_hh),)
+            new = (gru_cell(xt, st[0], w_ih, w_hh, b_ih, b_hh),)
         else:
             cell = rnn_tanh_cell if mode == "RNN_TANH" else rnn_relu_cell
-            st = (cell(xt, st[0], w_ih, w_hh, b_ih, b_hh),)
-        steps.append(st)
-    out = F.stack([s[0] for s in steps], 0)
-    if last is None:
-        return out, tuple(st)
-    return out, (out[last],) + tuple(F.stack([s[k] for s in steps], 0)[last]
-                                     for k in range(1, len(st)))
+            new = (cell(xt, st[0], w_ih, w_hh, b_ih, b_hh),)
+        if last is None:
+            st = tuple(new)
+        else:  # a sequence past its end keeps its final state (so st ends as the finals)
+            running = (t <= last[0])[:, None]
+            st = tuple(F.where(running, a, b) for a, b in zip(new, st))
+        outs.append(st[0])
+    return F.stack(outs, 0), tuple(st)
 
 
 def _within_lengths(lengths: Any, steps: int, batch: int, mode: str) -> tuple:

@@ -116,7 +116,11 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """
     if permutation is None:
         return None
-    p = np.asarray(permutation.data if isinstance(permutation, Tensor) else permutation)
+    p = _int_array(permutation, "invert_permutation", "the permutation")
+    if not np.array_equal(np.sort(p), np.arange(p.size)):
+        raise SequenceError(f"invert_permutation: expected a permutation of 0..{p.size - 1} "
+                            f"(each index once), got {p.tolist()}; a PackedSequence's "
+                            "sorted_indices must be one")
     out = np.empty(p.shape, dtype=np.int64)
     out[p] = np.arange(p.size)
     return Tensor._make(out)
@@ -184,6 +188,10 @@ def _pack(x: Tensor, lengths: Any, batch_first: bool, enforce_sorted: bool,
                             f"shape {x.shape}")
     steps, batch = _time_batch(x, batch_first)
     lens = _int_array(lengths, fn, "lengths")
+    if not batch:
+        raise SequenceError(f"{fn}: cannot pack an empty batch (input of shape {x.shape}"
+                            f"{', batch_first' if batch_first else ''}); give at least one "
+                            "sequence")
     if lens.size != batch:
         raise SequenceError(f"{fn}: Expected `len(lengths)` to be equal to batch_size, but got "
                             f"{lens.size} (batch_size={batch}, input of shape {x.shape}"
@@ -206,7 +214,10 @@ def _pack(x: Tensor, lengths: Any, batch_first: bool, enforce_sorted: bool,
                 "sidestep this requirement if you do not need ONNX exportability.")
         order = None
     else:
-        order = np.argsort(-lens, kind="stable")  # ties keep their order, as torch.sort
+        # Ties keep their order. torch.sort is not stable, so beyond 16 sequences torch may
+        # order ties differently (another sorted_indices and data order for the same
+        # packing: unpacked, and through the RNNs, the results are the same).
+        order = np.argsort(-lens, kind="stable")
         lens = lens[order]
     batch_sizes = (lens[None, :] > np.arange(lens[0])[:, None]).sum(1).astype(np.int64)
     tt, cols = _positions(batch_sizes)
@@ -265,7 +276,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     bs, _, unsorted = _packed_arrays(sequence, "pad_packed_sequence")
     steps = bs.size
     if total_length is not None:
-        if int(total_length) < steps:
+        if not isinstance(total_length, (int, np.integer)) or isinstance(total_length, bool):
+            raise TypeError("pad_packed_sequence: total_length must be an int or None, got "
+                            f"{total_length!r}")
+        if total_length < steps:
             raise ValueError("pad_packed_sequence: Expected total_length to be at least the "
                              "length of the longest sequence in input, but got "
                              f"total_length={total_length} and max sequence length being "
