@@ -83,3 +83,21 @@ def test_pad_empty_in_some_dims_only_is_allowed_as_in_torch(mode, shape, pads) -
     out = cr.nn.functional.pad(cr.tensor(x, requires_grad=True), pads, mode=mode)
     assert out.shape == expected.shape
     out.sum().backward()
+
+
+@pytest.mark.parametrize("transform", ["grad", "jacrev", "vjp", "jvp"])
+def test_transforms_point_a_dict_of_tensors_to_cr_func(transform) -> None:
+    params = {"w": cr.tensor([1.0, 2.0, 3.0])}
+
+    def f(p):
+        return (p["w"] ** 2).sum()
+
+    with pytest.raises(TypeError, match=rf"{transform}: cannot differentiate with respect to a "
+                                        rf"dict.*use cr\.func\.{transform}"):
+        if transform == "vjp":
+            cr.vjp(f, params)
+        elif transform == "jvp":
+            cr.jvp(f, (params,), (params,))
+        else:
+            getattr(cr, transform)(f)(params)
+    np.testing.assert_array_equal(cr.func.grad(f)(params)["w"].numpy(), [2.0, 4.0, 6.0])

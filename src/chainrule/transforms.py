@@ -54,15 +54,24 @@ def _describe(x: Any) -> str:
     return f"a {type(x).__name__}"
 
 
+def _refuse_container(x: Any, name: str) -> None:
+    if isinstance(x, dict) or isinstance(x, (tuple, list)) and any(
+            isinstance(e, Tensor) for e in x):
+        raise TypeError(f"{name}: cannot differentiate with respect to {_describe(x)}; "
+                        f"cr.{name} takes tensors, arrays and numbers, not containers of them: "
+                        f"pass each tensor as its own argument{_PICK.get(name, '')}, or use "
+                        f"cr.func.{name}, which takes nested dicts, tuples and lists")
+
+
+_PICK = {"grad": " (picked with argnums)", "jacrev": " (picked with argnums)",
+         "jacfwd": " (picked with argnums)"}
+
+
 def _float_tensor(x: Any, name: str, k: int | None = None) -> Tensor:
     """Argument ``k`` (a tensor, array or number) as a float tensor to differentiate at. An
     integer or bool tensor or array is an error (as in JAX and torch.func); a Python number
     takes the default float dtype."""
-    if isinstance(x, dict) or isinstance(x, (tuple, list)) and any(
-            isinstance(e, Tensor) for e in x):
-        raise TypeError(f"{name}: cannot differentiate with respect to {_describe(x)}; "
-                        "chainrule's transforms take tensors, arrays and numbers, not "
-                        "containers of them: pass each tensor as its own argument (argnums=(...))")
+    _refuse_container(x, name)
     t = as_tensor(x)
     if t.dtype.kind != "f":
         if isinstance(x, (Tensor, np.ndarray, np.generic)):
@@ -378,6 +387,8 @@ def _jvp_pairs(primals: Any, tangents: Any) -> tuple[tuple, tuple]:
                             f"of the function, e.g. cr.jvp(f, (x,), (v,)); got {_describe(v)}")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    for p in primals:
+        _refuse_container(p, "jvp")
     return tuple(primals), tuple(tangents)
 
 
