@@ -202,27 +202,31 @@ def compute_layout(
     up: list[list[int]] = [[] for _ in ids]
     down: list[list[int]] = [[] for _ in ids]
     chains: list[list[int]] = []
-    # The long edges out of one node share their virtual points (one per layer), so that a
-    # value used all along a chain adds O(length) points, not O(length²).
-    shared: dict[tuple[int, int], int] = {}
+    # The long edges out of one node share their virtual points (one per layer): node a's
+    # run along path[a], made as far as its longest edge so far, and each edge takes its
+    # prefix of them. A value used all along a chain so adds O(length) points, not
+    # O(length²), and costs O(1) Python steps per edge.
+    path: dict[int, list[int]] = {}
+    linked: set[tuple[int, int]] = set()  # (point, node) segments that end an edge
     for s, t, _k in triples:
         a, b = index[s], index[t]
-        chain = [a]
-        for li in range(layer_of[a] + 1, layer_of[b]):
-            v = shared.get((a, li))
-            if v is None:
-                item_layer.append(li)
-                up.append([])
-                down.append([])
-                v = shared[(a, li)] = len(item_layer) - 1
-            chain.append(v)
-        chain.append(b)
-        for u, v in zip(chain, chain[1:], strict=False):
-            if (u >= n_real or v >= n_real) and v in down[u]:
-                continue  # a shared segment, already there
+        span = layer_of[b] - layer_of[a] - 1  # the virtual points this edge passes
+        points = path.setdefault(a, [])
+        while len(points) < span:
+            item_layer.append(layer_of[a] + len(points) + 1)
+            up.append([])
+            down.append([])
+            v = len(item_layer) - 1
+            u = points[-1] if points else a
             down[u].append(v)
             up[v].append(u)
-        chains.append(chain)
+            points.append(v)
+        u = points[span - 1] if span else a
+        if not span or (u, b) not in linked:  # (two edges a -> b share their last segment)
+            linked.add((u, b))
+            down[u].append(b)
+            up[b].append(u)
+        chains.append([a, *points[:span], b])
     n_items = len(item_layer)
     heights = [box_height if i < n_real else DUMMY_H for i in range(n_items)]
 
