@@ -40,7 +40,8 @@ class MultiheadAttention(Module):
     a ``Linear(E, E)``. ``forward(query, key, value, key_padding_mask=None, need_weights=True,
     attn_mask=None, average_attn_weights=True, is_causal=False)`` returns
     ``(output, weights)``; inputs are ``(L, N, E)`` or, with ``batch_first``, ``(N, L, E)``.
-    Bool masks: True = do not attend.
+    Bool masks: True = do not attend. ``is_causal=True`` without an ``attn_mask`` builds the
+    causal mask (PyTorch asks for the mask as well and takes ``is_causal`` as a hint about it).
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0,
