@@ -101,3 +101,24 @@ def test_transforms_point_a_dict_of_tensors_to_cr_func(transform) -> None:
         else:
             getattr(cr, transform)(f)(params)
     np.testing.assert_array_equal(cr.func.grad(f)(params)["w"].numpy(), [2.0, 4.0, 6.0])
+
+
+def test_gradient_monitor_reports_a_bare_layer_as_one_layer() -> None:
+    lin = cr.nn.Linear(3, 2)
+    monitor = cr.nn.utils.GradientMonitor(lin)
+    lin(cr.randn(4, 3)).pow(2).mean().backward()
+    monitor.step()
+    assert monitor.layers == ["Linear"]
+    (record,) = monitor.layer_records
+    expected = np.sqrt((lin.weight.grad.numpy() ** 2).sum() + (lin.bias.grad.numpy() ** 2).sum())
+    np.testing.assert_allclose(record.grad_norm, expected, rtol=1e-6)
+    assert "bias" in monitor.report(per="parameter")
+
+    class Loose(cr.nn.Module):  # a user's module with loose parameters: one row each
+        def __init__(self) -> None:
+            super().__init__()
+            self.w1 = cr.nn.Parameter(cr.randn(3, 3))
+            self.w2 = cr.nn.Parameter(cr.randn(3, 1))
+
+    assert cr.nn.utils.GradientMonitor(Loose()).layers == ["w1", "w2"]
+    assert cr.nn.utils.GradientMonitor(cr.nn.Sequential(cr.nn.Linear(3, 2))).layers == ["0"]

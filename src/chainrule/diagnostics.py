@@ -77,13 +77,26 @@ def _layer_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+def _single_layer_name(model: Any) -> str | None:
+    """The class name of a model that is itself one of chainrule's layers with no
+    sub-modules (a ``Linear``, a ``Conv2d``), whose parameters then make one layer, as they
+    do inside a ``Sequential``; else None (a module of the user's own with loose parameters
+    keeps one layer per parameter: they are often its layers' weights)."""
+    children = getattr(model, "children", None)
+    if callable(children) and type(model).__module__.startswith("chainrule.nn.") \
+            and next(iter(children()), None) is None:
+        return type(model).__name__
+    return None
+
+
 class GradientMonitor:
     """Record and check the gradient flow of a model, step by step.
 
     Parameters
     ----------
     model : Module, or an iterable of parameters or ``(name, parameter)`` pairs
-        What to watch; a module's parameters are grouped into layers by module path.
+        What to watch; a module's parameters are grouped into layers by module path (one of
+        chainrule's layers given alone, a ``Linear`` say, is one layer named by its class).
     every : int
         Record every ``every``-th call of :meth:`step` (the first call is recorded).
     vanish_threshold : float
@@ -117,8 +130,10 @@ class GradientMonitor:
         self.warn = warn
         self.layers: list[str] = []
         self._members: dict[str, list[int]] = {}
+        single = _single_layer_name(model)
+        self._layer_of = {name: single or _layer_of(name) for name, _ in self.params}
         for k, (name, _) in enumerate(self.params):
-            layer = _layer_of(name)
+            layer = self._layer_of[name]
             if layer not in self._members:
                 self.layers.append(layer)
                 self._members[layer] = []
@@ -286,7 +301,7 @@ class GradientMonitor:
         for j, name in enumerate(names):
             r = ratio[:, j]
             r = r[np.isfinite(r)]
-            status = self.status(name if per == "layer" else _layer_of(name))
+            status = self.status(name if per == "layer" else self._layer_of[name])
             if per == "parameter" and not has[-1, j] and status == "ok":
                 status = "no grad"
             seen = norms[:, j][has[:, j]]
