@@ -6,6 +6,7 @@ from .container import *
 from .conv import *
 from .distance import *
 from .dropout import *
+from .lazy import *
 from .linear import *
 from .loss import *
 from .module import *

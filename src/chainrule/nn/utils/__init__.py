@@ -4,7 +4,7 @@ monitor (imported lazily from ``chainrule.diagnostics``).
 
 from typing import Any
 
-from . import rnn, stateless
+from . import parametrizations, parametrize, rnn, stateless
 from .clip_grad import *
 from .spectral_norm import *
 from .weight_norm import *
