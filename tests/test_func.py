@@ -490,11 +490,9 @@ def test_vjp_jvp_jacobians_on_pytrees() -> None:
     assert aux == "aux"
 
 
-def test_vmap_is_not_available() -> None:
-    assert not hasattr(cr.func, "vmap")
-    with pytest.raises(AttributeError, match="vmap is not available.*Loop over the batch.*"
-                                             "batch by hand"):
-        cr.func.vmap  # noqa: B018
+def test_vmap_is_exported() -> None:
+    # (its behaviour is tested in test_func_vmap.py)
+    assert cr.func.vmap is cr.vmap and "vmap" in cr.func.__all__ and "vmap" in cr.__all__
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         cr.func.nope  # noqa: B018
     assert set(cr.func.__all__) <= set(tfunc.__all__)

@@ -450,3 +450,11 @@ def test_random_factories_take_size_as_a_keyword(name):
     np.testing.assert_array_equal(by_keyword.numpy(), make(2, 3).numpy())
     with pytest.raises(TypeError, match=f"{name}: give the size positionally or as size="):
         make(2, size=(2,))
+
+
+def test_view_ops_take_a_numpy_array_too():
+    # (a view of a NumPy array is not a chainrule view: there is no version to share)
+    a = np.arange(6.0)
+    out = cr.reshape(a, (2, 3))
+    assert isinstance(out, cr.Tensor) and out.shape == (2, 3)
+    np.testing.assert_array_equal(cr.transpose(a.reshape(2, 3), 0, 1).data, a.reshape(2, 3).T)

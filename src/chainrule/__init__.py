@@ -20,6 +20,8 @@ from . import (
     func,
     nn,
     optim,
+    special,
+    utils,
 )
 from . import linalg_namespace as linalg
 from ._dtypes import (
@@ -64,6 +66,7 @@ from .engine import (
     set_grad_enabled,
 )
 from .explain import draw, explain
+from .func import vmap
 from .functional import *  # noqa: F403 - the op functions are the public API
 from .functional import __all__ as _functional_all
 from .gradcheck import GradcheckError, check_grads, gradcheck, gradgradcheck

@@ -30,7 +30,11 @@ def _ufuncs() -> dict:
         np.equal: F.eq, np.not_equal: F.ne, np.logical_not: F.logical_not,
         np.logical_and: F.logical_and, np.logical_or: F.logical_or,
         np.logical_xor: F.logical_xor, np.isnan: F.isnan, np.isinf: F.isinf,
-        np.isfinite: F.isfinite,
+        np.isfinite: F.isfinite, np.trunc: F.trunc, np.fmod: F.fmod, np.hypot: F.hypot,
+        np.logaddexp: F.logaddexp, np.logaddexp2: F.logaddexp2, np.copysign: F.copysign,
+        np.signbit: F.signbit, np.nextafter: F.nextafter, np.heaviside: F.heaviside,
+        np.rad2deg: F.rad2deg, np.deg2rad: F.deg2rad, np.degrees: F.rad2deg,
+        np.radians: F.deg2rad, np.float_power: F.float_power,
     }
 
 

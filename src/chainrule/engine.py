@@ -278,8 +278,12 @@ class Node:
             self.stack = traceback.format_stack()[:-2]  # without apply and __init__
 
     def name(self) -> str:
-        """The node's name, as in PyTorch: ``MulBackward``."""
-        return "".join(p.capitalize() for p in self.op.name.split("_")) + "Backward"
+        """The node's name, as in PyTorch: ``MulBackward``; a class name (a
+        ``cr.autograd.Function``'s) is kept as written: ``MyExpBackward``."""
+        name = self.op.name
+        if name[:1].isupper():
+            return name + "Backward"
+        return "".join(p.capitalize() for p in name.split("_")) + "Backward"
 
     @property
     def next_functions(self) -> tuple:
@@ -368,8 +372,8 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
             and "dtype" not in params and not _has_dtype(arrays, dtype.char):
         out = _in_default_dtype(op, out, arrays, params)  # (a float not among the inputs)
     result = Tensor._make(out)
-    if op.view and np.may_share_memory(out, arrays[0]):
-        a0 = args[0]
+    a0 = args[0] if op.view else None
+    if isinstance(a0, Tensor) and np.may_share_memory(out, arrays[0]):  # (not of a NumPy array)
         box = result._vbox = version_box(a0)  # one in-place version for a view and its base
         result._view = (a0, op, params, box[0])
     if needs_grad and STATE.grad_enabled and op.vjps is not None:
@@ -1046,17 +1050,21 @@ class GradGroup:
         pass unchanged and get None)."""
         from .ops.shape import identity
 
-        GradGroup.made = True
         members = []
-        for i, t in enumerate(tensors):
+        for t in tensors:
             m = identity(t) if t.requires_grad else t
-            node = m.grad_fn if t.requires_grad else None
-            if node is not None:
-                node.hooks = [_Member(self, i)]
-                node.grad_dtype = t.data.dtype
-            self.nodes.append(None if node is None else weakref.ref(node))
+            self.enrol(m.grad_fn if t.requires_grad else None, t.data.dtype)
             members.append(m)
         return members
+
+    def enrol(self, node: Node | None, dtype: np.dtype) -> None:
+        """Make ``node`` (the output node of a tensor of ``dtype``; None for a tensor needing
+        no gradient) the next member. Members must be recorded in a row (see the class)."""
+        GradGroup.made = True
+        if node is not None:
+            node.hooks = [_Member(self, len(self.nodes))]  # type: ignore[list-item]
+            node.grad_dtype = dtype
+        self.nodes.append(None if node is None else weakref.ref(node))
 
     def members(self) -> list[Node]:
         return [n for n in (r() for r in self.nodes if r is not None) if n is not None]

@@ -1,6 +1,6 @@
 """``cr.func``: torch.func's names for chainrule's function transforms, so torch.func code
 carries over: ``functional_call``, ``grad``, ``grad_and_value``, ``vjp``, ``jvp``,
-``jacrev``, ``jacfwd``, ``hessian``.
+``jacrev``, ``jacfwd``, ``hessian``, ``vmap``.
 
 They are thin wrappers of :mod:`chainrule.transforms` (``cr.grad``, ``cr.vjp``, ...), which
 do the differentiation; what the wrappers add is torch.func's calling conventions where those
@@ -23,8 +23,10 @@ so random ops draw once, as ``randomness="same"``), ``vjp_fn(retain_graph=, crea
 (chainrule keeps the graph while ``vjp_fn`` lives, and records it whenever an enclosing
 transform or backward needs it).
 
-There is no ``vmap``: chainrule has no batching transform. Loop in Python (and stack), or
-write the batch dimension into the function by hand.
+``vmap`` has torch.func.vmap's signature and rules, but chainrule has no batching tracer:
+it is a Python loop over the batch (slice each sample, call, stack), so results and
+gradients are exact and it composes with the transforms above, at the cost of one call per
+sample (no speed-up over writing the loop).
 
 >>> import chainrule as cr
 >>> model = cr.nn.Linear(2, 1)
@@ -43,22 +45,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import functional as F
+from . import random as _random
 from . import transforms as _T
 from .nn.utils.stateless import _functional_call
 from .tensor import Tensor
 
 __all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
-           "hessian"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "vmap":
-        raise AttributeError(
-            "cr.func.vmap is not available: chainrule has no batching transform. Loop over "
-            "the batch in Python and stack the results (e.g. cr.stack([f(x[i]) for i in "
-            "range(len(x))])), or batch by hand: write the function for a leading batch "
-            "dimension")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+           "hessian", "vmap"]
 
 
 # --------------------------------------------------------------------------- functional_call
@@ -523,3 +517,351 @@ def hessian(func: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
             [ 0., 12.]])
     """
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+# --------------------------------------------------------------------------- vmap
+
+def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
+         chunk_size: int | None = None) -> Callable:
+    """``func`` mapped over a batch dimension of its inputs, as ``torch.func.vmap``:
+    ``vmap(f)(x)[i] == f(x[i])``, with the signature and the rules of torch.func.vmap.
+
+    **It is a Python loop.** chainrule has no batching tracer, so ``vmap`` slices the mapped
+    inputs sample by sample, calls ``func`` once per sample, and stacks the outputs. Results
+    and gradients are exact, and it composes with the other transforms (``vmap(grad(f))`` for
+    per-sample gradients, ``grad`` or ``jacrev`` of a function using ``vmap``, ``vmap`` of
+    ``vmap``), but the cost is linear in the batch size: no speed-up over writing the loop.
+
+    * ``in_dims``: the dimension to map of each input: an int for all of them, or a tuple
+      with one entry per positional argument; an entry is an int, None (the argument, a
+      tensor or any other object, goes to every call unchanged), or, for an argument that is a
+      tuple, list or dict, the same structure holding ints and None. Negative dims count
+      from the end. Keyword arguments are not mapped. All mapped dims must have one size.
+    * ``out_dims``: where the batch dimension goes in each output (an int, or the outputs'
+      structure holding ints). ``func`` returns tensors, or tuples/lists/dicts of them. An
+      out_dim of None returns that output unstacked: it must be the same for every sample
+      (chainrule compares the values; torch checks that it does not depend on the mapped
+      inputs), and a non-tensor output is allowed there (the first sample's is returned).
+    * ``randomness``: ``"error"`` (a random op inside ``func`` raises), ``"different"``
+      (each sample draws its own numbers) or ``"same"`` (every sample gets the same draws:
+      the generators are rewound before each sample, and advance once in all).
+    * ``chunk_size``: None or a positive int, checked as torch does; it changes nothing here,
+      since the loop already holds one sample at a time.
+
+    Differences from torch, mostly from running real Python per sample: ``func`` may call
+    ``.item()`` and branch on values (torch refuses); a batch of size 0 calls ``func`` once on
+    zeros to learn the output shapes (torch also runs it once); an in-place random op on a
+    captured tensor with ``"different"`` is not refused; a dict of in_dims is matched to its
+    argument by key (torch goes by position); NumPy integers are accepted as dims.
+
+    >>> import chainrule as cr
+    >>> x, w = cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 10.0])
+    >>> cr.func.vmap(lambda a, b: (a * b).sum(), in_dims=(0, None))(x, w)
+    tensor([21., 43.])
+    """
+    _check_func(func, "vmap")
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError("vmap: only allowed values for randomness are 'error', 'different', "
+                           f"or 'same', got {randomness!r}")
+    if chunk_size is not None:
+        if not _is_int(chunk_size):
+            raise TypeError("vmap: chunk_size should be None or a positive int, got "
+                            f"{type(chunk_size).__name__} {chunk_size!r}")
+        if chunk_size <= 0:
+            raise ValueError(f"vmap: chunk_size should be None or greater than 0 (got "
+                             f"{chunk_size})")
+    where = (f"vmap({getattr(func, '__name__', type(func).__name__)}, in_dims={in_dims!r}, "
+             f"out_dims={out_dims!r})")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        dims, size = _map_inputs(args, in_dims, where)
+        outs = _call_per_sample(func, args, kwargs, dims, size, randomness, where)
+        return _stack_outputs(outs, out_dims, size, where)
+
+    return wrapper
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_node(x: Any) -> bool:
+    """Whether vmap looks inside ``x`` (None and every other non-container is a leaf)."""
+    return isinstance(x, (tuple, list, dict))
+
+
+def _values(node: Any) -> list:
+    return list(node.values()) if isinstance(node, dict) else list(node)
+
+
+def _child_paths(node: Any, path: str) -> list[str]:
+    keys = node.keys() if isinstance(node, dict) else range(len(node))
+    return [f"{path}[{k!r}]" for k in keys]
+
+
+def _rebuild(like: Any, children: list) -> Any:
+    """A container of ``like``'s type (and keys) holding ``children``."""
+    if isinstance(like, dict):
+        items = list(zip(like.keys(), children))
+        try:
+            return type(like)(items)
+        except TypeError:  # (a dict subclass with another constructor, e.g. defaultdict)
+            return dict(items)
+    if hasattr(like, "_fields"):  # a namedtuple
+        return type(like)(*children)
+    return type(like)(children)
+
+
+def _same_node(dims: Any, tree: Any) -> bool:
+    """Whether a container of dims has ``tree``'s structure at its top (a dict: the same keys;
+    a tuple, list or namedtuple: the same type and length, as torch's pytrees)."""
+    if isinstance(dims, dict):
+        return isinstance(tree, dict) and set(dims) == set(tree)
+    return type(dims) is type(tree) and len(dims) == len(tree)
+
+
+def _matching(dims: Any, tree: Any) -> list:
+    """The entries of the dims container in the order of ``tree``'s children."""
+    return [dims[k] for k in tree] if isinstance(tree, dict) else list(dims)
+
+
+def _map_inputs(args: tuple, in_dims: Any, where: str) -> tuple[list, int]:
+    """Per argument, its in_dims as a tree of ``args``' structure (non-negative ints at the
+    mapped tensors, None for what passes through), and the batch size."""
+    if not args:
+        raise ValueError(f"{where}: got no inputs. vmap maps a function over a dimension of "
+                         "its inputs; a function with no inputs cannot be vmapped")
+    if _is_int(in_dims):
+        per_arg = [in_dims] * len(args)
+    elif isinstance(in_dims, tuple):
+        if len(in_dims) != len(args):
+            raise ValueError(f"{where}: in_dims is not compatible with the structure of the "
+                             f"inputs: in_dims is a tuple of {len(in_dims)} but there are "
+                             f"{len(args)} positional arguments (give one entry per argument)")
+        per_arg = list(in_dims)
+    else:
+        raise ValueError(f"{where}: expected in_dims to be an int or a (potentially nested) "
+                         "tuple matching the structure of the inputs, got "
+                         f"{type(in_dims).__name__}")
+    mapped: list[tuple[str, int]] = []
+    dims = [_arg_dims(d, a, f"argument {i}", f"in_dims[{i}]", where, mapped)
+            for i, (d, a) in enumerate(zip(per_arg, args))]
+    if not mapped:
+        raise ValueError(f"{where}: Expected at least one Tensor to vmap over: every in_dim is "
+                         "None or covers no tensor; give the dimension to map of one input")
+    sizes = {n for _, n in mapped}
+    if len(sizes) > 1:
+        raise ValueError(f"{where}: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {[n for _, n in mapped]} for the mapped "
+                         f"dimension (of {', '.join(p for p, _ in mapped)})")
+    return dims, sizes.pop()
+
+
+def _arg_dims(dims: Any, arg: Any, path: str, dims_path: str, where: str,
+              mapped: list[tuple[str, int]]) -> Any:
+    """``dims`` checked against ``arg`` and spread over it: an int covers a whole subtree."""
+    if dims is None:
+        return None
+    if _is_int(dims):
+        if _is_node(arg):
+            return _rebuild(arg, [_arg_dims(dims, c, p, dims_path, where, mapped)
+                                  for c, p in zip(_values(arg), _child_paths(arg, path))])
+        return _mapped_dim(int(dims), arg, path, where, mapped)
+    if not _is_node(dims):
+        raise ValueError(f"{where}: {dims_path} is {dims!r}; an in_dim must be an int, None, "
+                         "or a tuple/list/dict matching the structure of its input")
+    if not _same_node(dims, arg):
+        raise ValueError(f"{where}: in_dims is not compatible with the structure of the "
+                         f"inputs: {dims_path} is {_describe_tree(dims)} but {path} is "
+                         f"{_describe_tree(arg)} (give an int or None for all of it, or the "
+                         "same structure)")
+    return _rebuild(arg, [_arg_dims(d, c, p, dp, where, mapped) for d, c, p, dp in zip(
+        _matching(dims, arg), _values(arg), _child_paths(arg, path),
+        _child_paths(arg, dims_path))])
+
+
+def _mapped_dim(dim: int, arg: Any, path: str, where: str,
+                mapped: list[tuple[str, int]]) -> int:
+    if not isinstance(arg, Tensor):
+        raise ValueError(f"{where}: got in_dim={dim} for {path}, which is "
+                         f"{_T._describe(arg)}. We cannot vmap over non-Tensor arguments: "
+                         "use None as its in_dim to pass it to every call unchanged")
+    nd = arg.ndim
+    if not -nd <= dim < nd:
+        raise ValueError(f"{where}: got in_dim={dim} for {path}, but that input is a Tensor "
+                         f"of dimensionality {nd} (shape {arg.shape}) so expected in_dim to "
+                         f"satisfy {-nd} <= in_dim < {nd}")
+    dim %= nd
+    mapped.append((path, arg.shape[dim]))
+    return dim
+
+
+def _map_leaves(arg: Any, dims: Any, leaf: Callable[[Tensor, int], Any]) -> Any:
+    """``arg`` with ``leaf(tensor, dim)`` in place of each mapped tensor."""
+    if dims is None:
+        return arg
+    if isinstance(dims, int):
+        return leaf(arg, dims)
+    return _rebuild(arg, [_map_leaves(c, d, leaf) for c, d in zip(_values(arg), _values(dims))])
+
+
+def _sample(t: Tensor, dim: int, index: int) -> Tensor:
+    """Sample ``index`` of ``t`` along ``dim``: a differentiable view (an in-place change by
+    ``func`` reaches the input, as in torch)."""
+    return t[(slice(None),) * dim + (index,)]
+
+
+def _probe(t: Tensor, dim: int) -> Tensor:
+    """A stand-in sample of zeros for a batch of size 0."""
+    shape = t.shape[:dim] + t.shape[dim + 1:]
+    return Tensor._make(np.zeros(shape, dtype=t.dtype))
+
+
+class _RandomnessGuard:
+    """What a random draw does while vmap runs ``func`` (a hook of ``chainrule.random``):
+    raise (``"error"``), or rewind the generator to where it stood at the first sample
+    (``"same"``, once per generator and sample)."""
+
+    def __init__(self, mode: str, where: str) -> None:
+        self.mode = mode
+        self.where = where
+        self.starts: dict[int, tuple[np.random.Generator, Any]] = {}
+        self.rewound: set[int] = set()
+
+    def next_sample(self) -> None:
+        self.rewound.clear()
+
+    def __call__(self, rng: np.random.Generator) -> None:
+        if self.mode == "error":
+            raise RuntimeError(f"{self.where}: called a random operation while in randomness "
+                               "error mode. Pass randomness='same' (every sample gets the "
+                               "same draws) or 'different' (each sample its own) to vmap, or "
+                               "draw the random numbers outside vmap")
+        key = id(rng)
+        if key in self.rewound:
+            return
+        self.rewound.add(key)
+        if key in self.starts:
+            rng.bit_generator.state = self.starts[key][1]
+        else:  # (the generator is kept with its state, so that its id stays its own)
+            self.starts[key] = (rng, rng.bit_generator.state)
+
+
+def _call_per_sample(func: Callable, args: tuple, kwargs: dict, dims: list, size: int,
+                     randomness: str, where: str) -> list:
+    """``func``'s output for each sample (for a batch of size 0: for one sample of zeros)."""
+    guard = _RandomnessGuard(randomness, where)
+    hooked = randomness != "different"  # ("different" is what a loop does anyway)
+    if hooked:
+        _random._draw_hooks.append(guard)
+    try:
+        outs = []
+        for b in range(max(size, 1)):
+            guard.next_sample()
+            pick = functools.partial(_sample, index=b) if size else _probe
+            outs.append(func(*[_map_leaves(a, d, pick) for a, d in zip(args, dims)], **kwargs))
+        return outs
+    finally:
+        if hooked:
+            _random._draw_hooks.remove(guard)
+
+
+def _out_leaves(tree: Any, path: str, leaves: list, paths: list[str]) -> None:
+    if _is_node(tree):
+        for c, p in zip(_values(tree), _child_paths(tree, path)):
+            _out_leaves(c, p, leaves, paths)
+    else:
+        leaves.append(tree)
+        paths.append(path)
+
+
+def _structure(tree: Any) -> Any:
+    if not _is_node(tree):
+        return None
+    keys = tuple(tree) if isinstance(tree, dict) else len(tree)
+    return (type(tree), keys, tuple(_structure(c) for c in _values(tree)))
+
+
+def _out_dims(dims: Any, out: Any, path: str, dims_path: str, where: str) -> list:
+    """One out_dim per output leaf (an int or None covers a whole subtree)."""
+    if dims is None or _is_int(dims):
+        leaves: list = []
+        _out_leaves(out, "", leaves, [])
+        return [None if dims is None else int(dims)] * len(leaves)
+    if not _is_node(dims):
+        raise ValueError(f"{where}: out_dims must be an int, None or a python collection of "
+                         "ints representing where in the outputs the vmapped dimension "
+                         f"should appear; {dims_path} is {dims!r}")
+    if not _same_node(dims, out):
+        raise ValueError(f"{where}: out_dims is not compatible with the structure of the "
+                         f"outputs: {dims_path} is {_describe_tree(dims)} but output{path} is "
+                         f"{_describe_tree(out)}")
+    return [d for sub, c, p, dp in zip(_matching(dims, out), _values(out),
+                                       _child_paths(out, path), _child_paths(out, dims_path))
+            for d in _out_dims(sub, c, p, dp, where)]
+
+
+def _stack_outputs(outs: list, out_dims: Any, size: int, where: str) -> Any:
+    first = outs[0]
+    if isinstance(out_dims, tuple) and len(out_dims) == 1 and not _is_node(first):
+        out_dims = out_dims[0]  # (torch takes (d,) for a single output too)
+    dims = _out_dims(out_dims, first, "", "out_dims", where)
+    shape = _structure(first)
+    columns: list[list] = []
+    paths: list[str] = []
+    for k, out in enumerate(outs):
+        if _structure(out) != shape:
+            raise RuntimeError(f"{where}: the function returned {_describe_tree(first)} for "
+                               f"sample 0 but {_describe_tree(out)} for sample {k}; vmap "
+                               "needs outputs of the same structure from every sample")
+        leaves: list = []
+        _out_leaves(out, "", leaves, paths if k == 0 else [])
+        columns.append(leaves)
+    stacked = [_stack_column([c[j] for c in columns], d, size, f"output{p}", where)
+               for j, (d, p) in enumerate(zip(dims, paths))]
+    return _rebuild_outputs(first, iter(stacked))
+
+
+def _rebuild_outputs(like: Any, leaves: Iterator) -> Any:
+    if not _is_node(like):
+        return next(leaves)
+    return _rebuild(like, [_rebuild_outputs(c, leaves) for c in _values(like)])
+
+
+def _stack_column(column: list, dim: int | None, size: int, what: str, where: str) -> Any:
+    """One output leaf over the samples, stacked along ``dim`` (None: returned as it is)."""
+    first = column[0]
+    if dim is None:
+        if any(not _same_value(first, x) for x in column[1:]):
+            raise ValueError(f"{where}: {what} differs between samples, so it cannot have an "
+                             "out_dim of None (that is for outputs that do not depend on the "
+                             "mapped inputs); give it an int out_dim to stack it")
+        return first
+    for x in column:
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{where}: the function must only return Tensors, got "
+                             f"{_T._describe(x)} at {what}. Did you mean to set out_dims to "
+                             "None for that output?")
+        if x.shape != first.shape:
+            raise RuntimeError(f"{where}: {what} has shape {first.shape} for one sample and "
+                               f"{x.shape} for another; vmap needs the same shape from every "
+                               "sample")
+    nd = first.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"{where}: out_dim {dim} of {what} is out of range: stacked, it has "
+                         f"{nd} dims (of shape {first.shape} and the batch), so out_dim must "
+                         f"be in the range [{-nd}, {nd - 1}]")
+    if not size:
+        shape = list(first.shape)
+        shape.insert(dim % nd, 0)
+        return Tensor._make(np.zeros(shape, dtype=first.dtype))
+    return F.stack(column, dim=dim)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if a is b or not isinstance(a, Tensor):  # (a non-tensor: the first sample's is kept)
+        return True
+    if not isinstance(b, Tensor) or a.shape != b.shape:
+        return False
+    return bool(np.array_equal(a.data, b.data, equal_nan=a.data.dtype.kind in "fc"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools as _itertools
 import math
 from collections import namedtuple
 from collections.abc import Sequence
@@ -20,8 +21,10 @@ from .ops import indexing as I
 from .ops import linalg as LA
 from .ops import reductions as R
 from .ops import shape as S
+from .ops import sorting as _SO
 from .ops._util import is_tensor, ndim_of, norm_dim, norm_dims, pick, pick_keep, shape_of
 from .ops.registry import OpError
+from .ops.registry import OpIndexError as _OpIndexError
 from .tensor import Tensor, as_tensor
 
 # Elementwise ops need no argument handling: the op is the function.
@@ -164,6 +167,118 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
 
 
 clip = clamp
+
+# --------------------------------------------------------------------------- more math
+(erfc, erfinv, lgamma, logaddexp, logaddexp2, hypot, fmod, xlogy, sinc, frac, trunc, copysign,
+ signbit) = (
+    E.erfc, E.erfinv, E.lgamma, E.logaddexp, E.logaddexp2, E.hypot, E.fmod, E.xlogy, E.sinc,
+    E.frac, E.trunc, E.copysign, E.signbit)
+fix = trunc
+
+
+def nextafter(input: Any, other: Any) -> Tensor:
+    """The next float after ``input`` toward ``other``; no gradient (as PyTorch, which has no
+    derivative for it)."""
+    a, b = as_tensor(input), as_tensor(other)
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        raise OpError(f"nextafter: needs float tensors, got {a.dtype} and {b.dtype}")
+    return Tensor._make(np.asarray(np.nextafter(a.data, b.data)))
+
+
+def digamma(input: Any) -> Tensor:
+    """ψ(x) = d/dx ln Γ(x) (needs SciPy)."""
+    return E.polygamma(input, n=0)
+
+
+def polygamma(n: int, input: Any) -> Tensor:
+    """ψ⁽ⁿ⁾(x), the n-th derivative of digamma (needs SciPy); differentiable to any order."""
+    return E.polygamma(input, n=n)
+
+
+def mvlgamma(input: Any, p: int) -> Tensor:
+    """The multivariate log-gamma ln Γ_p(x) = p(p-1)/4·ln π + Σᵢ ln Γ(x - i/2), i < p."""
+    if type(p) is not int or p < 1:
+        raise OpError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+    x = as_tensor(input)
+    if x.numel() and not bool(np.all(x.data > (p - 1) / 2)):
+        raise OpError(f"mvlgamma: every element must be greater than (p-1)/2 = {(p - 1) / 2} "
+                      f"for p = {p} (the smallest is {np.min(x.data)})")
+    out = E.lgamma(x)
+    for i in range(1, p):
+        out = out + E.lgamma(x - i / 2)
+    return out + p * (p - 1) / 4 * math.log(math.pi)
+
+
+def logit(input: Any, eps: float | None = None) -> Tensor:
+    """ln(x/(1-x)); with ``eps``, x is first clamped to [eps, 1-eps] (gradient 0 outside)."""
+    return E.logit(input, eps=eps)
+
+
+def heaviside(input: Any, values: Any) -> Tensor:
+    """The step function: 0 for x < 0, ``values`` at 0, 1 for x > 0. Its gradient is 0 (a step,
+    as ``sign``); PyTorch's backward raises instead."""
+    return E.heaviside(input, values)
+
+
+def clamp_min(input: Any, min: Any) -> Tensor:
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Any, max: Any) -> Tensor:
+    return clamp(input, max=max)
+
+
+def sgn(input: Any) -> Tensor:
+    """The sign (for real tensors, ``sign``)."""
+    return E.sign(input)
+
+
+def float_power(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent`` in float64 (as PyTorch's float_power, whatever the dtypes)."""
+    def f64(x: Any) -> Any:
+        if is_tensor(x):
+            return x.to(np.float64)
+        return np.asarray(x, dtype=np.float64) if not isinstance(x, (int, float)) else x
+    return E.pow(f64(input), f64(exponent))
+
+
+def rad2deg(input: Any) -> Tensor:
+    return E.mul(_float_of(input, "rad2deg"), 180.0 / math.pi)
+
+
+def deg2rad(input: Any) -> Tensor:
+    return E.mul(_float_of(input, "deg2rad"), math.pi / 180.0)
+
+
+def _float_of(x: Any, name: str) -> Any:
+    """A tensor in a float dtype (an integer one in the default dtype, as PyTorch)."""
+    from ._dtypes import get_default_dtype
+
+    t = as_tensor(x)
+    if t.dtype.kind == "b":
+        raise OpError(f"{name}: takes numbers, not bools; convert with x.float() first")
+    return t if t.dtype.kind == "f" else t.to(get_default_dtype())
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value · tensor1 · tensor2``."""
+    prod = E.mul(tensor1, tensor2)
+    return E.add(input, prod if value == 1 else E.mul(prod, value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value · tensor1 / tensor2`` (integer tensor1 and tensor2 are refused, as in
+    PyTorch: use ``div(rounding_mode=...)``)."""
+    if builtins.all(as_tensor(t).dtype.kind in "biu" for t in (tensor1, tensor2)):
+        raise OpError("addcdiv: integer division of tensor1 by tensor2 is not supported (as in "
+                      "PyTorch); convert them to floats, or use div with rounding_mode")
+    quot = E.div(tensor1, tensor2)
+    return E.add(input, quot if value == 1 else E.mul(quot, value))
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """``input // other``, rounded down (``div(..., rounding_mode='floor')``)."""
+    return div(input, other, rounding_mode="floor")
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
@@ -856,17 +971,29 @@ def triu(input: Any, diagonal: int = 0) -> Tensor:
     return E.mul(input, np.triu(np.ones((n, m), dtype=bool), diagonal))
 
 
-def diagonal(input: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
-    """The diagonal of the last two dims (as ``torch.diagonal`` with the default dims)."""
-    if (dim1, dim2) not in ((-2, -1), (0, 1)) or (ndim_of(input) != 2 and (dim1, dim2) == (0, 1)):
-        raise NotImplementedError("diagonal: only the last two dims are supported")
-    n, m = shape_of(input)[-2:]
+def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The ``offset`` diagonal (above the main one when positive) of the matrices whose rows
+    are ``dim1`` and columns ``dim2``, as a new last dim (those two removed). NOTE: a
+    differentiable copy, where PyTorch's is a view (writing into it leaves ``input`` alone)."""
+    return _diagonal(input, offset, dim1, dim2)
+
+
+def _diagonal(input: Any, offset: int, dim1: int, dim2: int) -> Tensor:
+    nd = ndim_of(input)
+    if nd < 2:
+        raise OpError(f"diagonal: needs a tensor of at least 2 dims, got shape "
+                      f"{shape_of(input)}")
+    a, b = norm_dim(dim1, nd, "diagonal"), norm_dim(dim2, nd, "diagonal")
+    if a == b:
+        raise OpError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    x = input if (a, b) == (-2, -1) else movedim(input, (a + nd, b + nd), (nd - 2, nd - 1))
+    n, m = shape_of(x)[-2:]
     rows = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
-    return I.getitem(input, key=I.canonical_key((Ellipsis, rows, rows + offset), ndim_of(input)))
+    return I.getitem(x, key=I.canonical_key((Ellipsis, rows, rows + offset), nd))
 
 
 def trace(input: Any) -> Tensor:
-    return sum(diagonal(input), dim=-1)
+    return sum(_diagonal(input, 0, -2, -1), dim=-1)
 
 
 # --------------------------------------------------------------------------- indexing
@@ -956,6 +1083,1451 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
     else:  # a number or array value takes the input's dtype, as PyTorch
         value = np.asarray(value).astype(dtype)
     return E.where(m.astype(bool), value, input)
+
+
+# --------------------------------------------------------------------------- sorting and statistics
+# (PyTorch's torch.return_types: named tuples with the same names and fields)
+_Sort = namedtuple("sort", ["values", "indices"])  # type: ignore[name-match]
+_Topk = namedtuple("topk", ["values", "indices"])  # type: ignore[name-match]
+_Kthvalue = namedtuple("kthvalue", ["values", "indices"])  # type: ignore[name-match]
+_Median = namedtuple("median", ["values", "indices"])  # type: ignore[name-match]
+_Nanmedian = namedtuple("nanmedian", ["values", "indices"])  # type: ignore[name-match]
+_Mode = namedtuple("mode", ["values", "indices"])  # type: ignore[name-match]
+_Cummax = namedtuple("cummax", ["values", "indices"])  # type: ignore[name-match]
+_Cummin = namedtuple("cummin", ["values", "indices"])  # type: ignore[name-match]
+_Aminmax = namedtuple("aminmax", ["min", "max"])  # type: ignore[name-match]
+
+
+def _tensor_arg(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+def _last_axis(find: Any, x: np.ndarray, d: int) -> np.ndarray:
+    """``find`` (a NumPy function of the last axis) applied along the negative dim ``d``."""
+    return np.moveaxis(find(np.moveaxis(x, d, -1)), -1, d)
+
+
+def _selected(x: Tensor, index: np.ndarray, d: int, keepdim: bool,
+              result: Any) -> Any:
+    """(values, indices) at ``index`` (a kept dim of size 1 along ``d``): the gradient goes to
+    the selected elements, as PyTorch's."""
+    values = I.take_along(x, index=index, dim=d)
+    indices = Tensor._make(index.astype(np.int64, copy=False))
+    if not keepdim:
+        values, indices = squeeze(values, d), squeeze(indices, d)
+    return result(values, indices)
+
+
+def _select_one(name: str, input: Any, dim: int, keepdim: bool, find: Any, result: Any) -> Any:
+    """A value and its index per row along ``dim`` (kthvalue, median, mode); a 0-d input is a
+    row of one."""
+    x = _tensor_arg(input)
+    d = norm_dim(dim, x.ndim, name)
+    if not x.ndim:
+        out = _select_one(name, reshape(x, (1,)), -1, False, find, result)
+        return result(reshape(out.values, ()), reshape(out.indices, ()))
+    if not x.shape[d]:
+        raise IndexError(f"{name}(): expected reduction dim {dim} to have non-zero size, got "
+                         f"shape {x.shape}")
+    return _selected(x, _last_axis(find, x.data, d), d, keepdim, result)
+
+
+def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """(values, indices) sorted along ``dim``. Always stable (ties keep their order, as PyTorch
+    on the CPU); NaN sorts above every number. The gradient goes back to the sorted positions."""
+    x = _tensor_arg(input)
+    d = norm_dim(dim, x.ndim, "sort")
+    if not x.ndim:
+        return _Sort(S.clone(x), Tensor._make(np.zeros((), np.int64)))
+    order = _last_axis(lambda a: _SO.stable_order(a, descending), x.data, d)
+    return _Sort(I.take_along(x, index=order, dim=d), Tensor._make(order))
+
+
+def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``dim`` (stable; NaN last, or first when descending)."""
+    return sort(input, dim, descending, stable).indices
+
+
+def msort(input: Any) -> Tensor:
+    """The values sorted along dim 0."""
+    return sort(input, 0).values
+
+
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The ``k`` largest (or smallest) values along ``dim`` with their indices, in order.
+
+    Differs from PyTorch: among tied values the first ones (by position) are taken, where
+    PyTorch's selection algorithm may take others (same values; the gradient goes to the
+    indices returned). ``sorted=False`` still returns them sorted."""
+    x = _tensor_arg(input)
+    d = norm_dim(dim, x.ndim, "topk")
+    n = x.shape[d] if x.ndim else 1
+    if not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        raise RuntimeError(f"topk: selected index k={k!r} is out of range for dim {dim} of size "
+                           f"{n}; give 0 <= k <= {n}")
+    if not x.ndim:
+        if k == 0:
+            raise RuntimeError("topk: k=0 from a 0-d tensor; reshape it to (1,) first")
+        return _Topk(S.clone(x), Tensor._make(np.zeros((), np.int64)))
+    order = _last_axis(lambda a: _SO.stable_order(a, largest)[..., :k], x.data, d)
+    return _Topk(I.take_along(x, index=order, dim=d), Tensor._make(order))
+
+
+def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    """The ``k``-th smallest value along ``dim`` (k from 1) and its index. Among tied values the
+    index may differ from PyTorch's (its selection algorithm decides); the value is the same."""
+    x = _tensor_arg(input)
+    n = x.shape[norm_dim(dim, x.ndim, "kthvalue")] if x.ndim else 1
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): k={k!r} is out of range for dim {dim} of size {n}; "
+                           f"give 1 <= k <= {n}")
+    return _select_one("kthvalue", x, dim, keepdim,
+                       lambda a: _SO.stable_order(a)[..., k - 1:k], _Kthvalue)
+
+
+def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Without ``dim``: the lower median of all elements (NaN if any is NaN); its gradient is
+    shared equally by the elements equal to it, as PyTorch's. With ``dim``: (values, indices),
+    the gradient to the index returned (among ties it may differ from PyTorch's)."""
+    if dim is None:
+        return _median_of_all(_tensor_arg(input), ignore_nan=False)
+    return _select_one("median", input, dim, keepdim,
+                       lambda a: _SO.median_index(a, ignore_nan=False), _Median)
+
+
+def nanmedian(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``median`` ignoring NaN (NaN only where all values are NaN)."""
+    if dim is None:
+        return _median_of_all(_tensor_arg(input), ignore_nan=True)
+    return _select_one("nanmedian", input, dim, keepdim,
+                       lambda a: _SO.median_index(a, ignore_nan=True), _Nanmedian)
+
+
+def _median_of_all(x: Tensor, ignore_nan: bool) -> Tensor:
+    flat = x.data.reshape(1, -1)
+    if not flat.size:
+        return Tensor._make(np.asarray(np.nan, np.result_type(x.dtype, np.float32)))
+    m = np.take_along_axis(flat, _SO.median_index(flat, ignore_nan), axis=-1).reshape(())
+    if x.dtype.kind not in "fc":
+        return Tensor._make(m)
+    if np.isnan(m):  # the gradient is shared by the NaNs (the value NaN·w is NaN anyway)
+        nans = np.isnan(flat[0])
+        share = (nans / nans.sum()).astype(x.dtype)
+        return R.sum(E.mul(E.where(nans, reshape(x, (-1,)), 0.0), share),
+                     dim=(-1,), keepdim=False)
+    hit = flat[0] == m
+    return _with_gradient(m, reshape(x, (-1,)), (hit / hit.sum()).astype(x.dtype), (-1,), False)
+
+
+def _with_gradient(value: np.ndarray, x: Tensor, weight: np.ndarray, dims: tuple[int, ...],
+                   keepdim: bool) -> Tensor:
+    """``value`` (found apart) as a function of ``x`` with ∂value/∂x = ``weight``: value plus
+    Σ weight·(x - x), the first x recorded, the second detached, so the sum adds exact zeros
+    (±inf and NaN elements, whose difference would be NaN, are left out: no gradient there)."""
+    finite = np.isfinite(x.data)
+    zero = E.sub(E.where(finite, x, 0.0), E.where(finite, x.detach(), 0.0))
+    return E.add(R.sum(E.mul(zero, weight), dim=dims, keepdim=keepdim), value)
+
+
+def mode(input: Any, dim: int = -1, keepdim: bool = False) -> Any:
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the
+    index of its last occurrence, as PyTorch. NaNs never count as equal and sort above
+    numbers; PyTorch's result with NaNs depends on where they stand (a leading NaN can win)."""
+    return _select_one("mode", input, dim, keepdim, _SO.mode_index, _Mode)
+
+
+def _cumulative_extreme(name: str, input: Any, dim: int, largest: bool, result: Any) -> Any:
+    x = _tensor_arg(input)
+    d = norm_dim(dim, x.ndim, name)
+    if not x.ndim:
+        return result(S.clone(x), Tensor._make(np.zeros((), np.int64)))
+    index = _last_axis(lambda a: _SO.cumulative_extreme_index(a, largest), x.data, d)
+    return result(I.take_along(x, index=index, dim=d), Tensor._make(index.astype(np.int64)))
+
+
+def cummax(input: Any, dim: int) -> Any:
+    """(running maximum along ``dim``, the index where it was reached: the latest of ties, as
+    PyTorch); NaN propagates. The gradient goes to those indices."""
+    return _cumulative_extreme("cummax", input, dim, True, _Cummax)
+
+
+def cummin(input: Any, dim: int) -> Any:
+    """(running minimum along ``dim``, its index); as ``cummax``."""
+    return _cumulative_extreme("cummin", input, dim, False, _Cummin)
+
+
+def logcumsumexp(input: Any, dim: int) -> Tensor:
+    """``log Σ_{i≤j} exp(x_i)`` along ``dim``, computed stably (for any range of values)."""
+    x = _tensor_arg(input)
+    _need_float("logcumsumexp", x)
+    return _along_one_dim(_SO.logcumsumexp, "logcumsumexp", x, dim)
+
+
+def _need_float(name: str, x: Tensor, what: str = "input") -> None:
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{name}(): the {what} must have a floating point dtype, got {x.dtype}; "
+                        "convert it with x.float() or x.double()")
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(input: Any, q: Any, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """The ``q``-th quantiles (q a number or a 1-D tensor in [0, 1]) along ``dim`` (None: of
+    all elements), interpolated between the sorted values as ``interpolation`` says; NaN where a
+    row holds a NaN. A 1-D ``q`` adds a leading dim. The gradient flows through the sort to the
+    values interpolated (weights 1 - w and w), as PyTorch's."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def nanquantile(input: Any, q: Any, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """``quantile`` ignoring NaN (NaN only where a row is all NaN)."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def _quantile_q(name: str, x: Tensor, q: Any) -> tuple[np.ndarray, bool]:
+    """q as a 1-D array in the input's dtype, and whether it was a scalar."""
+    if is_tensor(q):
+        if q.dtype != x.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor: "
+                               f"{q.dtype} vs {x.dtype}; convert q with q.to(x.dtype)")
+        if q.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor, got shape {q.shape}")
+        qs, scalar = q.data.reshape(-1), q.ndim == 0
+    else:
+        qs, scalar = np.asarray([q], dtype=x.dtype), True
+    bad = qs[~((qs >= 0) & (qs <= 1))]
+    if bad.size:
+        raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {bad[0]}")
+    return qs, scalar
+
+
+def _quantile(name: str, input: Any, q: Any, dim: Any, keepdim: bool, interpolation: str,
+              ignore_nan: bool) -> Tensor:
+    x = _tensor_arg(input)
+    if x.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
+                           f"{x.dtype}; convert it with x.double()")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{name}() interpolation must be one of {_INTERPOLATIONS}, got "
+                         f"{interpolation!r}")
+    qs, scalar = _quantile_q(name, x, q)
+    if not x.data.size:
+        raise RuntimeError(f"{name}() input tensor must be non-empty (got shape {x.shape})")
+    nd = x.ndim
+    if dim is None:
+        rows = reshape(x, (-1,))
+    else:
+        d = norm_dim(dim, nd, name)
+        rows = movedim(x, d, -1) if nd else reshape(x, (1,))
+    out = _interpolate_sorted(sort(rows, -1).values, qs, interpolation, ignore_nan)
+    # out: (..., len(q)) -> q's dim first (or none for a scalar q), the reduced dims kept as 1
+    out = squeeze(out, -1) if scalar else movedim(out, -1, 0)
+    if keepdim:
+        lead = () if scalar else (len(qs),)
+        if dim is None:
+            return reshape(out, lead + (1,) * nd)
+        kept = list(x.shape)
+        if nd:
+            kept[norm_dim(dim, nd, name)] = 1
+        return reshape(out, lead + tuple(kept))
+    return out
+
+
+def _interpolate_sorted(s: Tensor, qs: np.ndarray, interpolation: str,
+                        ignore_nan: bool) -> Tensor:
+    """The quantiles ``qs`` of each sorted row of ``s`` (NaN last), in a new last dim."""
+    n = s.shape[-1]
+    nans = _SO.nan_count(s.data)
+    valid = n - nans if ignore_nan else np.full_like(nans, n)
+    rank = qs * (valid - 1).astype(s.dtype)  # (..., len(q))
+    # A row that must be NaN reads a NaN, where PyTorch's gradient goes: in quantile (a row
+    # with a NaN) the last sorted value, in nanquantile (a row of NaNs) the first.
+    if ignore_nan:
+        rank = np.where(valid == 0, 0, rank).astype(s.dtype)
+    else:
+        rank = np.where(nans > 0, n - 1, rank).astype(s.dtype)
+    below, above = np.floor(rank), np.ceil(rank)
+    if interpolation == "lower":
+        return I.take_along(s, index=below.astype(np.int64), dim=-1)
+    if interpolation == "higher":
+        return I.take_along(s, index=above.astype(np.int64), dim=-1)
+    if interpolation == "nearest":  # (NumPy's and PyTorch's round: halves to even)
+        return I.take_along(s, index=np.round(rank).astype(np.int64), dim=-1)
+    weight = rank - below if interpolation == "linear" else np.where(above > below, 0.5, 0.0)
+    lo = I.take_along(s, index=below.astype(np.int64), dim=-1)
+    hi = I.take_along(s, index=above.astype(np.int64), dim=-1)
+    return E.lerp(lo, hi, weight.astype(s.dtype))
+
+
+def aminmax(input: Any, *, dim: int | None = None, keepdim: bool = False) -> Any:
+    """(min, max) over ``dim`` (or all elements); ties share the gradient, as amin and amax."""
+    x = _tensor_arg(input)
+    empty = not x.data.size if dim is None else (
+        x.ndim and not x.shape[norm_dim(dim, x.ndim, "aminmax")])
+    if empty:
+        raise RuntimeError(f"aminmax(): cannot compute aminmax over an empty dimension of a "
+                           f"tensor of shape {x.shape}: the operation has no identity")
+    return _Aminmax(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+def nansum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """``sum`` with NaN counted as 0 (no gradient to NaN elements)."""
+    x = _tensor_arg(input) if dtype is None else _tensor_arg(input).to(dtype)
+    if x.dtype.kind in "fc":
+        x = E.where(np.isnan(x.data), 0.0, x)
+    return sum(x, dim, keepdim)
+
+
+def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """``mean`` of the values that are not NaN (NaN where there are none)."""
+    x = _tensor_arg(input) if dtype is None else _tensor_arg(input).to(dtype)
+    if x.dtype.kind not in "fc":
+        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
+                           f"{x.dtype}; convert it with x.float()")
+    dims = _reduce_dims(x, dim, None, "nanmean")
+    count = (~np.isnan(x.data)).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return E.div(nansum(x, dims, keepdim), count)
+
+
+def std_mean(input: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+             *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(std(...), mean(...))`` over the same dims (arguments as ``std``)."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, None if isinstance(dim, bool) else dim, keepdim))
+
+
+def var_mean(input: Any, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
+             *, correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(var(...), mean(...))`` over the same dims (arguments as ``var``)."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, None if isinstance(dim, bool) else dim, keepdim))
+
+
+def count_nonzero(input: Any, dim: Any = None) -> Tensor:
+    """How many elements are not 0 over ``dim`` (an int, a tuple, or None for all): int64."""
+    x = _tensor_arg(input)
+    dims = _reduce_dims(x, dim, None, "count_nonzero")
+    return Tensor._make(np.asarray(np.count_nonzero(x.data, axis=dims), np.int64))
+
+
+def diff(input: Any, n: int = 1, dim: int = -1, prepend: Any = None,
+         append: Any = None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``prepend``/``append`` joined first);
+    bools give ``x[i+1] != x[i]``, as PyTorch."""
+    x = _tensor_arg(input)
+    if not x.ndim:
+        raise RuntimeError("diff expects input to be at least one-dimensional; reshape a 0-d "
+                           "tensor to (1,)")
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise RuntimeError(f"diff: order n must be non-negative, got {n!r}")
+    d = norm_dim(dim, x.ndim, "diff")
+    if n == 0:  # (prepend and append are not joined then, as in PyTorch)
+        return x
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        parts = [_tensor_arg(p) for p in parts]
+        for p in parts:
+            if p.ndim != x.ndim:
+                raise RuntimeError(f"diff: prepend/append of shape {p.shape} must have the "
+                                   f"{x.ndim} dims of the input {x.shape}")
+        x = cat(parts, d)
+    for _ in range(int(n)):
+        size = x.shape[d]
+        if not size:
+            break
+        later = I.getitem(x, key=I.canonical_key(_along_dim(d, slice(1, None)), x.ndim))
+        earlier = I.getitem(x, key=I.canonical_key(_along_dim(d, slice(0, size - 1)), x.ndim))
+        x = E.ne(later, earlier) if x.dtype == np.bool_ else E.sub(later, earlier)
+    return x
+
+
+def _along_dim(d: int, sl: slice) -> tuple:
+    """An index selecting ``sl`` along the negative dim ``d``."""
+    return (Ellipsis, sl) + (slice(None),) * (-d - 1)
+
+
+def unique(input: Any, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim: int | None = None) -> Any:
+    """The distinct values (sorted), or with ``dim`` the distinct slices along it; optionally
+    the inverse (where each element went) and the counts. NaNs stay distinct, as PyTorch's.
+    No gradient (PyTorch has none either)."""
+    x = _tensor_arg(input).data
+    if dim is None:
+        values, inverse, counts = np.unique(x.reshape(-1), return_inverse=True,
+                                            return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(x.shape)
+    else:
+        d = norm_dim(dim, x.ndim, "unique")
+        values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True,
+                                            axis=d + x.ndim, equal_nan=False)
+        inverse = inverse.reshape(-1)
+    return _unique_result(values, inverse, counts, return_inverse, return_counts)
+
+
+def _unique_result(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray,
+                   return_inverse: bool, return_counts: bool) -> Any:
+    out = [Tensor._make(values)]
+    if return_inverse:
+        out.append(Tensor._make(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._make(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique_consecutive(input: Any, return_inverse: bool = False, return_counts: bool = False,
+                       dim: int | None = None) -> Any:
+    """Each run of equal consecutive values (or slices along ``dim``) kept once; optionally the
+    inverse and the run lengths. No gradient."""
+    x = _tensor_arg(input).data
+    moved = x.reshape(-1) if dim is None else np.moveaxis(x, norm_dim(dim, x.ndim,
+                                                                      "unique_consecutive"), 0)
+    starts = _SO.consecutive_groups(moved)
+    values = moved[starts]
+    if dim is not None:
+        values = np.moveaxis(values, 0, norm_dim(dim, x.ndim, "unique_consecutive"))
+    inverse = np.cumsum(starts) - 1
+    counts = np.diff(np.append(np.flatnonzero(starts), moved.shape[0]))
+    return _unique_result(values, inverse.reshape(x.shape) if dim is None else inverse, counts,
+                          return_inverse, return_counts)
+
+
+def bincount(input: Any, weights: Any = None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ... occurs in a 1-D non-negative integer tensor (summing
+    ``weights`` instead of 1 if given). No gradient (PyTorch has none for weights either)."""
+    x = _tensor_arg(input).data
+    if x.ndim != 1 or x.dtype.kind not in "iub" or (x.size and x.min() < 0):
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got shape "
+                           f"{x.shape}, dtype {x.dtype}")
+    if weights is None:
+        return Tensor._make(np.bincount(x, minlength=minlength).astype(np.int64))
+    w = _tensor_arg(weights).data
+    if w.shape != x.shape:
+        raise RuntimeError(f"bincount: weights of shape {w.shape} must have the input's shape "
+                           f"{x.shape}")
+    out = np.bincount(x, weights=w, minlength=minlength)
+    return Tensor._make(out.astype(w.dtype if w.dtype.kind == "f" else np.float64))
+
+
+def histc(input: Any, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """A histogram of ``bins`` equal bins over [min, max] (both 0: the data's range); values
+    outside are left out, ``max`` falls in the last bin. No gradient."""
+    x = _tensor_arg(input).data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"histc: the input must be a floating point tensor, got {x.dtype}; "
+                           "convert it with x.float()")
+    if bins <= 0:
+        raise RuntimeError(f"histc: bins must be > 0, got {bins}")
+    lo, hi = float(min), float(max)
+    if lo == hi and x.size:
+        lo, hi = float(x.min()), float(x.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"histc: the range [{lo}, {hi}] must be finite with min <= max")
+    inside = x[(x >= lo) & (x <= hi)].astype(np.float64)
+    pos = ((inside - lo) * bins / (hi - lo)).astype(np.int64)
+    return Tensor._make(np.bincount(np.minimum(pos, bins - 1), minlength=bins).astype(x.dtype))
+
+
+def searchsorted(sorted_sequence: Any, input: Any, *, out_int32: bool = False,
+                 right: bool = False, side: str | None = None, sorter: Any = None) -> Tensor:
+    """Where each value of ``input`` would go in ``sorted_sequence`` (its last dim, row by row
+    when it has more dims) to keep it sorted: the first such place, or the last with
+    ``right=True``/``side='right'``. ``sorter`` sorts an unsorted sequence."""
+    seq = _tensor_arg(sorted_sequence).data
+    scalar = not is_tensor(input) and np.ndim(input) == 0
+    values = np.asarray(_data(input))
+    if side is not None and side not in ("left", "right"):
+        raise RuntimeError(f"searchsorted(): side must be 'left' or 'right', got {side!r}")
+    if side is not None and right and side == "left":
+        raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got "
+                           "side of left while right was True")
+    order = None if sorter is None else np.asarray(_data(sorter))
+    if order is not None and order.shape != seq.shape:
+        raise RuntimeError(f"searchsorted(): sorter of shape {order.shape} must have the "
+                           f"sequence's shape {seq.shape}")
+    if seq.ndim > 1 and (values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]):
+        raise RuntimeError(f"searchsorted(): the boundaries of shape {seq.shape} and the input "
+                           f"of shape {values.shape} must have the same leading dims (or give "
+                           "1-D boundaries)")
+    where_ = "right" if right or side == "right" else "left"
+    out = _SO.search_rows(seq, values.reshape(()) if scalar else values, where_, order)
+    return Tensor._make(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input: Any, boundaries: Any, *, out_int32: bool = False,
+              right: bool = False) -> Tensor:
+    """The bucket of each value among 1-D sorted ``boundaries``: i with
+    boundaries[i-1] < x <= boundaries[i] (``right=True``: boundaries[i-1] <= x < boundaries[i])."""
+    if ndim_of(boundaries) != 1:
+        raise RuntimeError(f"bucketize: boundaries must be 1-D, got shape {shape_of(boundaries)}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def nonzero(input: Any, *, as_tuple: bool = False) -> Any:
+    """The indices of the non-zero elements: an (n, ndim) int64 tensor, or with ``as_tuple``
+    one 1-D tensor per dim."""
+    x = _tensor_arg(input).data
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64))
+                     for i in np.nonzero(x.reshape(1) if not x.ndim else x))
+    return Tensor._make(np.argwhere(x).astype(np.int64))
+
+
+def argwhere(input: Any) -> Tensor:
+    """``nonzero(input)``: one row of indices per non-zero element."""
+    return nonzero(input)
+
+
+def all(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Whether all elements are true (over ``dim``: an int or a tuple). (This shadows Python's
+    ``all`` in this module: write ``builtins.all`` here.)"""
+    return _tensor_arg(input).all(dim, keepdim)
+
+
+def any(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """Whether any element is true (over ``dim``: an int or a tuple)."""
+    return _tensor_arg(input).any(dim, keepdim)
+
+
+def isposinf(input: Any) -> Tensor:
+    """Where the values are +inf (never, for integers)."""
+    x = _tensor_arg(input).data
+    return Tensor._make(np.isposinf(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool))
+
+
+def isneginf(input: Any) -> Tensor:
+    """Where the values are -inf (never, for integers)."""
+    x = _tensor_arg(input).data
+    return Tensor._make(np.isneginf(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool))
+
+
+def nan_to_num(input: Any, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default the
+    dtype's largest and lowest values). The gradient passes where a value was kept and is 0
+    where it was replaced, as PyTorch's."""
+    x = _tensor_arg(input)
+    if x.dtype.kind != "f":
+        return S.clone(x)
+    info = np.finfo(x.dtype)
+    a = x.data
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    out = E.where(np.isnan(a), np.asarray(nan, x.dtype), x)
+    out = E.where(np.isposinf(a), np.asarray(hi, x.dtype), out)
+    return E.where(np.isneginf(a), np.asarray(lo, x.dtype), out)
+
+
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol·|other|`` elementwise (equal infinities are close)."""
+    a = _data(input)
+    b = _data(other) if is_tensor(other) else np.asarray(other, a.dtype)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"isclose: {a.dtype} did not match {b.dtype}; convert one of them "
+                           "with .to(dtype)")
+    try:
+        return Tensor._make(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    except ValueError:
+        raise OpError(f"isclose: shapes {a.shape} and {b.shape} cannot be broadcast together"
+                      ) from None
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether ``isclose`` holds everywhere (a Python bool)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+
+
+def dist(input: Any, other: Any, p: float = 2) -> Tensor:
+    """The p-norm of ``input - other`` (broadcast) over all elements."""
+    return norm(E.sub(input, other), p)
+
+
+def renorm(input: Any, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
+    ``maxnorm`` (by maxnorm / (norm + 1e-7), as PyTorch); the gradient includes the norm's."""
+    x = _tensor_arg(input)
+    if not p > 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported (p={p})")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    d = norm_dim(dim, x.ndim, "renorm")
+    others = tuple(k for k in range(-x.ndim, 0) if k != d)
+    norms = norm(x, p, others, keepdim=True) if others else abs(x)
+    over = _data(norms) > maxnorm
+    return E.mul(x, E.where(over, maxnorm / (norms + 1e-7), np.asarray(1.0, x.dtype)))
+
+
+def cdist(x1: Any, x2: Any, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M): (..., P, R). Gradients as PyTorch's, also at zero distance (0 there).
+
+    Differs from PyTorch: distances are always computed from the differences (``compute_mode``
+    is accepted and ignored), never by PyTorch's faster but less exact matrix-product form
+    (which it uses for p = 2 above 25 rows)."""
+    a, b = _tensor_arg(x1), _tensor_arg(x2)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"cdist: X1 {a.shape} and X2 {b.shape} must be (..., P, M) and "
+                           "(..., R, M) with the same number of columns M")
+    if not p >= 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    diffs = E.sub(unsqueeze(a, -2), unsqueeze(b, -3))  # (..., P, R, M)
+    if p != math.inf:
+        return norm(diffs, p, -1)
+    # The largest |difference|, each tied element getting the full gradient, as PyTorch's.
+    size = abs(diffs)
+    top = np.max(size.data, axis=-1, initial=0.0)
+    hit = (size.data == top[..., None]).astype(size.dtype)
+    return _with_gradient(top, size, hit, (-1,), False)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``cr.nn.functional.cosine_similarity``."""
+    from .nn.functional.distance import cosine_similarity as fn
+
+    return fn(x1, x2, dim, eps)
+
+
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """``cr.nn.functional.pairwise_distance``."""
+    from .nn.functional.distance import pairwise_distance as fn
+
+    return fn(x1, x2, p, eps, keepdim)
+
+
+# --------------------------------------------------------------------------- shape, indexing
+# and products (more): narrow/select/unbind, splits and stacks, diag, kron/tensordot/addmm,
+# index_add/copy/fill/put, take/put, scatter/scatter_reduce, masked_select/masked_scatter
+
+def t(input: Any) -> Tensor:
+    """The transpose of a tensor of at most 2 dims (a 0-d or 1-D tensor is returned as is)."""
+    return as_tensor(input).t()
+
+
+def ravel(input: Any) -> Tensor:
+    """The elements as one dim (a reshape: shares memory where it can)."""
+    return reshape(input, (-1,))
+
+
+def _dim_size(name: str, input: Any, dim: Any) -> tuple[int, int]:
+    """(dim as a negative int, its size), for ops that need at least one dim."""
+    shape = shape_of(input)
+    if not shape:
+        raise OpError(f"{name}: cannot be applied to a 0-dim tensor; reshape it to 1-D first")
+    d = norm_dim(dim, len(shape), name)
+    return d, shape[d]
+
+
+def _slice_along(input: Any, d: int, key: Any) -> Tensor:
+    """``input[..., key, :, ...]`` with ``key`` (a slice, an int or an index array) at dim d."""
+    nd = ndim_of(input)
+    return I.getitem(input, key=(slice(None),) * (nd + d) + (key,))
+
+
+def narrow(input: Any, dim: int, start: Any, length: int) -> Tensor:
+    """``length`` elements of ``dim`` from ``start`` (negative counts from the end); shares
+    memory with ``input``, as PyTorch's."""
+    d, n = _dim_size("narrow", input, dim)
+    start = int(_data(start))
+    if not -n <= start <= n:
+        raise _OpIndexError(f"narrow: start {start} is out of range for dim {dim} of size {n} "
+                            f"(valid: {-n} to {n})")
+    start += n if start < 0 else 0
+    if length < 0 or start + length > n:
+        raise OpError(f"narrow: start ({start}) + length ({length}) exceeds the size {n} of "
+                      f"dim {dim} (length must be 0 to {n - start})")
+    return _slice_along(input, d, slice(start, start + int(length)))
+
+
+def select(input: Any, dim: int, index: int) -> Tensor:
+    """``input`` at ``index`` of ``dim``, that dim removed (``x.select(1, 2)`` is
+    ``x[:, 2]``); shares memory with ``input``."""
+    d, n = _dim_size("select", input, dim)
+    index = int(_data(index))
+    if not -n <= index < n:
+        raise _OpIndexError(f"select: index {index} is out of range for dim {dim} of size {n} "
+                            f"of a tensor of shape {shape_of(input)} (valid: {-n} to {n - 1})")
+    return _slice_along(input, d, index)
+
+
+def unbind(input: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, that dim removed (``select`` for each index)."""
+    d, n = _dim_size("unbind", input, dim)
+    return tuple(_slice_along(input, d, i) for i in range(n))
+
+
+def _unfold(input: Any, dimension: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: the windows of ``size`` elements, ``step`` apart, along
+    ``dimension``, as a new last dim. NOTE: a differentiable copy, where PyTorch's is a view
+    (writing into it does not change ``input``)."""
+    if not ndim_of(input):  # a 0-d tensor unfolds as one element (as PyTorch)
+        return reshape(_unfold(reshape(input, (1,)), 0, size, step), (size,))
+    nd = ndim_of(input)
+    d = norm_dim(dimension, nd, "unfold")
+    n = shape_of(input)[d]
+    if size < 0 or size > n:
+        raise OpError(f"unfold: size {size} must be 0 to {n}, the size of dim {dimension}")
+    if step <= 0:
+        raise OpError(f"unfold: step must be positive, got {step}")
+    starts = np.arange(0, n - size + 1, step)
+    windows = _slice_along(input, d, starts[:, None] + np.arange(size))
+    return movedim(windows, nd + d + 1, -1)  # (the window dim goes last)
+
+
+def _sections_or_indices(value: Any) -> Any:
+    """tensor_split's second argument: an int (sections) or a list of split points."""
+    if is_tensor(value) or isinstance(value, np.ndarray):
+        arr = np.asarray(_data(value))
+        if arr.dtype.kind not in "iu" or arr.ndim > 1:
+            raise OpError(f"tensor_split: a tensor of sections or indices must be an integer "
+                          f"0-d or 1-D tensor, got {arr.dtype} of shape {arr.shape}")
+        return int(arr) if arr.ndim == 0 else [int(i) for i in arr]
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return [int(i) for i in value]
+
+
+def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split ``dim`` into ``n`` nearly equal pieces (the first ``size % n`` one larger), or at
+    the given indices (as Python slices: out-of-range points give empty pieces)."""
+    d, n = _dim_size("tensor_split", input, dim)
+    how = _sections_or_indices(indices_or_sections)
+    if isinstance(how, int):
+        if how <= 0:
+            raise OpError(f"tensor_split: the number of sections must be positive, got {how}")
+        small, extra = divmod(n, how)
+        sizes = [small + 1] * extra + [small] * (how - extra)
+        bounds = [0, *_itertools.accumulate(sizes)]
+        return tuple(_slice_along(input, d, slice(a, b)) for a, b in zip(bounds, bounds[1:]))
+    starts, stops = [0, *how], [*how, None]
+    return tuple(_slice_along(input, d, slice(a, b)) for a, b in zip(starts, stops))
+
+
+def _split_by_dim(name: str, input: Any, indices_or_sections: Any, dim: int,
+                  min_dims: int) -> tuple[Tensor, ...]:
+    """hsplit/vsplit/dsplit: tensor_split, where a number of sections must divide the dim."""
+    if ndim_of(input) < min_dims:
+        raise OpError(f"{name}: needs a tensor of at least {min_dims} dims, got shape "
+                      f"{shape_of(input)}")
+    how = _sections_or_indices(indices_or_sections)
+    n = shape_of(input)[dim]
+    if isinstance(how, int) and (how <= 0 or n % how):
+        raise OpError(f"{name}: cannot split dim {dim} of size {n} into {how} equal sections; "
+                      "give a divisor of the size, or a list of split indices")
+    return tensor_split(input, how, dim)
+
+
+def hsplit(input: Any, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """Split along dim 1 (dim 0 of a 1-D tensor)."""
+    return _split_by_dim("hsplit", input, indices_or_sections,
+                         1 if ndim_of(input) >= 2 else 0, 1)
+
+
+def vsplit(input: Any, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """Split along dim 0 of a tensor of at least 2 dims."""
+    return _split_by_dim("vsplit", input, indices_or_sections, 0, 2)
+
+
+def dsplit(input: Any, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """Split along dim 2 of a tensor of at least 3 dims."""
+    return _split_by_dim("dsplit", input, indices_or_sections, 2, 3)
+
+
+def _atleast(shape_for: Any, tensors: tuple) -> Any:
+    """atleast_Nd of one tensor (a tensor) or of several, or of a list (a tuple)."""
+    one = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    out = tuple(reshape(x, shape_for(shape_of(x))) for x in map(as_tensor, tensors))
+    return out[0] if one else out
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """A 0-d tensor as shape (1,); others as they are."""
+    return _atleast(lambda s: s or (1,), tensors)
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """0-d as (1, 1), 1-D (n,) as (1, n); others as they are."""
+    return _atleast(lambda s: (1,) * (2 - len(s)) + s if len(s) < 2 else s, tensors)
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """0-d as (1, 1, 1), 1-D (n,) as (1, n, 1), 2-D (m, n) as (m, n, 1) (NumPy's rule)."""
+    def shape_for(s: tuple) -> tuple:
+        return {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}.get(len(s), s)
+    return _atleast(shape_for, tensors)
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along dim 1 (1-D tensors: along dim 0)."""
+    ts = atleast_1d(tuple(tensors))
+    return cat(ts, 0 if ts and ndim_of(ts[0]) == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along dim 0, 1-D tensors as rows."""
+    return cat(atleast_2d(tuple(tensors)), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along dim 2 (after ``atleast_3d``)."""
+    return cat(atleast_3d(tuple(tensors)), 2)
+
+
+def column_stack(tensors: Sequence[Any]) -> Tensor:
+    """Join along dim 1, 0-d and 1-D tensors as columns."""
+    cols = [reshape(x, (-1, 1)) if ndim_of(x) <= 1 else x for x in map(as_tensor, tensors)]
+    return cat(cols, 1)
+
+
+def rot90(input: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+    """Rotate by 90° ``k`` times in the plane of ``dims``, from the first dim toward the
+    second."""
+    nd = ndim_of(input)
+    if len(dims) != 2 or nd < 2:
+        raise OpError(f"rot90: needs 2 dims and a tensor of at least 2 dims, got dims "
+                      f"{tuple(dims)} and shape {shape_of(input)}")
+    a, b = (norm_dim(x, nd, "rot90") for x in dims)
+    if a == b:
+        raise OpError(f"rot90: the rotation dims must differ, got {tuple(dims)}")
+    k %= 4
+    if k == 0:
+        return clone(input)
+    if k == 2:
+        return S.flip(input, dims=(a, b))
+    return transpose(S.flip(input, dims=(b if k == 1 else a,)), a, b)
+
+
+def fliplr(input: Any) -> Tensor:
+    """Reverse dim 1 (left/right) of a tensor of at least 2 dims."""
+    if ndim_of(input) < 2:
+        raise OpError(f"fliplr: needs a tensor of at least 2 dims, got shape {shape_of(input)}")
+    return S.flip(input, dims=(1 - ndim_of(input),))
+
+
+def flipud(input: Any) -> Tensor:
+    """Reverse dim 0 (up/down) of a tensor of at least 1 dim."""
+    if ndim_of(input) < 1:
+        raise OpError("flipud: needs a tensor of at least 1 dim, got a 0-dim tensor")
+    return S.flip(input, dims=(-ndim_of(input),))
+
+
+def _diagonal_positions(n: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the ``offset`` diagonal holding ``n`` elements."""
+    rows = np.arange(n) + builtins.max(0, -offset)
+    return rows, rows + offset
+
+
+def diag_embed(input: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices (in the new dims ``dim1``, ``dim2`` of the result) with the last dim of
+    ``input`` on their ``offset`` diagonal, zeros elsewhere."""
+    shape = shape_of(input)
+    if not shape:
+        raise OpError("diag_embed: needs a tensor of at least 1 dim, got a 0-dim tensor")
+    a, b = (norm_dim(x, len(shape) + 1, "diag_embed") for x in (dim1, dim2))
+    if a == b:
+        raise OpError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    m = shape[-1] + builtins.abs(offset)
+    rows, cols = _diagonal_positions(shape[-1], offset)
+    key = (slice(None),) * (len(shape) - 1) + (rows, cols)
+    out = I.index_scatter(input, key=key, shape=shape[:-1] + (m, m))
+    return movedim(out, (-2, -1), (a, b))
+
+
+def diag(input: Any, diagonal: int = 0) -> Tensor:
+    """1-D: the square matrix with ``input`` on its ``diagonal`` (0: the main one; above it
+    when positive); 2-D: that diagonal, as a 1-D tensor."""
+    nd = ndim_of(input)
+    if nd == 1:
+        return diag_embed(input, diagonal)
+    if nd == 2:
+        return _diagonal(input, diagonal, -2, -1)
+    raise OpError(f"diag: takes a 1-D or 2-D tensor, got shape {shape_of(input)}; use "
+                  "diagonal() or diag_embed() for batches")
+
+
+def _index_table(rows: int, cols: int, offset: int, upper: bool) -> Tensor:
+    if rows < 0 or cols < 0:
+        raise OpError(f"{'triu' if upper else 'tril'}_indices: row and col must not be "
+                      f"negative, got {rows} and {cols}")
+    where_ = np.triu_indices if upper else np.tril_indices
+    return Tensor._make(np.stack(where_(rows, offset, cols)).astype(np.int64).reshape(2, -1))
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None) -> Tensor:
+    """The (2, N) row and column indices of the upper triangle (from diagonal ``offset``) of a
+    ``row`` × ``col`` matrix, row by row."""
+    out = _index_table(row, col, offset, True)
+    return out if dtype is None else out.to(dtype)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None) -> Tensor:
+    """The (2, N) row and column indices of the lower triangle, row by row."""
+    out = _index_table(row, col, offset, False)
+    return out if dtype is None else out.to(dtype)
+
+
+def block_diag(*tensors: Any) -> Tensor:
+    """The block-diagonal matrix of the tensors (0-d as 1×1, 1-D as one row), zeros elsewhere
+    (in the promoted dtype)."""
+    blocks = [reshape(x, _as_matrix_shape(shape_of(x))) for x in map(as_tensor, tensors)]
+    if not blocks:
+        return Tensor._make(np.zeros((1, 0), dtype=np.float32))
+    floats = [b.dtype for b in blocks if b.dtype.kind == "f"]  # (an int with a float: the
+    # float's dtype, as PyTorch's promotion)
+    dtype = builtins.max(floats, key=lambda d: d.itemsize) if floats else \
+        np.result_type(*[b.dtype for b in blocks])
+    width = builtins.sum(shape_of(b)[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:
+        right = width - left - shape_of(b)[1]
+        rows.append(S.constant_pad(b.to(dtype), widths=((0, 0), (left, right))))
+        left += shape_of(b)[1]
+    return cat(rows, 0)
+
+
+def _as_matrix_shape(s: tuple) -> tuple:
+    if len(s) > 2:
+        raise OpError(f"block_diag: takes tensors of at most 2 dims, got shape {s}")
+    return {0: (1, 1), 1: (1, *s)}.get(len(s), s)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors: with 'ij' the result's dim k follows tensor k;
+    with 'xy' the first two dims are swapped (NumPy's and Matlab's). The grids are
+    broadcast views (read-only). NOTE: PyTorch warns when ``indexing`` is not given."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise OpError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [as_tensor(x) for x in tensors]
+    if not ts or builtins.any(x.ndim > 1 for x in ts):
+        raise OpError(f"meshgrid: takes one or more 0-d or 1-D tensors, got shapes "
+                      f"{[x.shape for x in ts]}")
+    sizes = [x.numel() for x in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, x in enumerate(ts):
+        at = (1 - k if k < 2 else k) if swap else k
+        shape = tuple(-1 if i == at else 1 for i in range(len(ts)))
+        grids.append(broadcast_to(reshape(x, shape), tuple(sizes)))
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors: Any) -> Tensor:
+    """Every combination of one element from each 1-D tensor, as rows (one tensor: itself)."""
+    if len(tensors) == 1:
+        return as_tensor(tensors[0])
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(g, (-1,)) for g in grids], 1)
+
+
+def combinations(input: Any, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of a 1-D tensor's elements, as rows (in
+    ``itertools.combinations`` order)."""
+    if ndim_of(input) != 1:
+        raise OpError(f"combinations: takes a 1-D tensor, got shape {shape_of(input)}")
+    if r < 0:
+        raise OpError(f"combinations: r must not be negative, got {r}")
+    if r == 0:  # (an empty tensor, outside the graph, as PyTorch's)
+        return Tensor._make(np.zeros(0, dtype=_data(input).dtype))
+    pick_ = _itertools.combinations_with_replacement if with_replacement else \
+        _itertools.combinations
+    idx = np.array(list(pick_(range(shape_of(input)[0]), r)), dtype=np.intp).reshape(-1, r)
+    return I.getitem(input, key=(idx,))
+
+
+def _sum_to_size(input: Any, *size: Any) -> Tensor:
+    """``Tensor.sum_to_size``: the sum over the dims that ``size`` broadcasts to ``input``'s
+    shape (the gradient of a broadcast)."""
+    target = _shape_arg(size)
+    shape = shape_of(input)
+    if len(target) > len(shape) or builtins.any(
+            t != s and t != 1 for t, s in zip(target[::-1], shape[::-1])):
+        raise OpError(f"sum_to_size: size {target} is not expandable to the tensor's shape "
+                      f"{shape}")
+    lead = len(shape) - len(target)
+    dims = tuple(range(lead)) + tuple(lead + i for i, t in enumerate(target)
+                                      if t == 1 and shape[lead + i] != 1)
+    if not dims:
+        return input if is_tensor(input) else as_tensor(input)
+    return reshape(sum(input, dims, keepdim=True), target)
+
+
+# ---- products
+
+def kron(input: Any, other: Any) -> Tensor:
+    """The Kronecker product: block (i, j, ...) is ``input[i, j, ...] * other``."""
+    sa, sb = shape_of(input), shape_of(other)
+    nd = builtins.max(len(sa), len(sb))
+    sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
+    a = reshape(input, tuple(v for s in sa for v in (s, 1)))
+    b = reshape(other, tuple(v for s in sb for v in (1, s)))
+    return reshape(E.mul(a, b), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cross(input: Any, other: Any, dim: int | None = None) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (the shapes broadcast). NOTE: with no dim,
+    the first dim of size 3 (PyTorch's deprecated default, without its warning)."""
+    sa, sb = shape_of(input), shape_of(other)
+    if len(sa) != len(sb):
+        raise OpError(f"cross: the inputs must have the same number of dims, got shapes {sa} "
+                      f"and {sb}")
+    try:
+        full = np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise OpError(f"cross: shapes {sa} and {sb} cannot be broadcast together") from None
+    if dim is None:
+        dim = next((k for k, s in enumerate(full) if s == 3), None)
+        if dim is None:
+            raise OpError(f"cross: no dim of size 3 in shape {full}; give dim")
+    d = norm_dim(dim, len(full), "cross")
+    if full[d] != 3 or sa[d] != 3 or sb[d] != 3:
+        raise OpError(f"cross: dim {dim} must have size 3 in both inputs, got shapes {sa} and "
+                      f"{sb}")
+    a = unbind(broadcast_to(input, full), d)
+    b = unbind(broadcast_to(other, full), d)
+    parts = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    return stack(parts, d)
+
+
+def _tensordot_dims(dims: Any, na: int, nb: int) -> tuple[list[int], list[int]]:
+    if is_tensor(dims):
+        dims = _data(dims).tolist()
+    if isinstance(dims, (int, np.integer)):
+        if not 0 <= dims <= builtins.min(na, nb):
+            raise OpError(f"tensordot: dims {dims} must be 0 to {builtins.min(na, nb)} for "
+                          f"tensors of {na} and {nb} dims")
+        return list(range(na - int(dims), na)), list(range(int(dims)))
+    if len(dims) != 2:
+        raise OpError(f"tensordot: dims must be an int or a pair of dim lists, got {dims}")
+    da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+    if len(da) != len(db):
+        raise OpError(f"tensordot: the dim lists {da} and {db} must have the same length")
+    return ([norm_dim(d, na, "tensordot") + na for d in da],
+            [norm_dim(d, nb, "tensordot") + nb for d in db])
+
+
+def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
+    """Sum of products over the paired dims (``dims=n``: a's last n with b's first n; or
+    ``([a dims], [b dims])``); the result has a's free dims, then b's."""
+    sa, sb = shape_of(a), shape_of(b)
+    da, db = _tensordot_dims(dims, len(sa), len(sb))
+    for i, j in zip(da, db):
+        if sa[i] != sb[j]:
+            raise OpError(f"tensordot: contracted dims must match, but dim {i} of {sa} has "
+                          f"size {sa[i]} and dim {j} of {sb} has size {sb[j]}")
+    free_a = [i for i in range(len(sa)) if i not in da]
+    free_b = [j for j in range(len(sb)) if j not in db]
+    k = math.prod(sa[i] for i in da)
+    left = reshape(S.permute(a, dims=tuple(free_a + da)), (-1, k)) if sa else reshape(a, (1, 1))
+    right = reshape(S.permute(b, dims=tuple(db + free_b)), (k, -1)) if sb else reshape(b, (1, 1))
+    out = LA.matmul(left, right)
+    return reshape(out, tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
+
+
+def _scaled_sum(name: str, input: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
+    """``beta * input + alpha * product``; with beta 0, input is ignored (its NaN and inf too,
+    as in PyTorch) and gets a zero gradient."""
+    try:
+        full = np.broadcast_shapes(shape_of(input), shape_of(product))
+    except ValueError:
+        full = None
+    if full != shape_of(product):
+        raise OpError(f"{name}: input of shape {shape_of(input)} does not broadcast to the "
+                      f"product's shape {shape_of(product)}")
+    scaled = product if alpha == 1 else E.mul(product, alpha)
+    if beta == 0:
+        return E.where(np.False_, input, scaled)
+    return E.add(input if beta == 1 else E.mul(input, beta), scaled)
+
+
+def _need_dims(name: str, **shapes: Any) -> None:
+    """Each argument has the number of dims given with it: ``mat1=(x, 2)``."""
+    for what, (x, n) in shapes.items():
+        if ndim_of(x) != n:
+            raise OpError(f"{name}: {what} must have {n} dims, got shape {shape_of(x)}")
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    _need_dims("addmm", mat1=(mat1, 2), mat2=(mat2, 2))
+    return _scaled_sum("addmm", input, _matmul_checked("addmm", mat1, mat2), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)``."""
+    _need_dims("addmv", mat=(mat, 2), vec=(vec, 1))
+    return _scaled_sum("addmv", input, _matmul_checked("addmv", mat, vec), beta, alpha)
+
+
+def addr(input: Any, vec1: Any, vec2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    _need_dims("addr", vec1=(vec1, 1), vec2=(vec2, 1))
+    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * (batch1 @ batch2)``, batch by batch."""
+    _need_dims("baddbmm", batch1=(batch1, 3), batch2=(batch2, 3))
+    return _scaled_sum("baddbmm", input, _batch_product("baddbmm", batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * input + alpha * Σ_b batch1[b] @ batch2[b]``."""
+    _need_dims("addbmm", batch1=(batch1, 3), batch2=(batch2, 3))
+    summed = sum(_batch_product("addbmm", batch1, batch2), 0)
+    return _scaled_sum("addbmm", input, summed, beta, alpha)
+
+
+def _batch_product(name: str, batch1: Any, batch2: Any) -> Tensor:
+    if shape_of(batch1)[0] != shape_of(batch2)[0]:
+        raise OpError(f"{name}: batch1 {shape_of(batch1)} and batch2 {shape_of(batch2)} must "
+                      "have the same number of matrices")
+    return _matmul_checked(name, batch1, batch2)
+
+
+def chain_matmul(*matrices: Any) -> Tensor:
+    """The product of 2-D matrices, left to right (PyTorch's deprecated form of
+    ``linalg.multi_dot``)."""
+    if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
+        matrices = tuple(matrices[0])
+    if not matrices:
+        raise OpError("chain_matmul: expected one or more matrices")
+    for m in matrices:
+        _need_dims("chain_matmul", matrix=(m, 2))
+    return functools.reduce(mm, matrices) if len(matrices) > 1 else clone(matrices[0])
+
+
+# ---- indexing
+
+def _same_dtype(name: str, input: Any, other: Any, what: str = "source") -> None:
+    if is_tensor(other) and other.dtype != _data(input).dtype:
+        raise OpError(f"{name}: the input ({_data(input).dtype}) and {what} ({other.dtype}) "
+                      f"must have the same dtype; convert one with .to()")
+
+
+def _index_vector(name: str, index: Any, size: int, negative: bool) -> np.ndarray:
+    """An index along one dim: 1-D (or a single number), integer, in range for ``size``."""
+    idx = np.asarray(_data(index))
+    if idx.dtype.kind not in "iu":
+        raise OpError(f"{name}: index must be an integer tensor, got {idx.dtype}")
+    if idx.ndim > 1:
+        raise _OpIndexError(f"{name}: index must be a vector (1-D) or a single number, got "
+                            f"shape {idx.shape}")
+    return I.check_index(idx.reshape(-1), size, name, negative)
+
+
+def _on_one_element(fn: Any, input: Any, *rest: Any) -> Tensor:
+    """``fn`` on a 0-d input seen as 1-D (PyTorch treats it as one element along dim 0)."""
+    return reshape(fn(reshape(input, (1,)), 0, *rest), ())
+
+
+def _indexed_source(name: str, input: Any, d: int, idx: np.ndarray, source: Any) -> None:
+    """The source of index_add / index_copy: the input's shape with len(index) at dim d."""
+    _same_dtype(name, input, source)
+    shape = shape_of(input)
+    expect = list(shape)
+    expect[len(shape) + d] = len(idx)
+    if shape_of(source) != tuple(expect):
+        raise OpError(f"{name}: source of shape {shape_of(source)} must have the input's shape "
+                      f"{shape} with {len(idx)} (one per index) in dim {d + len(shape)}, that "
+                      f"is {tuple(expect)}")
+
+
+def index_add(input: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+    """``input`` with ``alpha * source[..., k, ...]`` added at ``index[k]`` of ``dim``
+    (repeated indices accumulate)."""
+    if not ndim_of(input):
+        return _on_one_element(lambda x, d, i, s: index_add(x, d, i, s, alpha=alpha), input,
+                               index, reshape(source, (-1,)))
+    d = norm_dim(dim, ndim_of(input), "index_add")
+    idx = _index_vector("index_add", index, shape_of(input)[d], negative=False)
+    _indexed_source("index_add", input, d, idx, source)
+    added = I.index_scatter(source, key=_dim_key(input, d, idx), shape=shape_of(input))
+    return E.add(input, added if alpha == 1 else E.mul(added, alpha))
+
+
+def _dim_key(input: Any, d: int, idx: Any) -> tuple:
+    return (slice(None),) * (ndim_of(input) + d) + (idx,)
+
+
+def index_copy(input: Any, dim: int, index: Any, source: Any) -> Tensor:
+    """``input`` with ``source[..., k, ...]`` written at ``index[k]`` of ``dim``."""
+    if not ndim_of(input):
+        return _on_one_element(index_copy, input, index, reshape(source, (-1,)))
+    d = norm_dim(dim, ndim_of(input), "index_copy")
+    idx = _index_vector("index_copy", index, shape_of(input)[d], negative=False)
+    _indexed_source("index_copy", input, d, idx, source)
+    return I.index_put(input, source, key=_dim_key(input, d, idx))
+
+
+def index_fill(input: Any, dim: int, index: Any, value: Any) -> Tensor:
+    """``input`` with ``value`` (a number or a 0-d tensor, which gets the gradient) at
+    ``index`` of ``dim`` (negative indices count from the end)."""
+    if not ndim_of(input):
+        return _on_one_element(index_fill, input, index, value)
+    d = norm_dim(dim, ndim_of(input), "index_fill")
+    n = shape_of(input)[d]
+    idx = _index_vector("index_fill", index, n, negative=True)
+    idx = np.unique(np.where(idx < 0, idx + n, idx))  # (a repeat fills once: one gradient)
+    return I.index_put(input, _fill_value("index_fill", input, value),
+                       key=_dim_key(input, d, idx))
+
+
+def _fill_value(name: str, input: Any, value: Any) -> Any:
+    """A fill value in the input's dtype: a number, or a 0-d tensor (kept differentiable)."""
+    dtype = _data(input).dtype
+    if is_tensor(value):
+        if value.ndim:
+            raise OpError(f"{name}: a tensor value must be 0-d, got shape {value.shape}")
+        return value if value.dtype == dtype else value.to(dtype)
+    return np.asarray(value).astype(dtype)
+
+
+def _key_positions(name: str, key: tuple, shape: tuple) -> None:
+    """Range-check each index array of a canonical key against the dims it indexes."""
+    pos = 0
+    for k in key:
+        if k is None or isinstance(k, (bool, np.bool_)):
+            continue
+        if isinstance(k, np.ndarray) and k.dtype == bool:
+            if k.shape != shape[pos:pos + k.ndim]:
+                raise _OpIndexError(f"{name}: a mask of shape {k.shape} does not match the "
+                                    f"shape {shape[pos:pos + k.ndim]} of the dims it indexes "
+                                    f"(from dim {pos} of {shape})")
+            pos += k.ndim
+            continue
+        if isinstance(k, np.ndarray):
+            I.check_index(k, shape[pos], name)
+        pos += 1
+
+
+def _selected_shape(shape: tuple, key: tuple) -> tuple:
+    """The shape of ``x[key]`` for an ``x`` of ``shape`` (without making x)."""
+    return np.broadcast_to(np.empty((), dtype=bool), shape)[key].shape
+
+
+def index_put(input: Any, indices: Sequence[Any], values: Any,
+              accumulate: bool = False) -> Tensor:
+    """``input`` with ``input[indices] = values`` (``accumulate=True``: ``+=``, repeats
+    adding up); ``indices`` is a tuple of index tensors (integer or bool)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got "
+                        f"{type(indices).__name__}")
+    shape = shape_of(input)
+    key = I.canonical_key(tuple(indices), len(shape))
+    _key_positions("index_put", key, shape)
+    _same_dtype("index_put", input, values, "values")
+    sub = _selected_shape(shape, key)
+    vs = shape_of(values)
+    try:
+        ok = np.broadcast_shapes(vs, sub) == sub
+    except ValueError:
+        ok = False
+    if not ok:
+        raise OpError(f"index_put: values of shape {vs} do not broadcast to the indexed "
+                      f"shape {sub}")
+    if not is_tensor(values):
+        values = np.asarray(values).astype(_data(input).dtype)
+    if accumulate:
+        return E.add(input, I.index_scatter(broadcast_to(values, sub), key=key, shape=shape))
+    return I.index_put(input, values, key=key)
+
+
+def take(input: Any, index: Any) -> Tensor:
+    """The elements of the flattened ``input`` at ``index`` (shaped as ``index``; negative
+    indices count from the end)."""
+    idx = np.asarray(_data(index))
+    n = math.prod(shape_of(input))
+    I.check_index(idx, n, "take")
+    return I.getitem(reshape(input, (-1,)), key=(idx,))
+
+
+def put(input: Any, index: Any, source: Any, accumulate: bool = False) -> Tensor:
+    """``input`` with its flattened elements at ``index`` set to ``source``'s (added with
+    ``accumulate=True``); both have the same number of elements."""
+    idx = np.asarray(_data(index)).reshape(-1)
+    shape = shape_of(input)
+    n = math.prod(shape)
+    I.check_index(idx, n, "put")
+    _same_dtype("put", input, source)
+    if math.prod(shape_of(source)) != idx.size:
+        raise OpError(f"put: source ({math.prod(shape_of(source))} elements) and index "
+                      f"({idx.size}) must have the same number of elements")
+    flat, src = reshape(input, (-1,)), reshape(source, (-1,))
+    if accumulate:
+        out = E.add(flat, I.index_scatter(src, key=(idx,), shape=(n,)))
+    else:
+        out = I.index_put(flat, src, key=(idx,))
+    return reshape(out, shape)
+
+
+def _bool_mask(name: str, mask: Any) -> np.ndarray:
+    m = np.asarray(_data(mask))
+    if m.dtype != bool:
+        raise OpError(f"{name}: the mask must be a bool tensor, got {m.dtype}; compare (x > 0) "
+                      "or convert with .bool()")
+    return m
+
+
+def _broadcast_with_mask(name: str, input: Any, m: np.ndarray) -> tuple[Any, np.ndarray]:
+    try:
+        full = np.broadcast_shapes(m.shape, shape_of(input))
+    except ValueError:
+        raise OpError(f"{name}: the mask of shape {m.shape} and the input of shape "
+                      f"{shape_of(input)} cannot be broadcast together") from None
+    return broadcast_to(input, full), np.ascontiguousarray(np.broadcast_to(m, full))
+
+
+def masked_select(input: Any, mask: Any) -> Tensor:
+    """The elements where ``mask`` (broadcast with ``input``) is True, as a 1-D tensor."""
+    x, m = _broadcast_with_mask("masked_select", input, _bool_mask("masked_select", mask))
+    return reshape(I.getitem(x, key=I.canonical_key((m,), m.ndim)), (-1,))
+
+
+def masked_scatter(input: Any, mask: Any, source: Any) -> Tensor:
+    """``input`` with the elements where ``mask`` is True replaced, in order, by ``source``'s
+    first elements (``source`` needs at least as many as there are True values)."""
+    x, m = _broadcast_with_mask("masked_scatter", input, _bool_mask("masked_scatter", mask))
+    _same_dtype("masked_scatter", input, source)
+    count = int(m.sum())
+    have = math.prod(shape_of(source))
+    if have < count:
+        raise OpError(f"masked_scatter: source has {have} elements, fewer than the {count} True "
+                      "values of the mask")
+    values = I.getitem(reshape(source, (-1,)), key=(slice(0, count),))
+    return I.index_put(x, values, key=I.canonical_key((m,), m.ndim))
+
+
+def _scatter_index(name: str, input: Any, dim: int, index: Any,
+                   src: Any) -> tuple[int, np.ndarray, Any]:
+    """(dim, index, the part of src it reads) for scatter and scatter_reduce, checked as in
+    PyTorch: index has the input's dims, is no larger than src, nor than the input except in
+    dim, and its values are 0 to size - 1."""
+    idx = np.asarray(_data(index))
+    nd = ndim_of(input)
+    d = norm_dim(dim, nd, name)
+    xs = shape_of(input)
+    ss = shape_of(src) if src is not None else idx.shape
+    if idx.ndim != nd or len(ss) != nd or builtins.any(
+            idx.shape[k] > ss[k] or (k != nd + d and idx.shape[k] > xs[k]) for k in range(nd)):
+        raise OpError(f"{name}: index of shape {idx.shape} must have the {nd} dims of the "
+                      f"input {xs} and src {ss}, and be no larger than src in any dim, nor than "
+                      f"the input except in dim {dim}")
+    I.check_index(idx, xs[d] if nd else 1, name, negative=False)
+    if src is None or shape_of(src) == idx.shape:
+        return d, idx, src
+    return d, idx, I.getitem(src, key=tuple(slice(0, s) for s in idx.shape))
+
+
+def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = None,
+            reduce: str | None = None) -> Tensor:
+    """``input`` with ``src[i][j]`` (or ``value``) written at ``index[i][j]`` along ``dim``
+    (for dim 1: ``out[i][index[i][j]] = src[i][j]``); ``reduce='add'`` or ``'multiply'``
+    combines instead. NOTE: with ``reduce``, gradients flow (PyTorch has none)."""
+    if src is not None and not is_tensor(src) and np.ndim(src) == 0:
+        src, value = None, src  # scatter(x, dim, index, 2.0): the value form
+    if (src is None) == (value is None):
+        raise OpError("scatter: give either src (a tensor) or value (a number)")
+    if not ndim_of(input):
+        return _on_one_element(lambda x, d, i, s: scatter(x, d, i, s, value=value,
+                                                          reduce=reduce),
+                               input, np.reshape(_data(index), (-1,)),
+                               None if src is None else reshape(src, (-1,)))
+    if src is not None:
+        _same_dtype("scatter", input, src, "src")
+    d, idx, part = _scatter_index("scatter", input, dim, index, src)
+    if part is None:
+        part = Tensor._make(np.full(idx.shape, value, dtype=_data(input).dtype))
+    if reduce is not None:
+        modes = {"add": "sum", "multiply": "prod"}
+        if reduce not in modes:
+            raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r} (see "
+                          "scatter_reduce for more)")
+        return _scatter_reduced(input, d, idx, part, modes[reduce], True)
+    return I.index_put(input, part, key=I._full_index(idx, d))
+
+
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(input: Any, dim: int, index: Any, src: Any, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """``input`` with each ``src[i][j]`` combined into ``out[i][index[i][j]]`` (dim 1) by
+    ``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin'; ``include_self=False`` leaves the
+    input's values out wherever something is scattered. Gradients as PyTorch's: ties of
+    amax/amin share evenly, a product's zeros get the product of the others."""
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise OpError(f"scatter_reduce: reduce must be one of {', '.join(_SCATTER_REDUCTIONS)}, "
+                      f"got {reduce!r}")
+    if not ndim_of(input):
+        return _on_one_element(
+            lambda x, d, i, s: scatter_reduce(x, d, i, s, reduce, include_self=include_self),
+            input, np.reshape(_data(index), (-1,)), reshape(src, (-1,)))
+    _same_dtype("scatter_reduce", input, src, "src")
+    d, idx, part = _scatter_index("scatter_reduce", input, dim, index, src)
+    return _scatter_reduced(input, d, idx, part, reduce, bool(include_self))
+
+
+def _scatter_reduced(input: Any, d: int, idx: np.ndarray, part: Any, reduce: str,
+                     include_self: bool) -> Tensor:
+    key = I._full_index(idx, d)
+    shape = shape_of(input)
+    if reduce in ("amax", "amin"):
+        return I.scatter_extreme(input, part, key=key, reduce=reduce, include_self=include_self)
+    if reduce == "prod":
+        return _scatter_product(input, part, key, include_self)
+    count = np.zeros(shape, dtype=np.int64)
+    np.add.at(count, key, 1)
+    base = input if include_self else E.where(count > 0, np.zeros((), _data(input).dtype),
+                                              input)
+    total = E.add(base, I.index_scatter(part, key=key, shape=shape))
+    if reduce == "sum":
+        return total
+    divisor = np.where(count > 0, count + include_self, 1)
+    if total.dtype.kind in "fc":
+        return E.div(total, divisor.astype(total.dtype))
+    return Tensor._make(np.floor_divide(total.data, divisor).astype(total.dtype))  # (PyTorch's)
+
+
+def _scatter_product(input: Any, part: Any, key: tuple, include_self: bool) -> Tensor:
+    """scatter_reduce 'prod': the contributors of each touched element gathered into a row of
+    a table (padded with 1), whose product (exact gradients at zeros) replaces the element.
+    Costs (touched elements) × (most contributors to one element)."""
+    shape = shape_of(input)
+    n = math.prod(shape)
+    slot = np.ravel_multi_index(np.broadcast_arrays(*key), shape).reshape(-1)
+    order = np.argsort(slot, kind="stable")
+    sorted_slot = slot[order]
+    touched, first = np.unique(sorted_slot, return_index=True)
+    row = np.searchsorted(touched, sorted_slot)
+    rank = np.arange(slot.size) - first[row] + include_self
+    width = int(rank.max()) + 1 if slot.size else 1
+    pad = n + slot.size  # the position of the padding 1 in the values below
+    table = np.full((touched.size, width), pad, dtype=np.intp)
+    table[row, rank] = n + order
+    if include_self:
+        table[:, 0] = touched
+    flat = reshape(as_tensor(input), (-1,))
+    one = np.ones(1, dtype=_data(input).dtype)
+    values = cat([flat, reshape(as_tensor(part), (-1,)), Tensor._make(one)], 0)
+    products = R.prod(I.getitem(values, key=(table,)), dim=-1, keepdim=False)
+    return reshape(I.index_put(flat, products, key=(touched,)), shape)
 
 
 # --------------------------------------------------------------------------- linalg namespace
@@ -1053,6 +2625,68 @@ def _square(name: str, A: Any) -> None:
 
 
 linalg = _Linalg()
+
+
+# --------------------------------------------------------------------------- linear algebra:
+# the top-level forms of cr.linalg functions (torch.det, torch.logdet, ...); the work is in
+# linalg_namespace.py (imported late: it builds on this module).
+
+def det(input: Any) -> Tensor:
+    """``cr.linalg.det``."""
+    return linalg.det(input)
+
+
+def slogdet(input: Any) -> Any:
+    """``cr.linalg.slogdet``: (sign, logabsdet)."""
+    return linalg.slogdet(input)
+
+
+def logdet(input: Any) -> Tensor:
+    """log det A: NaN where det A < 0 (with a zero gradient there), -inf where it is 0."""
+    from . import linalg_namespace as L
+
+    return L.logdet(input)
+
+
+def inverse(input: Any) -> Tensor:
+    """``cr.linalg.inv``."""
+    return linalg.inv(input)
+
+
+def matrix_exp(A: Any) -> Tensor:
+    """``cr.linalg.matrix_exp``."""
+    from . import linalg_namespace as L
+
+    return L.matrix_exp(A)
+
+
+def matrix_power(input: Any, n: int) -> Tensor:
+    """``cr.linalg.matrix_power``."""
+    from . import linalg_namespace as L
+
+    return L.matrix_power(input, n)
+
+
+def pinverse(input: Any, rcond: float = 1e-15) -> Tensor:
+    """``cr.linalg.pinv`` with the relative cutoff ``rcond``."""
+    from . import linalg_namespace as L
+
+    return L.pinv(input, rtol=rcond)
+
+
+def svd(input: Any, some: bool = True, compute_uv: bool = True) -> Any:
+    """``torch.svd``: (U, S, V), V (not Vh) with A = U diag(S) Vᵀ; ``some=False`` gives square
+    U and V; ``compute_uv=False`` gives zero U (m×m) and V (n×n), as PyTorch."""
+    from . import linalg_namespace as L
+
+    return L.torch_svd(input, some, compute_uv)
+
+
+def qr(input: Any, some: bool = True) -> Any:
+    """``torch.qr``: ``cr.linalg.qr`` with mode 'reduced' (``some``) or 'complete'."""
+    from . import linalg_namespace as L
+
+    return L.qr(input, "reduced" if some else "complete")
 
 
 _NOT_EXPORTED = {"annotations", "builtins", "namedtuple", "Sequence", "Any", "np", "E", "I", "LA",

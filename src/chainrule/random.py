@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,14 +54,24 @@ def seed() -> int:
     return s
 
 
+# Called with the NumPy generator about to draw, by every draw (all of chainrule's random
+# numbers come through ``_gen``) while ``cr.func.vmap`` runs a function: a hook raises
+# (``randomness="error"``) or rewinds the generator (``"same"``). Empty otherwise.
+_draw_hooks: list[Callable[[np.random.Generator], None]] = []
+
+
 def _gen(generator: Any = None) -> np.random.Generator:
     if generator is None:
-        return default_generator.np_generator
-    if isinstance(generator, Generator):
-        return generator.np_generator
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"generator must be a cr.Generator, got {type(generator).__name__}")
+        rng = default_generator.np_generator
+    elif isinstance(generator, Generator):
+        rng = generator.np_generator
+    elif isinstance(generator, np.random.Generator):
+        rng = generator
+    else:
+        raise TypeError(f"generator must be a cr.Generator, got {type(generator).__name__}")
+    for hook in _draw_hooks:  # (outermost vmap first)
+        hook(rng)
+    return rng
 
 
 def _finish(arr: np.ndarray, dtype: Any, requires_grad: bool, what: str) -> Tensor:

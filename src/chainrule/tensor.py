@@ -743,6 +743,93 @@ class Tensor:
     def erf(self) -> Tensor:
         return F.erf(self)
 
+    # ---- more math (functional.py's "more math" section)
+    def erfc(self) -> Tensor:
+        return F.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return F.erfinv(self)
+
+    def lgamma(self) -> Tensor:
+        return F.lgamma(self)
+
+    def digamma(self) -> Tensor:
+        return F.digamma(self)
+
+    def polygamma(self, n: builtins.int) -> Tensor:
+        return F.polygamma(n, self)
+
+    def mvlgamma(self, p: builtins.int) -> Tensor:
+        return F.mvlgamma(self, p)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return F.logaddexp(self, other)
+
+    def logaddexp2(self, other: Any) -> Tensor:
+        return F.logaddexp2(self, other)
+
+    def hypot(self, other: Any) -> Tensor:
+        return F.hypot(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return F.fmod(self, other)
+
+    def xlogy(self, other: Any) -> Tensor:
+        return F.xlogy(self, other)
+
+    def sinc(self) -> Tensor:
+        return F.sinc(self)
+
+    def frac(self) -> Tensor:
+        return F.frac(self)
+
+    def trunc(self) -> Tensor:
+        return F.trunc(self)
+
+    fix = trunc
+
+    def copysign(self, other: Any) -> Tensor:
+        return F.copysign(self, other)
+
+    def signbit(self) -> Tensor:
+        return F.signbit(self)
+
+    def nextafter(self, other: Any) -> Tensor:
+        return F.nextafter(self, other)
+
+    def logit(self, eps: builtins.float | None = None) -> Tensor:
+        return F.logit(self, eps)
+
+    def heaviside(self, values: Any) -> Tensor:
+        return F.heaviside(self, values)
+
+    def clamp_min(self, min: Any) -> Tensor:
+        return F.clamp_min(self, min)
+
+    def clamp_max(self, max: Any) -> Tensor:
+        return F.clamp_max(self, max)
+
+    def sgn(self) -> Tensor:
+        return F.sgn(self)
+
+    def float_power(self, exponent: Any) -> Tensor:
+        return F.float_power(self, exponent)
+
+    def rad2deg(self) -> Tensor:
+        return F.rad2deg(self)
+
+    def deg2rad(self) -> Tensor:
+        return F.deg2rad(self)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: builtins.float = 1) -> Tensor:
+        return F.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: builtins.float = 1) -> Tensor:
+        return F.addcdiv(self, tensor1, tensor2, value=value)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return F.floor_divide(self, other)
+
     def sigmoid(self) -> Tensor:
         return F.sigmoid(self)
 
@@ -956,12 +1043,341 @@ class Tensor:
     def triu(self, diagonal: builtins.int = 0) -> Tensor:
         return F.triu(self, diagonal)
 
-    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = -2,
-                 dim2: builtins.int = -1) -> Tensor:
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0,
+                 dim2: builtins.int = 1) -> Tensor:
         return F.diagonal(self, offset, dim1, dim2)
 
     def trace(self) -> Tensor:
         return F.trace(self)
+
+    # ------------------------------------------------------------------ shape, indexing, products
+    def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return F.unbind(self, dim)
+
+    def narrow(self, dim: builtins.int, start: Any, length: builtins.int) -> Tensor:
+        return F.narrow(self, dim, start, length)
+
+    def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
+        return F.select(self, dim, index)
+
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        """Windows of ``size`` elements, ``step`` apart, along ``dimension``, as a new last
+        dim. NOTE: a differentiable copy, where PyTorch's is a view."""
+        return F._unfold(self, dimension, size, step)
+
+    def ravel(self) -> Tensor:
+        return F.ravel(self)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def sum_to_size(self, *size: Any) -> Tensor:
+        return F._sum_to_size(self, *size)
+
+    def _new(self, make: Callable[..., Tensor], dtype: Any, requires_grad: builtins.bool,
+             device: Any, *args: Any) -> Tensor:
+        """new_zeros and co.: dtype follows this tensor unless given, as PyTorch."""
+        _check_device(device, "new tensor")
+        out = make(*args, dtype=self.dtype if dtype is None else dtype)
+        return out.requires_grad_() if requires_grad else out
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: builtins.bool = False) -> Tensor:
+        from .creation import zeros
+
+        return self._new(zeros, dtype, requires_grad, device, *size)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: builtins.bool = False) -> Tensor:
+        from .creation import ones
+
+        return self._new(ones, dtype, requires_grad, device, *size)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: builtins.bool = False) -> Tensor:
+        from .creation import empty
+
+        return self._new(empty, dtype, requires_grad, device, *size)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: builtins.bool = False) -> Tensor:
+        from .creation import full
+
+        return self._new(full, dtype, requires_grad, device, size, fill_value)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None,
+                   requires_grad: builtins.bool = False) -> Tensor:
+        """A new leaf tensor holding a copy of ``data`` (detached), in this tensor's dtype
+        unless ``dtype`` is given."""
+        return self._new(tensor, dtype, requires_grad, device, data)
+
+    def tensor_split(self, indices_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return F.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return F.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return F.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return F.dsplit(self, indices_or_sections)
+
+    def rot90(self, k: builtins.int = 1, dims: Any = (0, 1)) -> Tensor:
+        return F.rot90(self, k, dims)
+
+    def fliplr(self) -> Tensor:
+        return F.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return F.flipud(self)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        return F.diag(self, diagonal)
+
+    def diag_embed(self, offset: builtins.int = 0, dim1: builtins.int = -2,
+                   dim2: builtins.int = -1) -> Tensor:
+        return F.diag_embed(self, offset, dim1, dim2)
+
+    def kron(self, other: Any) -> Tensor:
+        return F.kron(self, other)
+
+    def cross(self, other: Any, dim: builtins.int | None = None) -> Tensor:
+        return F.cross(self, other, dim)
+
+    def mv(self, vec: Any) -> Tensor:
+        return F.mv(self, vec)
+
+    def addmm(self, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return F.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return F.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return F.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addr(self, vec1: Any, vec2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return F.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return F.masked_select(self, mask)
+
+    def masked_scatter(self, mask: Any, source: Any) -> Tensor:
+        return F.masked_scatter(self, mask, source)
+
+    def index_add(self, dim: builtins.int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return F.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim: builtins.int, index: Any, source: Any) -> Tensor:
+        return F.index_copy(self, dim, index, source)
+
+    def index_fill(self, dim: builtins.int, index: Any, value: Any) -> Tensor:
+        return F.index_fill(self, dim, index, value)
+
+    def index_put(self, indices: Any, values: Any, accumulate: builtins.bool = False) -> Tensor:
+        return F.index_put(self, indices, values, accumulate)
+
+    def take(self, index: Any) -> Tensor:
+        return F.take(self, index)
+
+    def put(self, index: Any, source: Any, accumulate: builtins.bool = False) -> Tensor:
+        return F.put(self, index, source, accumulate)
+
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None,
+                reduce: str | None = None) -> Tensor:
+        return F.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_reduce(self, dim: builtins.int, index: Any, src: Any, reduce: str, *,
+                       include_self: builtins.bool = True) -> Tensor:
+        return F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    # in place (on tensors that do not require grad, or non-leaf ones, as the others)
+    def index_add_(self, dim: builtins.int, index: Any, source: Any, *,
+                   alpha: Any = 1) -> Tensor:
+        return self._inplace(lambda old: F.index_add(old, dim, index, source, alpha=alpha),
+                             source)
+
+    def index_copy_(self, dim: builtins.int, index: Any, source: Any) -> Tensor:
+        return self._inplace(lambda old: F.index_copy(old, dim, index, source), source)
+
+    def index_fill_(self, dim: builtins.int, index: Any, value: Any) -> Tensor:
+        return self._inplace(lambda old: F.index_fill(old, dim, index, value), value)
+
+    def index_put_(self, indices: Any, values: Any, accumulate: builtins.bool = False) -> Tensor:
+        return self._inplace(lambda old: F.index_put(old, indices, values, accumulate), values)
+
+    def put_(self, index: Any, source: Any, accumulate: builtins.bool = False) -> Tensor:
+        return self._inplace(lambda old: F.put(old, index, source, accumulate), source)
+
+    def masked_scatter_(self, mask: Any, source: Any) -> Tensor:
+        m = np.shape(mask.data if isinstance(mask, Tensor) else mask)
+        if not _broadcasts_to(m, self.shape):
+            raise ValueError(f"masked_scatter_: a mask of shape {m} does not broadcast to "
+                             f"this tensor's shape {self.shape}")
+        return self._inplace(lambda old: F.masked_scatter(old, mask, source), source)
+
+    def scatter_(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        return self._inplace(lambda old: F.scatter(old, dim, index, src, value=value,
+                                                   reduce=reduce), src)
+
+    def scatter_add_(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
+        return self._inplace(lambda old: F.scatter_add(old, dim, index, src), src)
+
+    def scatter_reduce_(self, dim: builtins.int, index: Any, src: Any, reduce: str, *,
+                        include_self: builtins.bool = True) -> Tensor:
+        return self._inplace(lambda old: F.scatter_reduce(old, dim, index, src, reduce,
+                                                          include_self=include_self), src)
+
+    # ------------------------------------------------------------------ linear algebra
+    def det(self) -> Tensor:
+        return F.det(self)
+
+    def logdet(self) -> Tensor:
+        return F.logdet(self)
+
+    def slogdet(self) -> Any:
+        return F.slogdet(self)
+
+    def inverse(self) -> Tensor:
+        return F.inverse(self)
+
+    def matrix_exp(self) -> Tensor:
+        return F.matrix_exp(self)
+
+    def matrix_power(self, n: builtins.int) -> Tensor:
+        return F.matrix_power(self, n)
+
+    def pinverse(self, rcond: builtins.float = 1e-15) -> Tensor:
+        return F.pinverse(self, rcond)
+
+    def svd(self, some: builtins.bool = True, compute_uv: builtins.bool = True) -> Any:
+        return F.svd(self, some, compute_uv)
+
+    def qr(self, some: builtins.bool = True) -> Any:
+        return F.qr(self, some)
+
+    # ------------------------------------------------------------------ sorting and statistics
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+             stable: builtins.bool = False) -> Any:
+        return F.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+                stable: builtins.bool = False) -> Tensor:
+        return F.argsort(self, dim, descending, stable)
+
+    def msort(self) -> Tensor:
+        return F.msort(self)
+
+    def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True) -> Any:
+        return F.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k: builtins.int, dim: builtins.int = -1,
+                 keepdim: builtins.bool = False) -> Any:
+        return F.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
+        return F.median(self, dim, keepdim)
+
+    def nanmedian(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
+        return F.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim: builtins.int = -1, keepdim: builtins.bool = False) -> Any:
+        return F.mode(self, dim, keepdim)
+
+    def quantile(self, q: Any, dim: Any = None, keepdim: builtins.bool = False, *,
+                 interpolation: str = "linear") -> Tensor:
+        return F.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q: Any, dim: Any = None, keepdim: builtins.bool = False, *,
+                    interpolation: str = "linear") -> Tensor:
+        return F.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def cummax(self, dim: builtins.int) -> Any:
+        return F.cummax(self, dim)
+
+    def cummin(self, dim: builtins.int) -> Any:
+        return F.cummin(self, dim)
+
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        return F.logcumsumexp(self, dim)
+
+    def aminmax(self, *, dim: Any = None, keepdim: builtins.bool = False) -> Any:
+        return F.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def nansum(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.nansum(self, dim, keepdim, **kw)
+
+    def nanmean(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return F.nanmean(self, dim, keepdim, **kw)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return F.count_nonzero(self, dim)
+
+    def diff(self, n: builtins.int = 1, dim: builtins.int = -1, prepend: Any = None,
+             append: Any = None) -> Tensor:
+        return F.diff(self, n, dim, prepend, append)
+
+    def unique(self, sorted: builtins.bool = True, return_inverse: builtins.bool = False,
+               return_counts: builtins.bool = False, dim: Any = None) -> Any:
+        return F.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse: builtins.bool = False,
+                           return_counts: builtins.bool = False, dim: Any = None) -> Any:
+        return F.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def bincount(self, weights: Any = None, minlength: builtins.int = 0) -> Tensor:
+        return F.bincount(self, weights, minlength)
+
+    def histc(self, bins: builtins.int = 100, min: Any = 0, max: Any = 0) -> Tensor:
+        return F.histc(self, bins, min, max)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        return F.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return F.argwhere(self)
+
+    def isnan(self) -> Tensor:
+        return F.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return F.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return F.isfinite(self)
+
+    def isposinf(self) -> Tensor:
+        return F.isposinf(self)
+
+    def isneginf(self) -> Tensor:
+        return F.isneginf(self)
+
+    def nan_to_num(self, nan: builtins.float = 0.0, posinf: Any = None,
+                   neginf: Any = None) -> Tensor:
+        return F.nan_to_num(self, nan, posinf, neginf)
+
+    def isclose(self, other: Any, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08,
+                equal_nan: builtins.bool = False) -> Tensor:
+        return F.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08,
+                 equal_nan: builtins.bool = False) -> builtins.bool:
+        return F.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Any) -> builtins.bool:
+        return F.equal(self, other)
+
+    def dist(self, other: Any, p: Any = 2) -> Tensor:
+        return F.dist(self, other, p)
+
+    def renorm(self, p: Any, dim: builtins.int, maxnorm: Any) -> Tensor:
+        return F.renorm(self, p, dim, maxnorm)
 
 
 _engine._Tensor = Tensor

@@ -440,3 +440,246 @@ isnan = _nograd("isnan", np.isnan, "x is NaN", Sample(make=_special_sample), "is
 isinf = _nograd("isinf", np.isinf, "x is ±inf", Sample(make=_special_sample), "isinf")
 isfinite = _nograd("isfinite", np.isfinite, "x is finite", Sample(make=_special_sample),
                    "isfinite")
+
+
+# --------------------------------------------------------------------------- more math
+# Special functions beyond NumPy come from SciPy (scipy.special, the field's standard; an
+# optional extra), or from Python's math module one element at a time where it has them.
+
+
+def _scipy_special(op: str) -> Any:
+    try:
+        import scipy.special
+    except ImportError:
+        raise ImportError(f"{op} needs SciPy's special functions: pip install scipy (or "
+                          "pip install 'chainrule[special]')") from None
+    return scipy.special
+
+
+def _elementwise_math(fn: Any) -> Any:
+    """A one-argument function of Python's ``math`` over an array, in the array's float dtype
+    (float64 for integers)."""
+    ufunc = np.frompyfunc(fn, 1, 1)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        return np.asarray(ufunc(x), dtype=np.float64).astype(dtype, copy=False)
+    return forward
+
+
+def _float_dtype(x: Any) -> Any:
+    x = np.asarray(x)
+    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _special(name: str, op: str) -> Any:
+    """scipy.special.NAME as a forward that keeps the input's float dtype."""
+    def forward(*xs: Any) -> np.ndarray:
+        out = getattr(_scipy_special(op), name)(*xs)
+        return np.asarray(out, dtype=np.result_type(*(_float_dtype(x) for x in xs)))
+    return forward
+
+
+def _lgamma_or_pole(v: float) -> float:
+    try:
+        return math.lgamma(v)
+    except ValueError:  # a pole (0, -1, -2, ...): ln|Γ| = inf, as scipy and PyTorch
+        return math.inf
+
+
+_lgamma_math = _elementwise_math(_lgamma_or_pole)
+_erfc_math = _elementwise_math(math.erfc)
+
+
+def _lgamma_forward(x: np.ndarray) -> np.ndarray:
+    try:
+        import scipy.special
+    except ImportError:
+        return _lgamma_math(x)  # (exact; at the poles inf, as scipy and PyTorch)
+    return np.asarray(scipy.special.gammaln(x), dtype=_float_dtype(x))
+
+
+def _erfc_forward(x: np.ndarray) -> np.ndarray:
+    try:
+        import scipy.special
+    except ImportError:
+        return _erfc_math(x)
+    return np.asarray(scipy.special.erfc(x), dtype=_float_dtype(x))
+
+
+def _polygamma_forward(x: np.ndarray, n: int = 0) -> np.ndarray:
+    if type(n) is not int or n < 0:
+        raise OpError(f"polygamma: the order n must be an int >= 0, got {n!r}")
+    special = _scipy_special("polygamma")
+    out = special.digamma(x) if n == 0 else special.polygamma(n, x)
+    return np.asarray(out, dtype=_float_dtype(x))
+
+
+def _psi(x: Any, n: int) -> Any:
+    """ψ⁽ⁿ⁾(x) on an array or a Tensor (a recorded op for Tensors)."""
+    return polygamma(x, n=n) if hasattr(x, "grad_fn") else _polygamma_forward(x, n)
+
+
+def _polygamma_vjp(g: Any, out: Any, x: Any, n: int = 0) -> Any:
+    return g * _psi(x, n + 1)
+
+
+# ψ⁽ⁿ⁾(x) = dⁿ⁺¹/dxⁿ⁺¹ ln Γ(x); its derivative is the next one, so every order differentiates.
+polygamma = _ew("polygamma", _polygamma_forward, _polygamma_vjp,
+                "d/dx ψ^(n)(x) = ψ^(n+1)(x)  (ψ^(0) = ψ = digamma)",
+                sample=_unary(low=0.3, high=4.0, params={"n": 0}, variants=({"n": 1},
+                                                                             {"n": 2})),
+                torch=None)  # (torch.polygamma(n, x): tested in test_ops_math_more.py)
+lgamma = _ew("lgamma", _lgamma_forward, lambda g, out, x: g * _psi(x, 0),
+             "d/dx ln|Γ(x)| = ψ(x)", sample=_unary(low=0.3, high=4.0), torch="lgamma")
+erfc = _ew("erfc", _erfc_forward,
+           lambda g, out, x: g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x),
+           "d/dx erfc x = -2/√π · e^(-x²)", sample=_unary(), torch="erfc")
+erfinv = _ew("erfinv", _special("erfinv", "erfinv"),
+             lambda g, out, x: g * (math.sqrt(math.pi) / 2) * np.exp(out * out),
+             "d/dx erf⁻¹(x) = √π/2 · e^(erf⁻¹(x)²)", saves=False, saves_output=True,
+             sample=_unary(low=-0.9, high=0.9), torch="erfinv")
+erfcx = _ew("erfcx", _special("erfcx", "special.erfcx"),
+            lambda g, out, x: g * (2 * x * out - 2 / math.sqrt(math.pi)),
+            "d/dx e^(x²)·erfc(x) = 2x·erfcx(x) - 2/√π", saves_output=True, sample=_unary(),
+            torch="special.erfcx")
+ndtri = _ew("ndtri", _special("ndtri", "special.ndtri"),
+            lambda g, out, x: g * math.sqrt(2 * math.pi) * np.exp(0.5 * out * out),
+            "d/dp Φ⁻¹(p) = √(2π) · e^(Φ⁻¹(p)²/2)", saves=False, saves_output=True,
+            sample=_unary(low=0.05, high=0.95), torch="special.ndtri")
+
+
+def _log_ndtr_forward(x: np.ndarray) -> np.ndarray:
+    return _special("log_ndtr", "special.log_ndtr")(x)
+
+
+def _log_ndtr_vjp(g: Any, out: Any, x: Any) -> Any:
+    # φ(x)/Φ(x) = e^(-x²/2 - log Φ(x)) / √(2π): finite far into the left tail
+    return g * np.exp(-0.5 * x * x - out) * _INV_SQRT_2PI
+
+
+log_ndtr = _ew("log_ndtr", _log_ndtr_forward, _log_ndtr_vjp, "d/dx log Φ(x) = φ(x)/Φ(x)",
+               saves_output=True, sample=_unary(low=-4, high=3), torch="special.log_ndtr")
+# (∂/∂x as σ(x - y) = 1/(1 + e^(y - x)), not e^(x - out): out absorbs ln 2 at x = y = 1e308)
+logaddexp = _ew("logaddexp", np.logaddexp,
+                (lambda g, out, x, y: g * _sig(x - y), lambda g, out, x, y: g * _sig(y - x)),
+                ("d/dx ln(e^x + e^y) = σ(x - y)", "d/dy ln(e^x + e^y) = σ(y - x)"),
+                sample=_binary(), torch="logaddexp")
+logaddexp2 = _ew("logaddexp2", np.logaddexp2,
+                 (lambda g, out, x, y: g / (1 + np.exp2(y - x)),
+                  lambda g, out, x, y: g / (1 + np.exp2(x - y))),
+                 ("d/dx log2(2^x + 2^y) = 1/(1 + 2^(y - x))",
+                  "d/dy log2(2^x + 2^y) = 1/(1 + 2^(x - y))"),
+                 sample=_binary(), torch="logaddexp2")
+# NOTE: at x = y = 0 both gradients are 0/0 = NaN, as PyTorch's.
+hypot = _ew("hypot", np.hypot,
+            (lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out),
+            ("d/dx √(x² + y²) = x/out", "d/dy √(x² + y²) = y/out"), saves_output=True,
+            sample=_binary(), torch="hypot")
+# a mod b with the sign of a (C's fmod); its jumps lie where a/b is a whole number, which the
+# sample keeps away from, as remainder's
+fmod = _ew("fmod", np.fmod, (lambda g, out, a, b: g, lambda g, out, a, b: -g * np.trunc(a / b)),
+           ("d/da fmod(a, b) = 1", "d/db fmod(a, b) = -trunc(a/b)"),
+           sample=Sample(make=lambda rng: (
+               rng.uniform(1.2, 1.4, (3, 4)) * np.array([1, -1, 1, -1]),
+               rng.uniform(0.5, 0.55, (1, 4)))),
+           torch="fmod")
+
+
+def _xlogy_forward(x: Any, y: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0·ln 0 = 0 is the point
+        return np.where(x == 0, np.where(np.isnan(y), np.nan, 0.0), x * np.log(y)) \
+            .astype(np.result_type(_float_dtype(x), _float_dtype(y)), copy=False)
+
+
+def _xlog1py_forward(x: Any, y: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, np.where(np.isnan(y), np.nan, 0.0), x * np.log1p(y)) \
+            .astype(np.result_type(_float_dtype(x), _float_dtype(y)), copy=False)
+
+
+def _log_unless_flat(x: Any, log_y: Any, y_at_or_below: Any) -> Any:
+    """∂/∂x of x·ln(y): ln(y), taken as 0 where x = 0 and ln(y) is -inf or NaN (PyTorch's
+    convention)."""
+    return np.where((x == 0) & y_at_or_below, 0.0, log_y)
+
+
+# NOTE: as PyTorch, x = 0 gives 0 (also for y = 0, where x·ln y is 0·-inf); ∂/∂x is ln y,
+# taken as 0 where x = 0 and y ≤ 0.
+xlogy = _ew("xlogy", _xlogy_forward,
+            (lambda g, out, x, y: g * _log_unless_flat(x, np.log(y), y <= 0),
+             lambda g, out, x, y: g * x / y),
+            ("d/dx x·ln y = ln y (0 where x = 0 and y ≤ 0)", "d/dy x·ln y = x/y"),
+            sample=Sample(shapes=((3, 4), (1, 4)), low=0.3, high=2.0), torch="xlogy")
+xlog1py = _ew("xlog1py", _xlog1py_forward,
+              (lambda g, out, x, y: g * _log_unless_flat(x, np.log1p(y), y <= -1),
+               lambda g, out, x, y: g * x / (1 + y)),
+              ("d/dx x·ln(1+y) = ln(1+y) (0 where x = 0 and y ≤ -1)",
+               "d/dy x·ln(1+y) = x/(1+y)"),
+              sample=Sample(shapes=((3, 4), (1, 4)), low=-0.5, high=2.0),
+              torch="special.xlog1py")
+
+
+def _entr_forward(x: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+        out = np.where(x < 0, -np.inf, out)
+        return np.where(np.isnan(x), np.nan, out).astype(_float_dtype(x), copy=False)
+
+
+entr = _ew("entr", _entr_forward, lambda g, out, x: -g * (np.log(x) + 1),
+           "d/dx (-x·ln x) = -(ln x + 1)", sample=_unary(low=0.2, high=3.0), torch="special.entr")
+
+
+def _sinc_vjp(g: Any, out: Any, x: Any) -> Any:
+    # (cos(πx) - sinc(x))/x, and 0 at x = 0 (sinc is flat there)
+    safe = np.where(x == 0, 1.0, x)
+    return g * np.where(x == 0, 0.0, (np.cos(math.pi * x) - out) / safe)
+
+
+sinc = _ew("sinc", np.sinc, _sinc_vjp, "d/dx sin(πx)/(πx) = (cos(πx) - sinc x)/x (0 at 0)",
+           saves_output=True, sample=_unary(), torch="sinc")
+
+
+def _logit_forward(x: Any, eps: float | None = None) -> Any:
+    if eps is not None:
+        x = np.clip(x, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x / (1 - x))
+
+
+def _logit_vjp(g: Any, out: Any, x: Any, eps: float | None = None) -> Any:
+    d = g / (x * (1 - x))
+    if eps is None:  # outside [0, 1] NaN, as PyTorch (log of a negative)
+        return np.where((x < 0) | (x > 1), np.nan, d)
+    return np.where((x < eps) | (x > 1 - eps), 0.0, d)  # clamped: flat
+
+
+logit = _ew("logit", _logit_forward, _logit_vjp,
+            "d/dx ln(x/(1-x)) = 1/(x(1-x))  (0 outside [eps, 1-eps] when eps is given)",
+            sample=_unary(low=0.1, high=0.9, params={"eps": None}, variants=({"eps": 0.3},)),
+            torch="logit")
+
+
+def _copysign_vjp(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # ±1: whether the sign changed; 0 at x = 0 (as PyTorch)
+    return g * np.where(x == 0, 0.0, np.sign(x) * np.sign(out))
+
+
+copysign = _ew("copysign", np.copysign, (_copysign_vjp, lambda g, out, x, y: g * 0.0),
+               ("d/dx copysign(x, y) = sign(x)·sign(out) (0 at x = 0)",
+                "d/dy copysign(x, y) = 0"),
+               saves_output=True, sample=_binary(), torch="copysign")
+# piecewise constant, or constant slope 1: frac = x - trunc(x)
+trunc = _ew("trunc", np.trunc, lambda g, out, x: g * 0.0, "d/dx trunc(x) = 0", saves=False,
+            sample=_unary(), torch="trunc")
+frac = _ew("frac", lambda x: x - np.trunc(x), lambda g, out, x: g, "d/dx (x - trunc x) = 1",
+           saves=False, sample=_unary(), torch="frac")
+# NOTE: PyTorch's heaviside has no derivative (its backward raises); a step function's
+# derivative is 0 wherever it exists, which is what chainrule gives, as for sign.
+heaviside = _ew("heaviside", lambda x, values: np.heaviside(x, values),
+                (lambda g, out, x, values: g * 0.0, lambda g, out, x, values: g * 0.0),
+                ("d/dx H(x) = 0", "d/dvalues H(x) = 0 (a step: no gradient, as sign)"),
+                saves=False, sample=_binary(), torch=None)
+signbit = _nograd("signbit", np.signbit, "x's sign bit is set", Sample(make=_special_sample),
+                  "signbit")

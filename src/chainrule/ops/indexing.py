@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import ndim_of, shape_of
+from ._util import is_tensor, ndim_of, shape_of
 from .registry import OpError, OpIndexError, Sample, defop
 
 
@@ -250,3 +250,77 @@ index_put = defop(
     saves=False,
     sample=Sample(shapes=((4, 3), (3,)), params={"key": (np.array([0, 2]),)}), torch=None,
     jvp=(lambda t, out, x, v, key: t * _kept(key, shape_of(x)), _put_jvp_value))
+
+
+# --------------------------------------------------------------------------- scatter max/min
+
+def _touched(key: tuple, shape: tuple) -> np.ndarray:
+    """True at the elements a scatter along ``key`` writes to."""
+    hit = np.zeros(shape, dtype=bool)
+    hit[key] = True
+    return hit
+
+
+def _extreme_start(dtype: np.dtype, reduce: str) -> Any:
+    """What no value loses to: where a running max (or min) starts."""
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype.kind == "b":
+        return reduce != "amax"
+    info = np.iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+def _scatter_extreme_forward(x: np.ndarray, src: np.ndarray, key: tuple, reduce: str,
+                             include_self: bool) -> np.ndarray:
+    better = np.maximum if reduce == "amax" else np.minimum
+    acc = np.full(x.shape, _extreme_start(x.dtype, reduce), dtype=x.dtype)
+    better.at(acc, key, src)
+    if include_self:  # (an untouched element keeps its start value, which x beats)
+        return better(acc, x)
+    return np.where(_touched(key, x.shape), acc, x)
+
+
+def _plain(a: Any) -> np.ndarray:
+    return a.data if is_tensor(a) else np.asarray(a)
+
+
+def _tie_shares(out: Any, x: Any, src: Any, key: tuple,
+                include_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The share of each output element's gradient that x and each src element get: 1/k for
+    each of the k values equal to the result (PyTorch splits ties evenly too), else 0.
+
+    NOTE: as PyTorch, x counts among the k where it equals the result even when
+    ``include_self`` is False (it then gets no share itself)."""
+    o, xv, sv = _plain(out), _plain(x), _plain(src)
+    self_equal = xv == o
+    src_hit = sv == o[key]
+    ties = self_equal.astype(o.dtype)
+    np.add.at(ties, key, src_hit)
+    ties = np.maximum(ties, 1)  # (a NaN result equals nothing: no share, and no 0/0)
+    self_hit = self_equal if include_self else self_equal & ~_touched(key, o.shape)
+    return self_hit / ties, src_hit / ties[key]
+
+
+def _extreme_sample(rng: np.random.Generator) -> tuple:
+    return rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (3, 2))
+
+
+scatter_extreme = defop(
+    "scatter_extreme", _scatter_extreme_forward,
+    (lambda g, out, x, src, key, reduce, include_self:
+     g * _tie_shares(out, x, src, key, include_self)[0],
+     lambda g, out, x, src, key, reduce, include_self:
+     g[key] * _tie_shares(out, x, src, key, include_self)[1]),
+    ("y = scatter_reduce(x, src, 'amax' or 'amin'): ∂y/∂x = 1/k where x is one of the k "
+     "contributors equal to y, else 0",
+     "∂y/∂src_j = 1/k where src_j is one of the k contributors equal to its y, else 0"),
+    saves_output=True,
+    sample=Sample(make=_extreme_sample,
+                  params={"key": _full_index(np.array([[0, 3], [2, 2], [1, 0]]), -1),
+                          "reduce": "amax", "include_self": True},
+                  variants=({"key": _full_index(np.array([[1, 1], [0, 2], [3, 3]]), -1),
+                             "reduce": "amin", "include_self": False},)),
+    torch=None,
+    jvp=(lambda t, out, x, src, key, reduce, include_self:
+         t * _tie_shares(out, x, src, key, include_self)[0], None))

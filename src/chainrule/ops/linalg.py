@@ -381,3 +381,365 @@ cholesky = defop("cholesky", np.linalg.cholesky, _cholesky_vjp,
                  "A = LLᵀ: Ā = ½(S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹", saves=False, saves_output=True,
                  sample=Sample(make=_spd, domain=_symmetrize, atol=1e-4),
                  torch="linalg.cholesky", jvp=_cholesky_jvp)
+
+
+# --------------------------------------------------------------------------- decompositions
+#
+# An op has one output, so a decomposition returns its factors packed side by side in the last
+# dim, each flattened (``_pack``); the public functions (``cr.linalg.svd``...) slice them apart
+# again (``_unpack``, differentiable slices and reshapes). The rules unpack the upstream gradient
+# the same way. The rules are written with operators and NumPy functions that Tensors dispatch
+# to their own ops, so ``create_graph=True`` differentiates them again.
+
+def _pack(parts: list, batch: tuple) -> np.ndarray:
+    """The factors (each with batch dims ``batch``), flattened and joined in the last dim."""
+    return np.concatenate([p.reshape(batch + (math.prod(p.shape[len(batch):]),))
+                           for p in parts], axis=-1)
+
+
+def _unpack(x: Any, shapes: list) -> list:
+    """The factors of core shapes ``shapes`` from ``x`` (..., total), for any leading dims."""
+    batch = tuple(x.shape[:-1])
+    parts, start = [], 0
+    for core in shapes:
+        size = math.prod(core)
+        parts.append(x[..., start:start + size].reshape(batch + tuple(core)))
+        start += size
+    return parts
+
+
+def _flat(p: Any, core_ndim: int) -> Any:
+    """``p`` with its last ``core_ndim`` dims flattened into one."""
+    lead = tuple(p.shape[:p.ndim - core_ndim])
+    return p.reshape(lead + (math.prod(p.shape[p.ndim - core_ndim:]),))
+
+
+def _is_zero(x: Any) -> bool:
+    """Whether an upstream gradient is all zeros (the factor was not used). Never for one that
+    requires grad: its derivative may not be zero (a VJP transposed into a JVP, a Hessian)."""
+    return not getattr(x, "requires_grad", False) and not np.any(getattr(x, "data", x))
+
+
+def _eye(n: int, like: Any) -> np.ndarray:
+    return np.eye(n, dtype=getattr(like, "dtype", np.float64))
+
+
+def _diag_embed(v: Any) -> Any:
+    return np.expand_dims(v, -1) * _eye(v.shape[-1], v)
+
+
+def _diag_of(x: Any) -> Any:
+    return (x * _eye(x.shape[-1], x)).sum(axis=-1)
+
+
+def _tensor_args(*xs: Any) -> bool:
+    return any(hasattr(x, "grad_fn") for x in xs)
+
+
+# ---- SVD: A = U diag(S) Vh
+
+def _svd_shapes(m: int, n: int, full_matrices: bool) -> list:
+    k = min(m, n)
+    return [(m, m if full_matrices else k), (k,), (n if full_matrices else k, n)]
+
+
+def _svd_forward(a: np.ndarray, full_matrices: bool = False) -> np.ndarray:
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    return _pack([u, s, vh], a.shape[:-2])
+
+
+def svd_parts(a: Any, full_matrices: bool = False) -> list:
+    """[U, S, Vh] of ``a``: through the op for Tensors (recorded), directly for arrays."""
+    m, n = shape_of(a)[-2:]
+    if _tensor_args(a):
+        return _unpack(svd(a, full_matrices=full_matrices), _svd_shapes(m, n, full_matrices))
+    return list(np.linalg.svd(a, full_matrices=full_matrices))
+
+
+def _svd_backward(gu: Any, gs: Any, gvh: Any, u: Any, s: Any, vh: Any) -> Any:
+    """Ā for the reduced SVD (Townsend 2016), given the upstream gradients of its factors."""
+    m, n = u.shape[-2], vh.shape[-1]
+    used_u, used_v = not _is_zero(gu), not _is_zero(gvh)
+    if not (used_u or used_v):  # singular values only: U diag(S̄) Vh, finite at ties
+        return u @ (np.expand_dims(gs, -1) * vh)
+    k = s.shape[-1]
+    s2 = s * s
+    e = np.expand_dims(s2, -2) - np.expand_dims(s2, -1) + _eye(k, s)  # E_jk = s_k² - s_j²
+    utgu = _mT(u) @ gu
+    vtgv = vh @ _mT(gvh)
+    core = ((utgu - _mT(utgu)) * np.expand_dims(s, -2)
+            + np.expand_dims(s, -1) * (vtgv - _mT(vtgv))) / e + _diag_embed(gs)
+    if m > k and used_u:  # the part of Ū outside span(U): (I - UUᵀ) Ū S⁻¹
+        gu_sinv = gu / np.expand_dims(s, -2)
+        return (u @ core + gu_sinv - u @ (_mT(u) @ gu_sinv)) @ vh
+    if n > k and used_v:
+        sinv_gvh = gvh / np.expand_dims(s, -1)
+        return u @ (core @ vh + sinv_gvh - (sinv_gvh @ _mT(vh)) @ vh)
+    return u @ core @ vh
+
+
+def _svd_vjp(g: Any, out: Any, a: Any, full_matrices: bool = False) -> Any:
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    shapes = _svd_shapes(m, n, full_matrices)
+    u, s, vh = _unpack(out, shapes)
+    gu, gs, gvh = _unpack(g, shapes)
+    if full_matrices:  # as PyTorch: the columns beyond k (an arbitrary basis) pass no gradient
+        u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
+    return _svd_backward(gu, gs, gvh, u, s, vh)
+
+
+svd = defop(
+    "svd", _svd_forward, _svd_vjp,
+    "A = U S Vh: Ā = U[(F∘(UᵀŪ - ŪᵀU))S + S(F∘(VᵀV̄ - V̄ᵀV)) + diag(S̄)]Vh + (I-UUᵀ)ŪS⁻¹Vh "
+    "+ US⁻¹V̄ᵀ(I-VVᵀ), F_jk = 1/(s_k² - s_j²)", saves=False, saves_output=True,
+    sample=Sample(make=lambda rng: (rng.standard_normal((2, 4, 3)),), atol=1e-4))
+
+
+def _svdvals_vjp(g: Any, out: Any, a: Any) -> Any:
+    u, _, vh = svd_parts(a)
+    return u @ (np.expand_dims(g, -1) * vh)
+
+
+def _svdvals_jvp(t: Any, out: Any, a: Any) -> Any:
+    u, _, vh = svd_parts(a)
+    return ((t @ _mT(vh)) * u).sum(axis=-2)  # diag(Uᵀ Ṫ V)
+
+
+svdvals = defop("svdvals", lambda a: np.linalg.svd(a, compute_uv=False), _svdvals_vjp,
+                "∂s_i/∂A = u_i v_iᵀ: Ā = U diag(S̄) Vh",
+                sample=Sample(make=lambda rng: (rng.standard_normal((2, 3, 4)),)),
+                torch="linalg.svdvals", jvp=_svdvals_jvp)
+
+
+# ---- symmetric eigendecomposition: A = V diag(L) Vᵀ
+
+def _eigh_forward(a: np.ndarray, UPLO: Any = "L") -> np.ndarray:
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    return _pack([w, v], a.shape[:-2])
+
+
+def eigh_parts(a: Any, UPLO: Any = "L") -> list:
+    """[L, V] of ``a``: through the op for Tensors (recorded), directly for arrays."""
+    n = shape_of(a)[-1]
+    if _tensor_args(a):
+        return _unpack(eigh(a, UPLO=UPLO), [(n,), (n, n)])
+    return list(np.linalg.eigh(a, UPLO=UPLO))
+
+
+def _eig_gaps(w: Any) -> Any:
+    """E_ij = λ_j - λ_i, with 1 on the diagonal (divided into a zero-diagonal matrix)."""
+    return np.expand_dims(w, -2) - np.expand_dims(w, -1) + _eye(w.shape[-1], w)
+
+
+def _eigh_vjp(g: Any, out: Any, a: Any, UPLO: str = "L") -> Any:
+    n = shape_of(a)[-1]
+    w, v = _unpack(out, [(n,), (n, n)])
+    gw, gv = _unpack(g, [(n,), (n, n)])
+    core = _diag_embed(gw)
+    if not _is_zero(gv):  # ill-defined at repeated eigenvalues (a division by λ_j - λ_i = 0)
+        vtgv = _mT(v) @ gv
+        core = core + 0.5 * (vtgv - _mT(vtgv)) / _eig_gaps(w)
+    return v @ core @ _mT(v)
+
+
+def _eigh_jvp(t: Any, out: Any, a: Any, UPLO: str = "L") -> Any:
+    n = shape_of(a)[-1]
+    w, v = _unpack(out, [(n,), (n, n)])
+    dp = _mT(v) @ (0.5 * (t + _mT(t))) @ v  # (the derivative along symmetric perturbations)
+    off = 1 - _eye(n, w)
+    dv = v @ (dp * off / _eig_gaps(w))
+    return np.concatenate([_diag_of(dp), _flat(dv, 2)], axis=-1)
+
+
+# NOTE: the forward reads one triangle (UPLO); the gradient is the symmetric matrix (the
+# derivative along symmetric perturbations), as PyTorch's.
+eigh = defop(
+    "eigh", _eigh_forward, _eigh_vjp,
+    "A = V diag(L) Vᵀ: Ā = V[diag(L̄) + ½(VᵀV̄ - V̄ᵀV)/E]Vᵀ, E_ij = λ_j - λ_i",
+    saves=False, saves_output=True,
+    sample=Sample(make=lambda rng: (rng.standard_normal((2, 3, 3)),), domain=_symmetrize,
+                  variants=({"UPLO": "U"},), atol=1e-4), jvp=_eigh_jvp)
+
+
+def _eigvalsh_vjp(g: Any, out: Any, a: Any, UPLO: str = "L") -> Any:
+    _, v = eigh_parts(a, UPLO)
+    return (v * np.expand_dims(g, -2)) @ _mT(v)
+
+
+def _eigvalsh_jvp(t: Any, out: Any, a: Any, UPLO: str = "L") -> Any:
+    _, v = eigh_parts(a, UPLO)
+    return ((0.5 * (t + _mT(t)) @ v) * v).sum(axis=-2)  # diag(Vᵀ Ṫ V)
+
+
+eigvalsh = defop("eigvalsh", lambda a, UPLO="L": np.linalg.eigvalsh(a, UPLO=UPLO),
+                 _eigvalsh_vjp, "∂λ_i/∂A = v_i v_iᵀ: Ā = V diag(L̄) Vᵀ",
+                 sample=Sample(make=lambda rng: (rng.standard_normal((2, 3, 3)),),
+                               domain=_symmetrize, variants=({"UPLO": "U"},)),
+                 torch="linalg.eigvalsh", jvp=_eigvalsh_jvp)
+
+
+# ---- QR: A = Q R
+
+def _qr_shapes(m: int, n: int, mode: str) -> list:
+    k = min(m, n)
+    if mode == "r":
+        return [(k, n)]
+    return [(m, m if mode == "complete" else k), (m if mode == "complete" else k, n)]
+
+
+def _qr_forward(a: np.ndarray, mode: Any = "reduced") -> np.ndarray:
+    if mode == "r":
+        return _pack([np.linalg.qr(a, mode="r")], a.shape[:-2])
+    q, r = np.linalg.qr(a, mode=mode)
+    return _pack([q, r], a.shape[:-2])
+
+
+def _qr_square_backward(gq: Any, gr: Any, q: Any, r: Any) -> Any:
+    """Ā for A = QR with m ≥ n: (Q̄ + Q copyltu(M)) R⁻ᵀ, M = R R̄ᵀ - Q̄ᵀ Q."""
+    m_ = r @ _mT(gr) - _mT(gq) @ q
+    low = np.tril(m_, -1)
+    sym = low + _mT(low) + _diag_embed(_diag_of(m_))
+    b = gq + q @ sym
+    return _mT(_solve(r, _mT(b)))  # b R⁻ᵀ = (R⁻¹ bᵀ)ᵀ
+
+
+def _qr_vjp(g: Any, out: Any, a: Any, mode: str = "reduced") -> Any:
+    m, n = shape_of(a)[-2:]
+    if mode == "r":
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                           "when mode='r'. Please use linalg.qr(A, mode='reduced') if you are "
+                           "going to differentiate through linalg.qr.")
+    if mode == "complete" and m > n:
+        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                           f"and nrows > ncols (here {m} > {n}); use mode='reduced'")
+    q, r = _unpack(out, _qr_shapes(m, n, mode))
+    gq, gr = _unpack(g, _qr_shapes(m, n, mode))
+    if m >= n:
+        return _qr_square_backward(gq, gr, q, r)
+    # wide: A = Q[X | Y]... with X = Q R₁ square, Y = Q R₂ (Liao et al. 2019)
+    y = a[..., :, m:]
+    gr1, gr2 = gr[..., :, :m], gr[..., :, m:]
+    gx = _qr_square_backward(gq + y @ _mT(gr2), gr1, q, r[..., :, :m])
+    return np.concatenate([gx, q @ gr2], axis=-1)
+
+
+qr = defop(
+    "qr", _qr_forward, _qr_vjp,
+    "A = QR (m ≥ n): Ā = (Q̄ + Q copyltu(M))R⁻ᵀ, M = RR̄ᵀ - Q̄ᵀQ; m < n: A = Q[R₁ R₂] by "
+    "blocks", saves_output=True,
+    sample=Sample(make=lambda rng: (rng.standard_normal((2, 4, 3)),), atol=1e-4))
+
+
+# ---- pseudo-inverse
+
+def _pinv_forward(a: np.ndarray, atol: Any = 0.0, rtol: Any = 0.0,
+                  hermitian: bool = False) -> np.ndarray:
+    atol, rtol = (np.expand_dims(np.asarray(t, dtype=a.dtype), -1) for t in (atol, rtol))
+    if hermitian:
+        w, v = np.linalg.eigh(a)
+        cutoff = np.maximum(atol, rtol * np.abs(w).max(axis=-1, keepdims=True, initial=0))
+        inv_w = np.where(np.abs(w) > cutoff, 1 / np.where(w == 0, 1, w), 0)
+        return (v * np.expand_dims(inv_w, -2)) @ _mT(v)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    cutoff = np.maximum(atol, rtol * s.max(axis=-1, keepdims=True, initial=0))
+    inv_s = np.where(s > cutoff, 1 / np.where(s == 0, 1, s), 0)
+    return (_mT(vh) * np.expand_dims(inv_s, -2)) @ _mT(u)
+
+
+def _pinv_vjp(g: Any, out: Any, a: Any, **params: Any) -> Any:
+    # for A of constant rank: dP = -P dA P + PPᵀdAᵀ(I - AP) + (I - PA)dAᵀPᵀP
+    p = out
+    gt_ppt = _mT(g) @ (p @ _mT(p))
+    ptp_gt = (_mT(p) @ p) @ _mT(g)
+    return (-_mT(p) @ g @ _mT(p) + gt_ppt - a @ (p @ gt_ppt)
+            + ptp_gt - (ptp_gt @ p) @ a)
+
+
+def _pinv_jvp(t: Any, out: Any, a: Any, **params: Any) -> Any:
+    p = out
+    tt = _mT(t)
+    return (-p @ t @ p + (p @ _mT(p)) @ (tt - (tt @ a) @ p)
+            + (tt - (p @ a) @ tt) @ (_mT(p) @ p))
+
+
+pinv = defop(
+    "pinv", _pinv_forward, _pinv_vjp,
+    "P = A⁺ (constant rank): Ā = -PᵀP̄Pᵀ + (I - AP)P̄ᵀPPᵀ + PᵀPP̄ᵀ(I - PA)",
+    saves_output=True,
+    sample=Sample(make=lambda rng: (rng.standard_normal((2, 4, 3)),),
+                  params={"rtol": 1e-12}), torch="linalg.pinv", jvp=_pinv_jvp)
+
+
+# ---- matrix exponential
+
+# Higham (2005), "The scaling and squaring method for the matrix exponential revisited": the
+# largest 1-norm for which the [m/m] Padé approximant is accurate to double precision.
+_PADE_THETA = {3: 1.495585217958292e-2, 5: 2.539398330063230e-1, 7: 9.504178996162932e-1,
+               9: 2.097847961257068e0, 13: 5.371920351148152e0}
+
+
+def _pade_coefficients(m: int) -> list:
+    """b_j = (2m - j)! m! / ((2m)! j! (m - j)!), the [m/m] Padé approximant of exp."""
+    f = math.factorial
+    return [f(2 * m - j) * f(m) / (f(2 * m) * f(j) * f(m - j)) for j in range(m + 1)]
+
+
+def _pade(a: np.ndarray, m: int) -> np.ndarray:
+    """The [m/m] Padé approximant of exp(a): (V - U)⁻¹(V + U), U odd and V even in a."""
+    b = _pade_coefficients(m)
+    eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    a2 = a @ a
+    if m == 13:  # Higham's evaluation with A², A⁴, A⁶ only
+        a4 = a2 @ a2
+        a6 = a4 @ a2
+        u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2)
+                 + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * eye)
+        v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 \
+            + b[0] * eye
+    else:
+        powers = [eye, a2]
+        while len(powers) <= m // 2:
+            powers.append(powers[-1] @ a2)
+        u = a @ sum(b[2 * j + 1] * powers[j] for j in range(m // 2 + 1))
+        v = sum(b[2 * j] * powers[j] for j in range(m // 2 + 1))
+    return np.linalg.solve(v - u, v + u)
+
+
+def _expm_forward(a: np.ndarray) -> np.ndarray:
+    """exp(A) by scaling and squaring (Higham 2005), in float64, per matrix of the batch."""
+    x = a.astype(np.float64) if a.dtype != np.float64 else a
+    if x.size == 0:
+        return np.empty_like(a)
+    norms = np.abs(x).sum(axis=-2).max(axis=-1)  # the 1-norm of each matrix
+    top = float(norms.max())
+    degree = next((m for m in (3, 5, 7, 9) if top <= _PADE_THETA[m]), 13)
+    squarings = np.zeros(norms.shape, dtype=int)
+    if degree == 13:
+        ratio = np.maximum(norms / _PADE_THETA[13], 1.0)
+        squarings = np.maximum(np.ceil(np.log2(ratio)), 0).astype(int)
+    r = _pade(x / np.exp2(squarings)[..., None, None], degree)
+    for k in range(int(squarings.max(initial=0))):
+        r = np.where((squarings > k)[..., None, None], r @ r, r)
+    return r.astype(a.dtype, copy=False)
+
+
+def _expm(x: Any) -> Any:
+    return matrix_exp(x) if _tensor_args(x) else _expm_forward(x)
+
+
+def _block_expm_corner(a: Any, e: Any) -> Any:
+    """The upper-right block of exp([[A, E], [0, A]]): the derivative of exp at A along E."""
+    n = a.shape[-1]
+    a = np.broadcast_to(a, np.broadcast_shapes(tuple(a.shape), tuple(e.shape)))
+    top = np.concatenate([a, e], axis=-1)
+    bottom = np.concatenate([np.zeros_like(a), a], axis=-1)
+    return _expm(np.concatenate([top, bottom], axis=-2))[..., :n, n:]
+
+
+matrix_exp = defop(
+    "matrix_exp", _expm_forward, lambda g, out, a: _block_expm_corner(_mT(a), g),
+    "exp(A): Ā = [exp([[Aᵀ, Ē], [0, Aᵀ]])]₁₂ (the Fréchet derivative at Aᵀ along Ē)",
+    sample=Sample(make=lambda rng: (rng.standard_normal((3, 3, 3))
+                                    * np.array([0.01, 0.5, 3.0])[:, None, None],)),
+    torch="linalg.matrix_exp", jvp=lambda t, out, a: _block_expm_corner(a, t))

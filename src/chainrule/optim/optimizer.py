@@ -38,6 +38,16 @@ def check_non_negative(group: Mapping[str, Any], *keys: str) -> None:
             raise ValueError(f"Invalid {label}: {group[key]}")
 
 
+def check_betas(group: Mapping[str, Any]) -> None:
+    """PyTorch's "Invalid beta parameter at index 1: 1.0" check: each beta in [0, 1)."""
+    betas = group["betas"]
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for k in (0, 1):
+        if not 0.0 <= betas[k] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
+
+
 def check_torch_only_options(name: str, differentiable: bool) -> None:
     """PyTorch's implementation switches (``foreach``, ``fused``, ``capturable``) are accepted
     and ignored: there is one implementation, NumPy in place. ``differentiable=True`` (a step
@@ -115,6 +125,9 @@ class Optimizer:
     _legacy_defaults: dict[str, Any] = {"maximize": False}
     #: The entries every non-empty per-parameter state has (``step`` reads them all).
     _required_state: tuple[str, ...] = ()
+    #: The per-parameter state entries that are one number (the others have the parameter's
+    #: shape).
+    _scalar_state: tuple[str, ...] = ("step",)
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
@@ -257,9 +270,10 @@ class Optimizer:
     def _check_state_value(self, key: str, value: np.ndarray, param: Tensor) -> str | None:
         """Why a state array from a checkpoint does not fit ``param`` (None if it fits).
 
-        ``step`` is a scalar; every other state array has the parameter's shape.
+        ``step`` (and the other ``_scalar_state`` entries) is a scalar; every other state array
+        has the parameter's shape.
         """
-        if key == "step":
+        if key in self._scalar_state:
             return None if value.size == 1 else f"expected one number, got shape {value.shape}"
         if value.shape != param.shape:
             return (f"checkpoint has shape {tuple(value.shape)}, the parameter has shape "

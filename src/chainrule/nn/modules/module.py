@@ -16,7 +16,7 @@ from ... import _dtypes
 from ...engine import STATE, GradGroup, bump_version, name_scope, version_box
 from ...serialization import check_state_dict
 from ...tensor import Tensor
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, UninitializedTensorMixin, is_lazy
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -599,11 +599,12 @@ class Module:
         """``{"fc1.weight": tensor, ..., "bn.running_mean": tensor, ...}`` with PyTorch's keys.
 
         The tensors share memory with the model (detached unless ``keep_vars``); copy them
-        (``{k: v.clone() ...}``) to keep a snapshot.
+        (``{k: v.clone() ...}``) to keep a snapshot. A lazy module's uninitialized parameters
+        are given as they are (``<UninitializedParameter>``), as PyTorch does.
         """
         out: dict[str, Any] = OrderedDict() if destination is None else destination
         for key, t in self._state_entries(prefix):
-            out[key] = t if keep_vars else t.detach()
+            out[key] = t if keep_vars or is_lazy(t) else t.detach()
         return out
 
     def _optional_state_keys(self) -> set[str]:
@@ -621,6 +622,7 @@ class Module:
         Everything (keys with ``strict``, shapes, dtypes) is checked before anything is
         written, so a failed load leaves the model untouched. Values may be chainrule tensors,
         NumPy arrays or PyTorch tensors. Returns ``(missing_keys, unexpected_keys)``.
+        An uninitialized parameter (of a lazy module) takes the shape of the value loaded.
 
         Raises
         ------
@@ -633,13 +635,15 @@ class Module:
         given = {k: _as_array(v) for k, v in state_dict.items()}
         optional = self._optional_state_keys()  # (once: it walks every submodule)
         targets = {k: t for k, t in self._state_entries() if k in given or k not in optional}
-        check_state_dict({k: (t.shape, t.dtype) for k, t in targets.items()}, given,
-                         strict=strict)
+        check_state_dict({k: (_expected_shape(t, given.get(k)), t.dtype)
+                          for k, t in targets.items()}, given, strict=strict)
         missing = [k for k in targets if k not in given]
         unexpected = [k for k in given if k not in targets]
         for key, t in targets.items():
             if key not in given:
                 continue
+            if isinstance(t, UninitializedTensorMixin):  # (a lazy module's)
+                t.materialize(given[key].shape)
             if assign:
                 t.data = np.array(given[key], dtype=t.dtype, copy=True)
             else:
@@ -683,8 +687,16 @@ class Module:
         return main + ")"
 
 
+def _expected_shape(t: Tensor, value: Any) -> Any:
+    """The shape a state-dict value must have: the tensor's, or for an uninitialized one (of a
+    lazy module) the value's own."""
+    if is_lazy(t):
+        return getattr(value, "shape", ())
+    return t.shape
+
+
 def _copy_tensor(t: Tensor, memo: dict[int, Any]) -> Tensor:
-    if isinstance(t, Parameter):
+    if isinstance(t, Parameter) or is_lazy(t):
         return copy.deepcopy(t, memo)
     new = Tensor._make(t.data.copy())
     new.requires_grad = t.requires_grad and t.grad_fn is None

@@ -1,13 +1,17 @@
-"""``cr.autograd``: PyTorch's functional autograd entry points."""
+"""``cr.autograd``: PyTorch's autograd entry points: ``grad``, ``backward``, the grad modes,
+``Function`` (ops defined by a forward and a backward written with tensors) and
+``functional`` (jacobian, hessian, vjp, jvp, hvp, vhp)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .engine import detect_anomaly, enable_grad, no_grad, set_grad_enabled
-from .tensor import _root_gradient, backward_from
-from .transforms import autograd_grad as grad
-from .transforms import check_outputs_require_grad, per_output, tensor_list
+from ..engine import detect_anomaly, enable_grad, no_grad, set_grad_enabled
+from ..tensor import _root_gradient, backward_from
+from ..transforms import autograd_grad as grad
+from ..transforms import check_outputs_require_grad, per_output, tensor_list
+from . import function, functional
+from .function import Function, FunctionCtx, once_differentiable
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
@@ -22,4 +26,5 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     backward_from(outs, root_grads, keep, create_graph, inputs)
 
 
-__all__ = ["grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "detect_anomaly"]
+__all__ = ["grad", "backward", "no_grad", "enable_grad", "set_grad_enabled", "detect_anomaly",
+           "Function", "FunctionCtx", "once_differentiable", "function", "functional"]
