@@ -267,6 +267,32 @@ def test_multiple_outputs_one_backward_call_and_hooks():
     np.testing.assert_allclose(g.numpy(), [3, 3])
 
 
+def test_multiple_outputs_with_create_graph_leave_no_reference_cycle():
+    import gc
+    import weakref
+
+    class Two(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return ga * 2 + gb * 3
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    a, b = Two.apply(x)
+    ctx = weakref.ref(a.grad_fn.inputs[-1])
+    (g,) = cr.autograd.grad((a * a).sum() + (b * b).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), 2 * 2 * a.detach().numpy() + 3 * 2 * b.detach().numpy())
+    gc.disable()
+    try:
+        del a, b, g  # (the gradients kept for backward led back to the call's own node)
+        assert ctx() is None
+    finally:
+        gc.enable()
+
+
 def test_set_materialize_grads_false_gives_none():
     seen = []
     for lib in (cr, torch):
@@ -382,6 +408,42 @@ def test_returning_an_input_gives_a_new_tensor_with_this_history():
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [3, 3])
 
+
+
+@pytest.mark.parametrize("lib", [cr, torch], ids=["cr", "torch"])
+def test_in_place_change_of_a_view_output_is_refused(lib):
+    # Changing it would change the input behind the custom backward's back (silently wrong
+    # gradients for whatever else reads the input); PyTorch refuses, asking for a clone.
+    class Ident(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class First(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x[0]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * lib.tensor([1.0, 0.0])
+
+    for fn in (Ident, First):
+        x = lib.tensor([1.0, 2.0], requires_grad=True) * 1
+        with pytest.raises(RuntimeError, match="is a view and is being modified inplace.*clon"):
+            fn.apply(x).mul_(2)
+        np.testing.assert_allclose(x.detach().numpy(), [1, 2])
+        y = fn.apply(x).clone()  # (the fix the message gives)
+        y.mul_(2)
+        with lib.no_grad():
+            fn.apply(x)  # (nothing recorded: nothing to protect)
+    plain = lib.tensor([1.0, 2.0])
+    Ident.apply(plain).mul_(2)  # (no input requires grad: no node)
+    np.testing.assert_allclose(plain.numpy(), [2, 4])
 
 def test_once_differentiable():
     class Sq(cr.autograd.Function):

@@ -150,6 +150,35 @@ def test_closure_tensors_tuple_outputs_and_keyword_arguments():
                         [cr.tensor([0.3, 0.7, -0.2], dtype=cr.float64, requires_grad=True), w])
 
 
+def test_nested_outputs_dicts_and_namedtuples_carry_gradients():
+    # A dict output used to come back with the first run's graph, which ends at a detached
+    # copy of the input: the input got no gradient at all.
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "u v")
+    a = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    out = checkpoint(lambda t: {"k": t * 2, "rest": Pair(t.sin(), [t.sum(), None, 3])}, a)
+    assert out["k"].grad_fn.name() == "CheckpointBackward"
+    assert isinstance(out["rest"], Pair) and out["rest"].v[1:] == [None, 3]
+    (out["k"].sum() + out["rest"].u.sum() + out["rest"].v[0]).backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 + np.cos([1.0, 2.0]) + 1, rtol=1e-14)
+
+
+def test_the_segment_does_not_hold_its_outputs():
+    import gc
+    import weakref
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = checkpoint(lambda t: t * 2, x)
+    segment = weakref.ref(y.grad_fn.inputs[-1].segment)
+    gc.disable()
+    try:
+        del y  # (no reference cycle: freed without the garbage collector)
+        assert segment() is None
+    finally:
+        gc.enable()
+
+
 def test_hooks_on_parameters_run_once():
     model = make_model()
     x = data()

@@ -369,6 +369,22 @@ def test_cond(p):
         compare(lambda x: cr.linalg.cond(x, p), lambda x: torch.linalg.cond(x, p), rand(4, 2))
 
 
+def test_cond_and_max_matrix_norms_of_empty_matrices_are_zero_as_torch():
+    for shape in ((2, 0, 0), (3, 0, 2)):
+        z = np.zeros(shape)
+        for p in (None, 2, -2, "fro", "nuc", 1, float("inf")):
+            if shape[-1] != shape[-2] and p not in (None, 2, -2):
+                continue
+            out = cr.linalg.cond(cr.tensor(z), p)
+            np.testing.assert_array_equal(out.data, torch.linalg.cond(torch.tensor(z), p))
+        for ord in (2, 1, float("inf"), "nuc", "fro"):
+            for keepdim in (False, True):
+                out = cr.linalg.matrix_norm(cr.tensor(z), ord, keepdim=keepdim)
+                ref = torch.linalg.matrix_norm(torch.tensor(z), ord, keepdim=keepdim)
+                assert out.shape == tuple(ref.shape)
+                np.testing.assert_array_equal(out.data, ref.numpy())
+
+
 # --------------------------------------------------------------------------- products
 
 @pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 5, 8])
@@ -378,6 +394,17 @@ def test_matrix_power(n):
     compare(lambda x: cr.matrix_power(x, n), lambda x: torch.matrix_power(x, n), a[0])
     with pytest.raises(RuntimeError, match="square"):
         cr.linalg.matrix_power(cr.tensor(rand(2, 3)), 2)
+
+
+def test_matrix_power_of_integer_matrices_as_torch():
+    a = np.array([[[1, 2], [3, 4]], [[0, 1], [1, 1]]], dtype=np.int32)
+    for n in (0, 1, 3):
+        out, ref = cr.linalg.matrix_power(cr.tensor(a), n), torch.linalg.matrix_power(
+            torch.tensor(a), n)
+        assert out.dtype == np.int32
+        np.testing.assert_array_equal(out.data, ref.numpy())
+    with pytest.raises(RuntimeError, match="matrix_power: Expected a floating point tensor"):
+        cr.linalg.matrix_power(cr.tensor(a), -1)  # (an inverse: floats only, as PyTorch)
 
 
 @pytest.mark.parametrize("shapes", [[(3,), (3, 4), (4,)], [(2, 3), (3, 4)], [(5,), (5, 2)],
@@ -454,6 +481,13 @@ def test_householder_product():
 
 
 # --------------------------------------------------------------------------- matrix_exp
+
+def test_matrix_exp_of_a_nan_matrix_is_nan_without_warnings(recwarn):
+    a = np.stack([np.eye(2) * 3, [[np.nan, 0.0], [0.0, 0.0]]])
+    out = cr.linalg.matrix_exp(cr.tensor(a)).data  # (NaN's scaling was a cast of NaN to int)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    np.testing.assert_allclose(out, torch.linalg.matrix_exp(torch.tensor(a)).numpy(),
+                               rtol=1e-14)
 
 def test_matrix_exp_accuracy_against_the_eigendecomposition():
     # exp(S) = V diag(e^λ) Vᵀ for symmetric S, independently of the Padé approximant

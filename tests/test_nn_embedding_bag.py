@@ -144,6 +144,16 @@ def test_max_ties_give_the_gradient_to_the_first_row():
     np.testing.assert_array_equal(cw.grad.data, [[0, 1], [1, 0], [0, 0]])
 
 
+def test_max_of_a_bag_holding_nan_is_nan_wherever_it_is():
+    """As ``cr.max`` (PyTorch's CPU kernel keeps a NaN only when it comes first in the bag:
+    ``[0, nan]`` gives 0 there, ``[nan, 0]`` NaN); the gradient goes to the NaN row."""
+    w = cr.tensor([[0.0, 1.0], [np.nan, 2.0], [3.0, -1.0]], requires_grad=True)
+    out = F.embedding_bag(cr.tensor([0, 1, 1, 0, 2]), w, cr.tensor([0, 2]), mode="max")
+    np.testing.assert_array_equal(out.data, [[np.nan, 2.0], [np.nan, 2.0]])
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [[0, 0], [2, 2], [0, 0]])
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 @pytest.mark.parametrize("norm_type", [2.0, 1.0])
 def test_max_norm_renormalises_the_weight_in_place_like_torch(mode, norm_type):

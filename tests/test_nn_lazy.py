@@ -176,8 +176,32 @@ def test_load_state_dict_problems():
         fc(cr.ones(2, 7))
     assert type(fc) is cr.nn.LazyLinear
     # an initialized layer does not take an uninitialized one's state
-    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized"):
+    with pytest.raises(RuntimeError, match="the state dict's 'weight' is uninitialized"):
         cr.nn.Linear(4, 3).load_state_dict(cr.nn.LazyLinear(3).state_dict())
+
+
+@pytest.mark.parametrize("source", ["chainrule", "torch"])
+def test_an_uninitialized_state_dict_loads_into_a_lazy_layer(source):
+    """As in PyTorch, a lazy layer's state dict saved before its first forward loads into
+    another (its placeholders stay placeholders; the rest is loaded)."""
+    saved = (cr.nn.LazyBatchNorm1d() if source == "chainrule"
+             else torch.nn.LazyBatchNorm1d()).state_dict()
+    saved["num_batches_tracked"] = saved["num_batches_tracked"] + 5
+    bn = cr.nn.LazyBatchNorm1d()
+    result = bn.load_state_dict(saved)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert bn.has_uninitialized_params() and int(bn.num_batches_tracked.item()) == 5
+    bn(cr.ones(2, 3))
+    assert type(bn) is cr.nn.BatchNorm1d and bn.running_mean.shape == (3,)
+
+
+def test_an_uninitialized_buffer_assigned_to_a_module_is_registered():
+    m = cr.nn.Module()
+    m.stats = UninitializedBuffer(dtype=cr.float64)
+    assert list(m.state_dict()) == ["stats"] and list(dict(m.named_buffers())) == ["stats"]
+    m.to(cr.float32)
+    m.stats.materialize((2,))
+    assert m.stats.dtype == cr.float32 and m.state_dict()["stats"].shape == (2,)
 
 
 def test_using_uninitialized_parameters_raises_a_clear_error():

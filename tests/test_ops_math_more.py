@@ -159,6 +159,44 @@ def test_heaviside_values_as_torch_and_a_zero_gradient():
     np.testing.assert_array_equal(c.grad.data, np.zeros(4))
 
 
+def test_heaviside_of_nan_is_zero_and_integers_stay_integers_as_torch():
+    x = np.array([np.nan, -1.0, 0.0, 3.0])
+    out = cr.heaviside(cr.tensor(x), cr.tensor(np.float64(0.5)))
+    np.testing.assert_array_equal(out.data, torch.heaviside(torch.tensor(x),
+                                                            torch.tensor(0.5).double()))
+    for dtype in (np.int64, np.uint8, np.bool_):
+        xi, vi = np.array([0, 1, 2, 0]).astype(dtype), np.array([1]).astype(dtype)
+        out, ref = cr.heaviside(cr.tensor(xi), cr.tensor(vi)), torch.heaviside(
+            torch.tensor(xi), torch.tensor(vi))
+        assert out.dtype == np.dtype(str(ref.dtype).removeprefix("torch."))
+        np.testing.assert_array_equal(out.data, ref.numpy())
+
+
+def test_integer_and_bool_inputs_are_computed_in_floats_as_torch():
+    # uint8 wrapped 1 - x around (logit, entr) and bools or uint8 computed log in float16
+    xi = np.array([0, 1, 2, 3], dtype=np.uint8)
+    for dtype in (np.uint8, np.int64, np.bool_):
+        x = xi.astype(dtype)
+        for name in ("logit", "special.entr", "xlogy", "special.xlog1py"):
+            fc, ft = cr, torch
+            for part in name.split("."):
+                fc, ft = getattr(fc, part), getattr(ft, part)
+            args = (x, x[::-1].copy()) if "xlog" in name else (x,)
+            out = fc(*(cr.tensor(a) for a in args))
+            ref = ft(*(torch.tensor(a) for a in args))
+            assert out.dtype == np.float32, name
+            np.testing.assert_allclose(out.data, ref.numpy(), rtol=1e-6, err_msg=name)
+
+
+def test_lgamma_of_minus_infinity_is_inf_as_torch():
+    x = np.array([-np.inf, np.inf, -2.5])
+    np.testing.assert_allclose(cr.lgamma(cr.tensor(x)).data, torch.lgamma(torch.tensor(x)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(cr.special.gammaln(cr.tensor(x.astype(np.float32))).data,
+                               torch.special.gammaln(torch.tensor(x.astype(np.float32))),
+                               rtol=1e-6)
+
+
 def test_nextafter_as_torch_and_without_gradient():
     a, b = np.array([1.0, 1.0, 0.0]), np.array([2.0, 0.0, -1.0])
     out = cr.tensor(a, requires_grad=True).nextafter(cr.tensor(b))
@@ -233,9 +271,11 @@ def test_errors_name_the_function_and_the_fix():
         cr.mvlgamma(cr.tensor([2.0]), 0)
     with pytest.raises(ValueError, match="addcdiv: integer division"):
         cr.addcdiv(cr.tensor([1]), cr.tensor([3]), cr.tensor([2]))
-    with pytest.raises(ValueError, match="rad2deg: takes numbers, not bools"):
-        cr.rad2deg(cr.tensor([True]))
     assert cr.rad2deg(cr.tensor([1, 2])).dtype == cr.get_default_dtype()
+    for fn in ("rad2deg", "deg2rad"):  # bools too, as PyTorch
+        out = getattr(cr, fn)(cr.tensor([True, False]))
+        np.testing.assert_allclose(out.data, getattr(torch, fn)(torch.tensor([True, False])))
+        assert out.dtype == cr.get_default_dtype()
 
 
 @pytest.fixture
@@ -269,5 +309,6 @@ def test_without_scipy_the_functions_that_need_it_say_so(without_scipy):
             call()
     x = cr.tensor([1.5], requires_grad=True)  # lgamma's value works, its gradient is digamma
     y = cr.lgamma(x)
-    with pytest.raises(ImportError, match="polygamma needs SciPy"):
+    with pytest.raises(ImportError,
+                       match=r"polygamma \(also the gradient of lgamma\) needs SciPy"):
         y.backward()

@@ -281,6 +281,14 @@ def test_tensordot(dims):
           A, b)
 
 
+def test_tensordot_over_empty_dims_is_zeros():
+    check(lambda a, b: cr.tensordot(a, b, 1), lambda a, b: torch.tensordot(a, b, 1),
+          np.zeros((2, 0)), np.zeros((0, 3)), gradcheck=False)
+    check(lambda a, b: cr.tensordot(a, b, ([0], [1])),
+          lambda a, b: torch.tensordot(a, b, ([0], [1])), np.zeros((0, 2)), np.zeros((3, 0)),
+          gradcheck=False)
+
+
 @pytest.mark.parametrize("beta, alpha", [(1, 1), (0.5, 2), (0, 1), (0, -1.5)])
 def test_addmm_family(beta, alpha):
     kw = {"beta": beta, "alpha": alpha}
@@ -536,6 +544,26 @@ def test_inplace_on_a_view_writes_into_the_base():
 def test_masked_scatter_inplace_refuses_a_mask_larger_than_self():
     with pytest.raises(ValueError, match="masked_scatter_: a mask of shape"):
         cr.zeros(3).masked_scatter_(cr.ones(2, 3, dtype=cr.bool), cr.ones(6))
+
+
+def test_numpy_shape_and_product_functions_on_tensors_are_chainrule_ops():
+    # np.kron(t, t) and co. give differentiable tensors (as np.exp(t) does), not an error
+    a, b = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))
+    for fn, args in ((np.kron, (a, b)), (np.tensordot, (a, b, 1)),
+                     (np.tensordot, (a, a, ([0, 1], [0, 1]))), (np.diagonal, (a, 1)),
+                     (np.trace, (a, -1)), (np.ravel, (a.T,)), (np.rot90, (a, 3)),
+                     (np.fliplr, (a,)), (np.flipud, (a,)), (np.hstack, ([a, a],)),
+                     (np.vstack, ([a[0], a[1]],)), (np.dstack, ([a, a],)),
+                     (np.column_stack, ([a[0], a[1]],))):
+        ts = [cr.tensor(x, requires_grad=True) if isinstance(x, np.ndarray) else
+              [cr.tensor(y, requires_grad=True) for y in x] if isinstance(x, list) else x
+              for x in args]
+        out = fn(*ts)
+        assert isinstance(out, cr.Tensor) and out.requires_grad, fn.__name__
+        np.testing.assert_allclose(out.detach().numpy(), fn(*args), err_msg=fn.__name__)
+    t = cr.tensor(a, requires_grad=True)
+    np.trace(t, axis1=1, axis2=0).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.eye(3, 4))
 
 
 # --------------------------------------------------------------------------- errors

@@ -152,6 +152,14 @@ def test_median_of_all_shares_the_gradient_among_ties(dtype):
     assert cr.median(cr.tensor([3, 1, 2])).item() == 2
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_infinite_median_of_all_shares_its_gradient_too(dtype):
+    # (the median's ties at ±inf get their share, as in torch, not a zero gradient)
+    for a in ([np.inf, np.inf, 1.], [-np.inf, -np.inf, 0., 2.], [1., np.inf, np.inf, np.inf]):
+        parity(cr.median, torch.median, np.array(a), dtype=dtype)
+    parity(cr.nanmedian, torch.nanmedian, np.array([NAN, np.inf, np.inf]), dtype=dtype)
+
+
 def test_selection_of_0d_tensors():
     a = np.array(1.5)
     for f, g in ((lambda x: cr.kthvalue(x, 1), lambda t: torch.kthvalue(t, 1)),
@@ -349,6 +357,14 @@ def test_bincount_histc():
     _same(cr.tensor([1., 2, 1, 4]).histc(4, 0, 3), torch.tensor([1., 2, 1, 4]).histc(4, 0, 3))
 
 
+def test_histc_puts_values_on_bin_edges_where_torch_does():
+    # (float32 values on a decimal grid fall on bin edges: torch bins them in float32)
+    for dtype in DTYPES:
+        x = (np.arange(50) * 0.1).astype(dtype)
+        for lo, hi, bins in ((0.3, 12.9, 7), (0.3, 2.4, 15), (1.5, 2.3, 20), (0.1, 4.0, 13)):
+            _same(cr.histc(cr.tensor(x), bins, lo, hi), torch.histc(torch.tensor(x), bins, lo, hi))
+
+
 def test_searchsorted_bucketize():
     seq = np.array([1., 3., 3., 5., 7.])
     vals = np.array([[3., 6., 9.], [0., 1., 7.]])
@@ -466,11 +482,32 @@ def test_top_level_cosine_similarity_and_pairwise_distance():
         s, t, 3), a, b)
 
 
+def test_numpy_nan_statistics_on_tensors_are_chainrule_ops():
+    a = np.array([[1., NAN, 3.], [np.inf, 2., NAN]])
+    t = cr.tensor(a, requires_grad=True)
+    for fn in (np.nansum, np.nanmean):
+        for axis in (None, 0, (0, 1)):
+            out = fn(t, axis=axis, keepdims=True)
+            assert isinstance(out, cr.Tensor) and out.requires_grad
+            np.testing.assert_allclose(out.detach().numpy(), fn(a, axis=axis, keepdims=True))
+        assert fn(cr.tensor(a, dtype=cr.float32), dtype=np.float64).dtype == np.float64
+    out = np.nan_to_num(t, nan=-1.0, posinf=9.0)
+    np.testing.assert_array_equal(out.detach().numpy(), np.nan_to_num(a, nan=-1.0, posinf=9.0))
+    np.nansum(t).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), ~np.isnan(a))
+
+
 # --------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("call,error,words", [
     (lambda: cr.topk(cr.ones(3), 4), RuntimeError, ["topk", "k=4", "size 3"]),
     (lambda: cr.kthvalue(cr.ones(3), 0), RuntimeError, ["kthvalue", "k=0"]),
+    (lambda: cr.kthvalue(cr.ones((0, 2)), 1, 0), IndexError, ["kthvalue", "non-zero size"]),
+    (lambda: cr.unique(cr.tensor(1.), dim=0), IndexError, ["unique", "no dimensions"]),
+    (lambda: cr.unique_consecutive(cr.tensor(1.), dim=0), IndexError,
+     ["unique_consecutive", "no dimensions"]),
+    (lambda: cr.searchsorted(cr.tensor([3., 1.]), cr.tensor([2.]), sorter=cr.tensor([1, 2])),
+     RuntimeError, ["searchsorted", "sorter index out of range"]),
     (lambda: cr.median(cr.ones((0, 2)), 0), IndexError, ["median", "non-zero size"]),
     (lambda: cr.mode(cr.ones(0)), IndexError, ["mode", "non-zero size"]),
     (lambda: cr.sort(cr.ones((2, 3)), 2), IndexError, ["sort", "dim 2", "out of range"]),

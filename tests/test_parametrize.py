@@ -761,11 +761,28 @@ def test_parametrizations_errors() -> None:
 def test_deepcopy_works_and_pickling_is_refused() -> None:
     m = P.orthogonal(nn.Linear(3, 3).double())
     c = copy.deepcopy(m)
-    assert type(c) is type(m)
+    assert type(c).__name__ == "ParametrizedLinear" and PZ.type_before_parametrizations(c) is nn.Linear
     assert c.parametrizations.weight.original is not m.parametrizations.weight.original
     np.testing.assert_allclose(c.weight.data, m.weight.data)
     with pytest.raises(RuntimeError, match="only supported through state_dict"):
         pickle.dumps(m)
+    with pytest.raises(RuntimeError, match="only supported through state_dict"):
+        pickle.dumps(c)
+
+
+def test_changing_a_deep_copys_parametrizations_leaves_the_original_alone() -> None:
+    """The copy has a generated class of its own (PyTorch's shares the original's, so there
+    removing the copy's parametrization deletes the original's ``weight`` property)."""
+    m = P.orthogonal(nn.Linear(3, 3).double())
+    model = nn.Sequential(m, nn.ReLU())
+    twin = copy.deepcopy(model)[0]
+    assert type(twin) is not type(m)
+    PZ.remove_parametrizations(twin, "weight")
+    PZ.register_parametrization(twin, "bias", nn.Identity())
+    assert PZ.is_parametrized(m, "weight") and not PZ.is_parametrized(m, "bias")
+    w = m.weight.data
+    np.testing.assert_allclose(w @ w.T, np.eye(3), atol=1e-12)
+    assert type(m.bias) is nn.Parameter
 
 
 def test_transfer_parametrizations_and_params() -> None:

@@ -179,8 +179,35 @@ def _functions() -> dict:
     def tril(m: Any, k: int = 0) -> Any:
         return F.tril(m, k)
 
+    def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+              out: Any = None) -> Any:
+        _no_out(out, "trace")
+        x = a if dtype is None else F.as_tensor(a).to(dtype)
+        return F.sum(F.diagonal(x, offset, axis1, axis2), -1)
+
+    def nan_reduction(fn: Any, name: str) -> Any:
+        def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+                   keepdims: bool = False, **kw: Any) -> Any:
+            _no_out(out, name)
+            return fn(a, axis, keepdims, dtype=dtype)
+        return reduce
+
+    def stacking(fn: Any) -> Any:
+        def join(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Any:
+            ts = [F.as_tensor(t) for t in tup]
+            return fn(ts if dtype is None else [t.to(dtype) for t in ts])
+        return join
+
     def triu(m: Any, k: int = 0) -> Any:
         return F.triu(m, k)
+
+    def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kw: Any) -> Any:
+        # (NumPy's sort is stable for kind='stable' only; chainrule's always is: same values)
+        if order is not None:
+            raise TypeError("np.sort on chainrule tensors: order= is for structured arrays")
+        if axis is None:  # NumPy's meaning: the flattened array
+            return F.sort(F.reshape(a, (-1,)), 0).values
+        return F.sort(a, axis).values
 
     return {
         np.sum: F.sum, np.mean: F.mean, np.prod: prod, np.var: var, np.std: std,
@@ -194,6 +221,19 @@ def _functions() -> dict:
         np.take_along_axis: take_along_axis, np.shape: shape, np.ndim: ndim,
         np.linalg.inv: linalg_inv, np.linalg.det: linalg_det,
         np.linalg.norm: linalg_norm, np.tril: tril, np.triu: triu,
+        # (the shape/product and statistics ops whose NumPy meaning is chainrule's)
+        np.kron: F.kron, np.tensordot: lambda a, b, axes=2: F.tensordot(a, b, axes),
+        np.diagonal: lambda a, offset=0, axis1=0, axis2=1: F.diagonal(a, offset, axis1, axis2),
+        np.trace: trace, np.ravel: lambda a, order="C": reshape(a, -1, order),
+        np.rot90: lambda m, k=1, axes=(0, 1): F.rot90(m, k, axes),
+        np.fliplr: F.fliplr, np.flipud: F.flipud, np.hstack: stacking(F.hstack),
+        np.vstack: stacking(F.vstack), np.dstack: stacking(F.dstack),
+        np.column_stack: lambda tup: F.column_stack(tup),
+        np.nansum: nan_reduction(F.nansum, "nansum"),
+        np.nanmean: nan_reduction(F.nanmean, "nanmean"),
+        np.nan_to_num: lambda x, copy=True, nan=0.0, posinf=None, neginf=None:
+        F.nan_to_num(x, nan, posinf, neginf),
+        np.sort: sort,
     }
 
 

@@ -256,6 +256,9 @@ class Node:
     # The output's dtype, set when a hook or retain_grad() will see its gradient (which may
     # arrive in another dtype from an op mixing float32 and float64: it is cast to this).
     grad_dtype: np.dtype | None = None
+    # Set on the node of a ``cr.autograd.Function`` output that shares memory with an input (a
+    # view, or an input returned as is): why an in-place change of that output is refused.
+    no_inplace: str | None = None
 
     def __init__(self, op: Op, inputs: tuple, values: tuple, parents: Sequence, params: dict,
                  out: Tensor | None) -> None:
@@ -1076,8 +1079,8 @@ class GradGroup:
         if walk_state is None:  # (not in a walk: no group to see)
             return _tensor_hooks(node, g, create_graph)
         if walk_state[0] == self.fired:
-            passed = self.passed[i]
-            return g if passed is None else passed
+            passed, self.passed[i] = self.passed[i], None  # (not kept after the walk: with
+            return g if passed is None else passed        # create_graph, a reference cycle)
         self.fired, table = walk_state
         seen = []
         for j, ref in enumerate(self.nodes):
@@ -1101,7 +1104,8 @@ class GradGroup:
                                      f"the gradient is a tensor of shape {old.shape}; return "
                                      "a tensor of that shape, or None to keep it")
             seen[j] = rep if create_graph else rep.data
-        return seen[i]
+        mine, seen[i] = seen[i], None
+        return mine
 
 
 class _Member:

@@ -243,20 +243,18 @@ def float_power(input: Any, exponent: Any) -> Tensor:
 
 
 def rad2deg(input: Any) -> Tensor:
-    return E.mul(_float_of(input, "rad2deg"), 180.0 / math.pi)
+    return E.mul(_float_of(input), 180.0 / math.pi)
 
 
 def deg2rad(input: Any) -> Tensor:
-    return E.mul(_float_of(input, "deg2rad"), math.pi / 180.0)
+    return E.mul(_float_of(input), math.pi / 180.0)
 
 
-def _float_of(x: Any, name: str) -> Any:
-    """A tensor in a float dtype (an integer one in the default dtype, as PyTorch)."""
+def _float_of(x: Any) -> Any:
+    """A tensor in a float dtype (an integer or bool one in the default dtype, as PyTorch)."""
     from ._dtypes import get_default_dtype
 
     t = as_tensor(x)
-    if t.dtype.kind == "b":
-        raise OpError(f"{name}: takes numbers, not bools; convert with x.float() first")
     return t if t.dtype.kind == "f" else t.to(get_default_dtype())
 
 
@@ -1133,8 +1131,9 @@ def _select_one(name: str, input: Any, dim: int, keepdim: bool, find: Any, resul
 
 
 def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
-    """(values, indices) sorted along ``dim``. Always stable (ties keep their order, as PyTorch
-    on the CPU); NaN sorts above every number. The gradient goes back to the sorted positions."""
+    """(values, indices) sorted along ``dim``. Always stable (ties keep their order, as
+    PyTorch's ``stable=True``; with ``stable=False`` PyTorch may order ties otherwise); NaN sorts
+    above every number. The gradient goes back to the sorted positions."""
     x = _tensor_arg(input)
     d = norm_dim(dim, x.ndim, "sort")
     if not x.ndim:
@@ -1178,7 +1177,8 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     index may differ from PyTorch's (its selection algorithm decides); the value is the same."""
     x = _tensor_arg(input)
     n = x.shape[norm_dim(dim, x.ndim, "kthvalue")] if x.ndim else 1
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+    # (an empty dim gets _select_one's IndexError, as in PyTorch, whatever k is)
+    if n and (not isinstance(k, (int, np.integer)) or not 1 <= k <= n):
         raise RuntimeError(f"kthvalue(): k={k!r} is out of range for dim {dim} of size {n}; "
                            f"give 1 <= k <= {n}")
     return _select_one("kthvalue", x, dim, keepdim,
@@ -1210,13 +1210,12 @@ def _median_of_all(x: Tensor, ignore_nan: bool) -> Tensor:
     m = np.take_along_axis(flat, _SO.median_index(flat, ignore_nan), axis=-1).reshape(())
     if x.dtype.kind not in "fc":
         return Tensor._make(m)
-    if np.isnan(m):  # the gradient is shared by the NaNs (the value NaN·w is NaN anyway)
-        nans = np.isnan(flat[0])
-        share = (nans / nans.sum()).astype(x.dtype)
-        return R.sum(E.mul(E.where(nans, reshape(x, (-1,)), 0.0), share),
+    hit = np.isnan(flat[0]) if np.isnan(m) else flat[0] == m  # (NaN: shared by the NaNs)
+    share = (hit / hit.sum()).astype(x.dtype)
+    if not np.isfinite(m):  # NaN or ±inf: Σ share·x is exactly m (where x - x would be NaN)
+        return R.sum(E.mul(E.where(hit, reshape(x, (-1,)), 0.0), share),
                      dim=(-1,), keepdim=False)
-    hit = flat[0] == m
-    return _with_gradient(m, reshape(x, (-1,)), (hit / hit.sum()).astype(x.dtype), (-1,), False)
+    return _with_gradient(m, reshape(x, (-1,)), share, (-1,), False)
 
 
 def _with_gradient(value: np.ndarray, x: Tensor, weight: np.ndarray, dims: tuple[int, ...],
@@ -1456,6 +1455,7 @@ def unique(input: Any, sorted: bool = True, return_inverse: bool = False,
     the inverse (where each element went) and the counts. NaNs stay distinct, as PyTorch's.
     No gradient (PyTorch has none either)."""
     x = _tensor_arg(input).data
+    _no_dim_of_0d("unique", x, dim)
     if dim is None:
         values, inverse, counts = np.unique(x.reshape(-1), return_inverse=True,
                                             return_counts=True, equal_nan=False)
@@ -1466,6 +1466,12 @@ def unique(input: Any, sorted: bool = True, return_inverse: bool = False,
                                             axis=d + x.ndim, equal_nan=False)
         inverse = inverse.reshape(-1)
     return _unique_result(values, inverse, counts, return_inverse, return_counts)
+
+
+def _no_dim_of_0d(name: str, x: np.ndarray, dim: Any) -> None:
+    if dim is not None and not x.ndim:
+        raise _OpIndexError(f"{name}: dim {dim} given, but the tensor has no dimensions; "
+                            "reshape it to 1-D or leave dim out")
 
 
 def _unique_result(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray,
@@ -1483,6 +1489,7 @@ def unique_consecutive(input: Any, return_inverse: bool = False, return_counts: 
     """Each run of equal consecutive values (or slices along ``dim``) kept once; optionally the
     inverse and the run lengths. No gradient."""
     x = _tensor_arg(input).data
+    _no_dim_of_0d("unique_consecutive", x, dim)
     moved = x.reshape(-1) if dim is None else np.moveaxis(x, norm_dim(dim, x.ndim,
                                                                       "unique_consecutive"), 0)
     starts = _SO.consecutive_groups(moved)
@@ -1528,8 +1535,11 @@ def histc(input: Any, bins: int = 100, min: float = 0, max: float = 0) -> Tensor
         lo, hi = lo - 1, hi + 1
     if lo > hi or not (math.isfinite(lo) and math.isfinite(hi)):
         raise RuntimeError(f"histc: the range [{lo}, {hi}] must be finite with min <= max")
-    inside = x[(x >= lo) & (x <= hi)].astype(np.float64)
-    pos = ((inside - lo) * bins / (hi - lo)).astype(np.int64)
+    # The bin of each value as PyTorch computes it: in the input's dtype (so a value on a bin
+    # edge lands where PyTorch puts it)
+    lo_, hi_ = x.dtype.type(lo), x.dtype.type(hi)
+    inside = x[(x >= lo_) & (x <= hi_)]
+    pos = ((inside - lo_) * x.dtype.type(bins) / (hi_ - lo_)).astype(np.int64)
     return Tensor._make(np.bincount(np.minimum(pos, bins - 1), minlength=bins).astype(x.dtype))
 
 
@@ -1550,6 +1560,9 @@ def searchsorted(sorted_sequence: Any, input: Any, *, out_int32: bool = False,
     if order is not None and order.shape != seq.shape:
         raise RuntimeError(f"searchsorted(): sorter of shape {order.shape} must have the "
                            f"sequence's shape {seq.shape}")
+    if order is not None and order.size and not 0 <= order.min() <= order.max() < seq.shape[-1]:
+        raise RuntimeError(f"searchsorted(): sorter index out of range: its values must be 0 "
+                           f"to {seq.shape[-1] - 1} (positions in the sequence's last dim)")
     if seq.ndim > 1 and (values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]):
         raise RuntimeError(f"searchsorted(): the boundaries of shape {seq.shape} and the input "
                            f"of shape {values.shape} must have the same leading dims (or give "
@@ -2134,8 +2147,10 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
     free_a = [i for i in range(len(sa)) if i not in da]
     free_b = [j for j in range(len(sb)) if j not in db]
     k = math.prod(sa[i] for i in da)
-    left = reshape(S.permute(a, dims=tuple(free_a + da)), (-1, k)) if sa else reshape(a, (1, 1))
-    right = reshape(S.permute(b, dims=tuple(db + free_b)), (k, -1)) if sb else reshape(b, (1, 1))
+    # (the sizes spelled out, not -1, which cannot be resolved when k is 0)
+    m, n = math.prod(sa[i] for i in free_a), math.prod(sb[j] for j in free_b)
+    left = reshape(S.permute(a, dims=tuple(free_a + da)), (m, k)) if sa else reshape(a, (1, 1))
+    right = reshape(S.permute(b, dims=tuple(db + free_b)), (k, n)) if sb else reshape(b, (1, 1))
     out = LA.matmul(left, right)
     return reshape(out, tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
 

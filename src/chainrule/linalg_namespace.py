@@ -51,8 +51,8 @@ vector_norm = _linalg.vector_norm
 
 # --------------------------------------------------------------------------- checks
 
-def _matrices(name: str, A: Any, square: bool = False) -> tuple[int, int]:
-    """(rows, cols) of ``A``'s matrices, after checking it is a float tensor of matrices."""
+def _matrices(name: str, A: Any, square: bool = False, floats: bool = True) -> tuple[int, int]:
+    """(rows, cols) of ``A``'s matrices, after checking it is a (float) tensor of matrices."""
     s = shape_of(A)
     if len(s) < 2:
         raise LinAlgError(f"linalg.{name}: The input tensor A must have at least 2 dimensions "
@@ -60,7 +60,8 @@ def _matrices(name: str, A: Any, square: bool = False) -> tuple[int, int]:
     if square and s[-1] != s[-2]:
         raise LinAlgError(f"linalg.{name}: A must be batches of square matrices, but they are "
                           f"{s[-2]} by {s[-1]} matrices (shape {s})")
-    _floating(name, A)
+    if floats:
+        _floating(name, A)
     return s[-2], s[-1]
 
 
@@ -86,6 +87,15 @@ def _no_driver(name: str, driver: Any) -> None:
 
 def _eps(A: Any) -> float:
     return float(np.finfo(np.asarray(getattr(A, "data", A)).dtype).eps)
+
+
+def _broadcast(name: str, sa: tuple, sb: tuple) -> tuple:
+    """The shape ``sa`` and ``sb`` broadcast to, or a LinAlgError naming the function."""
+    try:
+        return np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise LinAlgError(f"linalg.{name}: shapes {sa} and {sb} cannot be broadcast together") \
+            from None
 
 
 def _as_param(x: Any) -> Any:
@@ -400,14 +410,16 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
         raise LinAlgError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
                           f"dimensions, got shape {shape_of(x)}")
     _floating("matrix_norm", x)
+    rows, cols = (norm_dim(d, nd, "linalg.matrix_norm") + nd for d in dims)
+    if rows == cols:
+        raise LinAlgError(f"linalg.matrix_norm: dim {dim} names the same dimension twice")
+    if ord in (2, 1, float("inf")) and 0 in (shape_of(x)[rows], shape_of(x)[cols]):
+        return F.sum(E.mul(x, 0.0), dim=(rows, cols), keepdim=keepdim)  # (a max of none: 0)
     if ord not in ("nuc", 2, -2):
         if ord not in ("fro", 1, -1, float("inf"), float("-inf")):
             raise LinAlgError(f"linalg.matrix_norm: Order {ord!r} not supported; use 'fro', "
                               "'nuc', 1, -1, 2, -2, inf or -inf")
         return _linalg.norm(x, ord, dims, keepdim)
-    rows, cols = (norm_dim(d, nd, "linalg.matrix_norm") + nd for d in dims)
-    if rows == cols:
-        raise LinAlgError(f"linalg.matrix_norm: dim {dim} names the same dimension twice")
     order = [d for d in range(nd) if d not in (rows, cols)] + [rows, cols]
     s = LA.svdvals(F.permute(x, order))
     out = {"nuc": R.sum, 2: R.amax, -2: R.amin}[ord](s, dim=(-1,), keepdim=False)
@@ -451,24 +463,21 @@ def matrix_rank(A: Any, *, atol: Any = None, rtol: Any = None,
 
 def cond(A: Any, p: Any = None) -> Tensor:
     """The condition number: σ₁/σₙ for p None or 2 (σₙ/σ₁ for -2, any shape), else
-    ‖A‖_p ‖A⁻¹‖_p for square A ('fro', 'nuc', 1, -1, inf, -inf)."""
+    ‖A‖_p ‖A⁻¹‖_p for square A ('fro', 'nuc', 1, -1, inf, -inf); 0 for empty matrices (as
+    PyTorch)."""
+    _matrices("cond", A, square=p not in (None, 2, -2))
+    if 0 in shape_of(A)[-2:]:
+        return F.sum(E.mul(A, 0.0), dim=(-2, -1))
     if p in (None, 2, -2):
-        _matrices("cond", A)
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
         return E.div(small, big) if p == -2 else E.div(big, small)
-    _matrices("cond", A, square=True)
     return E.mul(matrix_norm(A, p), matrix_norm(inv(A), p))
 
 
 def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
     """Σ x·y along ``dim``, broadcasting the other dims."""
-    sx, sy = shape_of(x), shape_of(y)
-    try:
-        shape = np.broadcast_shapes(sx, sy)
-    except ValueError:
-        raise LinAlgError(f"linalg.vecdot: shapes {sx} and {sy} cannot be broadcast together") \
-            from None
+    shape = _broadcast("vecdot", shape_of(x), shape_of(y))
     d = norm_dim(dim, len(shape), "linalg.vecdot")
     return F.sum(E.mul(x, y), dim=d)
 
@@ -481,10 +490,11 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 # --------------------------------------------------------------------------- products
 
 def matrix_power(A: Any, n: int) -> Tensor:
-    """Aⁿ by repeated squaring; n = 0 gives the identity, n < 0 powers of A⁻¹."""
+    """Aⁿ by repeated squaring; n = 0 gives the identity, n < 0 powers of A⁻¹ (integer A
+    only for n ≥ 0, as PyTorch)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {type(n).__name__}")
-    size = _matrices("matrix_power", A, square=True)[0]
+    size = _matrices("matrix_power", A, square=True, floats=n < 0)[0]
     if n == 0:  # the identity, connected to A with a zero gradient (as PyTorch's)
         dtype = np.asarray(getattr(A, "data", A)).dtype
         return E.where(np.ones((), dtype=bool), np.eye(size, dtype=dtype), A)
@@ -555,11 +565,7 @@ def _chain(ts: list, split: list[list[int]], i: int, j: int) -> Tensor:
 def cross(input: Any, other: Any, *, dim: int = -1) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the other dims broadcast)."""
     sa, sb = shape_of(input), shape_of(other)
-    try:
-        shape = np.broadcast_shapes(sa, sb)
-    except ValueError:
-        raise LinAlgError(f"linalg.cross: shapes {sa} and {sb} cannot be broadcast together") \
-            from None
+    shape = _broadcast("cross", sa, sb)
     if len(sa) != len(sb):
         raise LinAlgError(f"linalg.cross: inputs must have the same number of dimensions (got "
                           f"shapes {sa} and {sb}); unsqueeze one of them")

@@ -1,6 +1,6 @@
 """``cr.special``: torch.special's names for the special functions (SciPy supplies those NumPy
 lacks: digamma, polygamma, erfinv, erfcx, ndtri, log_ndtr; ``gammaln`` and ``erfc`` fall back
-to Python's math module without it)."""
+to Python's math module without it, but gammaln's gradient is digamma)."""
 
 from __future__ import annotations
 

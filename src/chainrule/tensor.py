@@ -539,6 +539,8 @@ class Tensor:
                 "a leaf tensor that requires grad (or a view of one) is being used in an "
                 "in-place operation; update parameters inside `with cr.no_grad():`, or clone() "
                 "the tensor first")
+        if recording and self.grad_fn is not None and self.grad_fn.no_inplace:
+            raise ChainruleError(self.grad_fn.no_inplace)  # (a cr.autograd.Function's view)
         if not self.data.flags.writeable:
             raise ChainruleError(
                 f"in-place operation on a read-only tensor of shape {self.shape} (an expand() or "

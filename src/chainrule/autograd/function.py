@@ -58,6 +58,13 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "freed by the first backward. Pass retain_graph=True to the first backward() if you "
           "need to backward through the graph again or read saved tensors after it.")
 
+_VIEW_INPLACE = ("Output {k} of {name} is a view and is being modified inplace. This view was "
+                 "created inside a custom Function (or because an input was returned as-is) "
+                 "and the autograd logic to handle view+inplace would override the custom "
+                 "backward associated with the custom Function, leading to incorrect "
+                 "gradients. This behavior is forbidden. You can fix this by cloning the "
+                 "output of the custom Function.")
+
 
 class _Saved:
     """One tensor of ``save_for_backward``, with its in-place version when saved. An output
@@ -191,6 +198,7 @@ class FunctionCtx:
         if group is not None and walk is not None and group.fired == walk[0]:
             for pos, v in zip(self._member_pos, self._group_grads):
                 grads[pos] = v
+            self._group_grads = ()  # (with create_graph they lead back to this call: a cycle)
         else:
             for pos, ref in enumerate(self._nodes):
                 node = None if ref is None else ref()
@@ -462,7 +470,8 @@ def _take_dirty(ctx: FunctionCtx, args: tuple, outs: list, recording: bool) -> t
 def _fresh_outputs(outs: list, args: tuple, dirty: tuple) -> list:
     """The outputs as new tensors where forward returned one with a history of its own (an
     input, a view, a tensor that requires grad): a tensor sharing its memory and in-place
-    version, which this call's node becomes the history of. A dirty input stays itself."""
+    version, which this call's node becomes the history of (changing it in place while
+    recording is refused, as in PyTorch: see _VIEW_INPLACE). A dirty input stays itself."""
     fresh = []
     for o in outs:
         if isinstance(o, Tensor) and not any(o is d for d in dirty) and (
@@ -496,6 +505,8 @@ def _record(cls: type[Function], ctx: FunctionCtx, args: tuple, parents: list, o
             ctx._nodes.append(None)
             continue
         node = Node(op, inputs, values, node_parents, {"_output": k, "_fn": cls}, None)
+        if o is not g:  # (an alias made by _fresh_outputs: PyTorch's "view" output)
+            node.no_inplace = _VIEW_INPLACE.format(k=k, name=cls.__name__)
         o.grad_fn = node
         o.requires_grad = True
         ctx._nodes.append(weakref.ref(node))

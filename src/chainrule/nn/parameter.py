@@ -154,6 +154,12 @@ class UninitializedTensorMixin:
     __slots__ = ()
     cls_to_become: type[Tensor]
 
+    def _init_placeholder(self, requires_grad: bool, dtype: Any) -> None:
+        t: Any = self
+        _init_slots(t, _placeholder(dtype), None)
+        if requires_grad:
+            t.requires_grad_()
+
     def materialize(self, shape: int | tuple[int, ...], device: Any = None,
                     dtype: Any = None) -> None:
         """Create the data, of ``shape`` (zeros; the layer then initialises it), and become a
@@ -202,16 +208,15 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
 
     def __init__(self, requires_grad: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
-        _init_slots(self, _placeholder(dtype), None)
-        if requires_grad:
-            self.requires_grad_()
+        self._init_placeholder(requires_grad, dtype)
 
 
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer whose shape is not known yet (a lazy batch norm's running statistics); see
     :class:`UninitializedParameter`. :meth:`materialize` turns it into a plain tensor.
 
-    Unlike PyTorch's there is no ``persistent`` argument: register it with
+    Assigned as a module attribute it is registered as a buffer (as PyTorch's). Unlike
+    PyTorch's there is no ``persistent`` argument: register it with
     ``module.register_buffer(name, buffer, persistent=False)`` for that.
     """
 
@@ -220,9 +225,7 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
 
     def __init__(self, requires_grad: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
-        _init_slots(self, _placeholder(dtype), None)
-        if requires_grad:
-            self.requires_grad_()
+        self._init_placeholder(requires_grad, dtype)
 
 
 def is_lazy(param: Any) -> bool:

@@ -472,6 +472,13 @@ def _float_dtype(x: Any) -> Any:
     return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
 
 
+def _as_float(x: Any) -> np.ndarray:
+    """``x`` as a float array: integers and bools in float64 (NumPy would wrap ``1 - x`` around
+    in uint8 or compute ``log`` in float16; the engine rounds the result to PyTorch's dtype)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
 def _special(name: str, op: str) -> Any:
     """scipy.special.NAME as a forward that keeps the input's float dtype."""
     def forward(*xs: Any) -> np.ndarray:
@@ -495,8 +502,9 @@ def _lgamma_forward(x: np.ndarray) -> np.ndarray:
     try:
         import scipy.special
     except ImportError:
-        return _lgamma_math(x)  # (exact; at the poles inf, as scipy and PyTorch)
-    return np.asarray(scipy.special.gammaln(x), dtype=_float_dtype(x))
+        return _lgamma_math(x)  # (exact; at the poles and at ±inf inf, as PyTorch)
+    out = np.asarray(scipy.special.gammaln(x), dtype=_float_dtype(x))
+    return np.where(np.isneginf(x), np.inf, out)  # (scipy gives -inf at -inf; PyTorch inf)
 
 
 def _erfc_forward(x: np.ndarray) -> np.ndarray:
@@ -510,7 +518,7 @@ def _erfc_forward(x: np.ndarray) -> np.ndarray:
 def _polygamma_forward(x: np.ndarray, n: int = 0) -> np.ndarray:
     if type(n) is not int or n < 0:
         raise OpError(f"polygamma: the order n must be an int >= 0, got {n!r}")
-    special = _scipy_special("polygamma")
+    special = _scipy_special("digamma/polygamma (also the gradient of lgamma)")
     out = special.digamma(x) if n == 0 else special.polygamma(n, x)
     return np.asarray(out, dtype=_float_dtype(x))
 
@@ -587,12 +595,14 @@ fmod = _ew("fmod", np.fmod, (lambda g, out, a, b: g, lambda g, out, a, b: -g * n
 
 
 def _xlogy_forward(x: Any, y: Any) -> Any:
+    x, y = _as_float(x), _as_float(y)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0·ln 0 = 0 is the point
         return np.where(x == 0, np.where(np.isnan(y), np.nan, 0.0), x * np.log(y)) \
             .astype(np.result_type(_float_dtype(x), _float_dtype(y)), copy=False)
 
 
 def _xlog1py_forward(x: Any, y: Any) -> Any:
+    x, y = _as_float(x), _as_float(y)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x == 0, np.where(np.isnan(y), np.nan, 0.0), x * np.log1p(y)) \
             .astype(np.result_type(_float_dtype(x), _float_dtype(y)), copy=False)
@@ -621,6 +631,7 @@ xlog1py = _ew("xlog1py", _xlog1py_forward,
 
 
 def _entr_forward(x: Any) -> Any:
+    x = _as_float(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)), 0.0)
         out = np.where(x < 0, -np.inf, out)
@@ -642,6 +653,7 @@ sinc = _ew("sinc", np.sinc, _sinc_vjp, "d/dx sin(πx)/(πx) = (cos(πx) - sinc x
 
 
 def _logit_forward(x: Any, eps: float | None = None) -> Any:
+    x = _as_float(x)
     if eps is not None:
         x = np.clip(x, eps, 1 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -677,7 +689,9 @@ frac = _ew("frac", lambda x: x - np.trunc(x), lambda g, out, x: g, "d/dx (x - tr
            saves=False, sample=_unary(), torch="frac")
 # NOTE: PyTorch's heaviside has no derivative (its backward raises); a step function's
 # derivative is 0 wherever it exists, which is what chainrule gives, as for sign.
-heaviside = _ew("heaviside", lambda x, values: np.heaviside(x, values),
+# (not np.heaviside: H(NaN) is 0 in PyTorch, NaN in NumPy, and integer inputs stay integers)
+heaviside = _ew("heaviside",
+                lambda x, values: np.where(x == 0, values, x > 0).astype(np.result_type(x, values)),
                 (lambda g, out, x, values: g * 0.0, lambda g, out, x, values: g * 0.0),
                 ("d/dx H(x) = 0", "d/dvalues H(x) = 0 (a step: no gradient, as sign)"),
                 saves=False, sample=_binary(), torch=None)

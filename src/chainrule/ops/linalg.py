@@ -716,7 +716,7 @@ def _expm_forward(a: np.ndarray) -> np.ndarray:
     degree = next((m for m in (3, 5, 7, 9) if top <= _PADE_THETA[m]), 13)
     squarings = np.zeros(norms.shape, dtype=int)
     if degree == 13:
-        ratio = np.maximum(norms / _PADE_THETA[13], 1.0)
+        ratio = np.where(np.isfinite(norms), np.maximum(norms / _PADE_THETA[13], 1.0), 1.0)
         squarings = np.maximum(np.ceil(np.log2(ratio)), 0).astype(int)
     r = _pade(x / np.exp2(squarings)[..., None, None], degree)
     for k in range(int(squarings.max(initial=0))):

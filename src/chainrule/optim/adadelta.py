@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,8 @@ from .optimizer import (
     check_non_negative,
     check_torch_only_options,
     descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["Adadelta", "adadelta_step"]
@@ -35,6 +37,7 @@ def adadelta_step(params: list[np.ndarray], grads: list[np.ndarray],
         v, u = square_avgs[i], acc_deltas[i]
         tmp = np.empty_like(p)
         std = np.empty_like(p)
+        delta = np.empty_like(p)  # (a ufunc without out= gives a scalar for a 0-d parameter)
         d = descent_direction(p, grad, weight_decay, maximize, tmp)
         v *= rho
         np.multiply(d, 1 - rho, out=std)
@@ -42,7 +45,7 @@ def adadelta_step(params: list[np.ndarray], grads: list[np.ndarray],
         v += std
         np.add(v, eps, out=std)
         np.sqrt(std, out=std)
-        delta = np.add(u, eps)
+        np.add(u, eps, out=delta)
         np.sqrt(delta, out=delta)
         delta /= std
         delta *= d
@@ -82,22 +85,10 @@ class Adadelta(Optimizer):
             raise ValueError(f"Invalid rho value: {group['rho']} (rho must be in [0, 1])")
         check_non_negative(group, "eps", "weight_decay")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            states = self._state_for(params, lambda p: {
-                "step": Tensor._make(np.zeros((), np.float32)),
-                "square_avg": Tensor._make(np.zeros_like(p.data)),
-                "acc_delta": Tensor._make(np.zeros_like(p.data))})
-            adadelta_step([p.data for p in params], grads,
-                          [s["square_avg"].data for s in states],
-                          [s["acc_delta"].data for s in states],
-                          [s["step"].data for s in states], lr=float(group["lr"]),
-                          rho=group["rho"], eps=group["eps"],
-                          weight_decay=group["weight_decay"], maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        states = self._state_for(params, lambda p: new_state(p, "square_avg", "acc_delta"))
+        adadelta_step([p.data for p in params], grads,
+                      *state_arrays(states, "square_avg", "acc_delta", "step"),
+                      lr=float(group["lr"]), rho=group["rho"], eps=group["eps"],
+                      weight_decay=group["weight_decay"], maximize=group["maximize"])

@@ -14,6 +14,7 @@ from .optimizer import (
     check_non_negative,
     check_torch_only_options,
     descent_direction,
+    state_arrays,
 )
 
 __all__ = ["Adagrad", "adagrad_step"]
@@ -84,17 +85,9 @@ class Adagrad(Optimizer):
         check_non_negative(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value",
                            "eps")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            states = self._state_for(params, self._init_state(group))
-            adagrad_step([p.data for p in params], grads, [s["sum"].data for s in states],
-                         [s["step"].data for s in states], lr=float(group["lr"]),
-                         weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
-                         eps=group["eps"], maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        states = self._state_for(params, self._init_state(group))
+        adagrad_step([p.data for p in params], grads, *state_arrays(states, "sum", "step"),
+                     lr=float(group["lr"]), weight_decay=group["weight_decay"],
+                     lr_decay=group["lr_decay"], eps=group["eps"], maximize=group["maximize"])

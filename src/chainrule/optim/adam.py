@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,9 +11,11 @@ from ..tensor import Tensor
 from .optimizer import (
     Optimizer,
     ParamsT,
-    check_non_negative,
+    check_adam_group,
     check_torch_only_options,
     descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["Adam", "AdamW", "adam_step"]
@@ -28,6 +30,29 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -
     else:
         tmp *= 1 - weight
         np.subtract(end, tmp, out=start)
+
+
+def _decayed_direction(p: np.ndarray, grad: np.ndarray, tmp: np.ndarray, *, lr: float,
+                       weight_decay: float, decoupled_weight_decay: bool,
+                       maximize: bool) -> np.ndarray:
+    """The gradient an Adam-type update uses: ``±grad + λ·p``, or with decoupled weight decay
+    (AdamW) ``±grad`` after decaying the weights, ``p ← p·(1 − lr·λ)``. See
+    :func:`descent_direction` for ``tmp``."""
+    if weight_decay != 0 and decoupled_weight_decay:
+        p *= 1 - lr * weight_decay
+    return descent_direction(p, grad, 0.0 if decoupled_weight_decay else weight_decay,
+                             maximize, tmp)
+
+
+def _update_moments(m: np.ndarray, v: np.ndarray, g: np.ndarray, beta1: float, beta2: float,
+                    tmp: np.ndarray) -> None:
+    """Adam's moment estimates in place: ``m ← m + (1 − β1)·(g − m)``,
+    ``v ← β2·v + (1 − β2)·g²`` (``tmp`` is scratch)."""
+    _lerp_(m, g, 1 - beta1, tmp)
+    v *= beta2
+    np.multiply(g, 1 - beta2, out=tmp)
+    tmp *= g
+    v += tmp
 
 
 def adam_step(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
@@ -51,15 +76,9 @@ def adam_step(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list[
         step = float(step_t)
         tmp = np.empty_like(p)
         tmp2 = np.empty_like(p)
-        if weight_decay != 0 and decoupled_weight_decay:
-            p *= 1 - lr * weight_decay  # AdamW: decay the weights, not the gradient
-        d = descent_direction(p, grad, 0.0 if decoupled_weight_decay else weight_decay,
-                              maximize, tmp)
-        _lerp_(m, d, 1 - beta1, tmp2)
-        v *= beta2
-        np.multiply(d, 1 - beta2, out=tmp2)
-        tmp2 *= d
-        v += tmp2
+        d = _decayed_direction(p, grad, tmp, lr=lr, weight_decay=weight_decay,
+                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        _update_moments(m, v, d, beta1, beta2, tmp2)
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
@@ -107,49 +126,24 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        check_non_negative(group, "lr", "eps")
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for k in (0, 1):
-            if not 0.0 <= betas[k] < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
-        check_non_negative(group, "weight_decay")
+        check_adam_group(group)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            amsgrad = group["amsgrad"]
-
-            def init(p: Tensor, amsgrad: bool = amsgrad) -> dict[str, Any]:
-                s = {"step": Tensor._make(np.zeros((), np.float32)),
-                     "exp_avg": Tensor._make(np.zeros_like(p.data)),
-                     "exp_avg_sq": Tensor._make(np.zeros_like(p.data))}
-                if amsgrad:
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        amsgrad = group["amsgrad"]
+        states = self._state_for(params, lambda p: new_state(p, "exp_avg", "exp_avg_sq"))
+        if amsgrad:
+            for p, s in zip(params, states):
+                if "max_exp_avg_sq" not in s:  # (also when amsgrad is switched on later)
                     s["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
-                return s
-
-            states = self._state_for(params, init)
-            if amsgrad:
-                for p, s in zip(params, states):
-                    if "max_exp_avg_sq" not in s:  # amsgrad switched on later
-                        s["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p.data))
-            beta1, beta2 = group["betas"]
-            adam_step([p.data for p in params], grads,
-                      [s["exp_avg"].data for s in states],
-                      [s["exp_avg_sq"].data for s in states],
-                      [s["max_exp_avg_sq"].data for s in states] if amsgrad else [],
-                      [s["step"].data for s in states],
-                      amsgrad=amsgrad, beta1=float(beta1), beta2=float(beta2),
-                      lr=float(group["lr"]), weight_decay=group["weight_decay"],
-                      eps=group["eps"], maximize=group["maximize"],
-                      decoupled_weight_decay=group["decoupled_weight_decay"])
-            self._bump_versions(params)
-        return loss
+        exp_avgs, exp_avg_sqs, steps = state_arrays(states, "exp_avg", "exp_avg_sq", "step")
+        beta1, beta2 = group["betas"]
+        adam_step([p.data for p in params], grads, exp_avgs, exp_avg_sqs,
+                  [s["max_exp_avg_sq"].data for s in states] if amsgrad else [], steps,
+                  amsgrad=amsgrad, beta1=float(beta1), beta2=float(beta2),
+                  lr=float(group["lr"]), weight_decay=group["weight_decay"],
+                  eps=group["eps"], maximize=group["maximize"],
+                  decoupled_weight_decay=group["decoupled_weight_decay"])
 
 
 class AdamW(Adam):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,10 +12,11 @@ from .adam import _lerp_
 from .optimizer import (
     Optimizer,
     ParamsT,
-    check_betas,
-    check_non_negative,
+    check_adam_group,
     check_torch_only_options,
     descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["Adamax", "adamax_step"]
@@ -73,26 +74,14 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        check_non_negative(group, "lr", "eps")
-        check_betas(group)
-        check_non_negative(group, "weight_decay")
+        check_adam_group(group)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            states = self._state_for(params, lambda p: {
-                "step": Tensor._make(np.zeros((), np.float32)),
-                "exp_avg": Tensor._make(np.zeros_like(p.data)),
-                "exp_inf": Tensor._make(np.zeros_like(p.data))})
-            beta1, beta2 = group["betas"]
-            adamax_step([p.data for p in params], grads, [s["exp_avg"].data for s in states],
-                        [s["exp_inf"].data for s in states], [s["step"].data for s in states],
-                        beta1=float(beta1), beta2=float(beta2), lr=float(group["lr"]),
-                        weight_decay=group["weight_decay"], eps=group["eps"],
-                        maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        states = self._state_for(params, lambda p: new_state(p, "exp_avg", "exp_inf"))
+        beta1, beta2 = group["betas"]
+        adamax_step([p.data for p in params], grads,
+                    *state_arrays(states, "exp_avg", "exp_inf", "step"),
+                    beta1=float(beta1), beta2=float(beta2), lr=float(group["lr"]),
+                    weight_decay=group["weight_decay"], eps=group["eps"],
+                    maximize=group["maximize"])

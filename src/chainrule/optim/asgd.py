@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,8 @@ from .optimizer import (
     check_non_negative,
     check_torch_only_options,
     descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["ASGD", "asgd_step"]
@@ -81,26 +83,11 @@ class ASGD(Optimizer):
     def _check_group(self, group: Mapping[str, Any]) -> None:
         check_non_negative(group, "lr", "weight_decay")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            lr = float(group["lr"])
-
-            def init(p: Tensor, lr: float = lr) -> dict[str, Any]:
-                return {"step": Tensor._make(np.zeros((), np.float32)),
-                        "eta": Tensor._make(np.array(lr, np.float32)),
-                        "mu": Tensor._make(np.ones((), np.float32)),
-                        "ax": Tensor._make(np.zeros_like(p.data))}
-
-            states = self._state_for(params, init)
-            asgd_step([p.data for p in params], grads, [s["ax"].data for s in states],
-                      [s["mu"].data for s in states], [s["eta"].data for s in states],
-                      [s["step"].data for s in states], lambd=group["lambd"], lr=lr,
-                      t0=group["t0"], alpha=group["alpha"], weight_decay=group["weight_decay"],
-                      maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        lr = float(group["lr"])
+        states = self._state_for(params, lambda p: new_state(p, "ax", eta=lr, mu=1.0))
+        asgd_step([p.data for p in params], grads,
+                  *state_arrays(states, "ax", "mu", "eta", "step"), lambd=group["lambd"],
+                  lr=lr, t0=group["t0"], alpha=group["alpha"],
+                  weight_decay=group["weight_decay"], maximize=group["maximize"])

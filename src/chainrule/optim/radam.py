@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
-from .adam import _lerp_
+from .adam import _decayed_direction, _update_moments
 from .optimizer import (
     Optimizer,
     ParamsT,
-    check_betas,
-    check_non_negative,
+    check_adam_group,
     check_torch_only_options,
-    descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["RAdam", "radam_step"]
@@ -41,15 +41,9 @@ def radam_step(params: list[np.ndarray], grads: list[np.ndarray], exp_avgs: list
         m, v = exp_avgs[i], exp_avg_sqs[i]
         tmp = np.empty_like(p)
         tmp2 = np.empty_like(p)
-        if weight_decay != 0 and decoupled_weight_decay:
-            p *= 1 - lr * weight_decay
-        d = descent_direction(p, grad, 0.0 if decoupled_weight_decay else weight_decay,
-                              maximize, tmp)
-        _lerp_(m, d, 1 - beta1, tmp2)
-        v *= beta2
-        np.multiply(d, 1 - beta2, out=tmp2)
-        tmp2 *= d
-        v += tmp2
+        d = _decayed_direction(p, grad, tmp, lr=lr, weight_decay=weight_decay,
+                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        _update_moments(m, v, d, beta1, beta2, tmp2)
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         update = np.divide(m, bias_correction1, out=tmp)
@@ -93,27 +87,15 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: Mapping[str, Any]) -> None:
-        check_non_negative(group, "lr", "eps")
-        check_betas(group)
-        check_non_negative(group, "weight_decay")
+        check_adam_group(group)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            states = self._state_for(params, lambda p: {
-                "step": Tensor._make(np.zeros((), np.float32)),
-                "exp_avg": Tensor._make(np.zeros_like(p.data)),
-                "exp_avg_sq": Tensor._make(np.zeros_like(p.data))})
-            beta1, beta2 = group["betas"]
-            radam_step([p.data for p in params], grads, [s["exp_avg"].data for s in states],
-                       [s["exp_avg_sq"].data for s in states], [s["step"].data for s in states],
-                       beta1=float(beta1), beta2=float(beta2), lr=float(group["lr"]),
-                       weight_decay=group["weight_decay"], eps=group["eps"],
-                       decoupled_weight_decay=group["decoupled_weight_decay"],
-                       maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        states = self._state_for(params, lambda p: new_state(p, "exp_avg", "exp_avg_sq"))
+        beta1, beta2 = group["betas"]
+        radam_step([p.data for p in params], grads,
+                   *state_arrays(states, "exp_avg", "exp_avg_sq", "step"),
+                   beta1=float(beta1), beta2=float(beta2), lr=float(group["lr"]),
+                   weight_decay=group["weight_decay"], eps=group["eps"],
+                   decoupled_weight_decay=group["decoupled_weight_decay"],
+                   maximize=group["maximize"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,8 @@ from .optimizer import (
     check_non_negative,
     check_torch_only_options,
     descent_direction,
+    new_state,
+    state_arrays,
 )
 
 __all__ = ["RMSprop", "rmsprop_step"]
@@ -97,29 +99,20 @@ class RMSprop(Optimizer):
     def _check_group(self, group: Mapping[str, Any]) -> None:
         check_non_negative(group, "lr", "eps", "momentum", "weight_decay", "alpha")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            momentum, centered = group["momentum"], group["centered"]
-            states = self._state_for(params, lambda p: {
-                "step": Tensor._make(np.zeros((), np.float32)),
-                "square_avg": Tensor._make(np.zeros_like(p.data))})
-            for p, s in zip(params, states):  # also when switched on after the first step
-                if momentum > 0 and "momentum_buffer" not in s:
-                    s["momentum_buffer"] = Tensor._make(np.zeros_like(p.data))
-                if centered and "grad_avg" not in s:
-                    s["grad_avg"] = Tensor._make(np.zeros_like(p.data))
-            rmsprop_step([p.data for p in params], grads,
-                         [s["square_avg"].data for s in states],
-                         [s["grad_avg"].data for s in states] if centered else [],
-                         [s["momentum_buffer"].data for s in states] if momentum > 0 else [],
-                         [s["step"].data for s in states],
-                         lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
-                         weight_decay=group["weight_decay"], momentum=momentum,
-                         centered=centered, maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        momentum, centered = group["momentum"], group["centered"]
+        states = self._state_for(params, lambda p: new_state(p, "square_avg"))
+        for p, s in zip(params, states):  # also when switched on after the first step
+            if momentum > 0 and "momentum_buffer" not in s:
+                s["momentum_buffer"] = Tensor._make(np.zeros_like(p.data))
+            if centered and "grad_avg" not in s:
+                s["grad_avg"] = Tensor._make(np.zeros_like(p.data))
+        square_avgs, steps = state_arrays(states, "square_avg", "step")
+        rmsprop_step([p.data for p in params], grads, square_avgs,
+                     [s["grad_avg"].data for s in states] if centered else [],
+                     [s["momentum_buffer"].data for s in states] if momentum > 0 else [],
+                     steps,
+                     lr=float(group["lr"]), alpha=group["alpha"], eps=group["eps"],
+                     weight_decay=group["weight_decay"], momentum=momentum,
+                     centered=centered, maximize=group["maximize"])

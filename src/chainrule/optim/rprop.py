@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_non_negative, check_torch_only_options
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    check_non_negative,
+    check_torch_only_options,
+    new_state,
+    state_arrays,
+)
 
 __all__ = ["Rprop", "rprop_step"]
 
@@ -23,13 +30,15 @@ def rprop_step(params: list[np.ndarray], grads: list[np.ndarray], prevs: list[np
         f = η₊ where g·g_prev > 0,  η₋ where < 0,  1 where = 0
         s = clip(s·f, s_min, s_max);   g = 0 where the sign flipped (f = η₋)
         p = p − sign(g)·s;   g_prev = g
+
+    As ``torch.sign``, ``sign(NaN)`` is 0 here: a coordinate whose gradient is NaN stays put.
     """
     for i, (p, grad) in enumerate(zip(params, grads)):
         step_t = state_steps[i]
         step_t += 1
         prev, size = prevs[i], step_sizes[i]
-        g = np.negative(grad) if maximize else grad.copy()
-        product = np.multiply(g, prev)
+        g = np.negative(grad, out=np.empty_like(grad)) if maximize else grad.copy()
+        product = np.multiply(g, prev, out=np.empty_like(p))  # (out=: an array also if 0-d)
         factor = np.ones_like(p)
         factor[product > 0] = etaplus
         factor[product < 0] = etaminus
@@ -37,6 +46,7 @@ def rprop_step(params: list[np.ndarray], grads: list[np.ndarray], prevs: list[np
         np.clip(size, step_size_min, step_size_max, out=size)
         g[factor == factor.dtype.type(etaminus)] = 0
         np.sign(g, out=product)
+        np.nan_to_num(product, copy=False, nan=0.0)
         product *= size
         p -= product
         np.copyto(prev, g)
@@ -74,26 +84,14 @@ class Rprop(Optimizer):
         if len(sizes) != 2:
             raise ValueError(f"step_sizes must be a pair (min, max), got {sizes!r}")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            lr = float(group["lr"])
-
-            def init(p: Tensor, lr: float = lr) -> dict[str, Any]:
-                return {"step": Tensor._make(np.zeros((), np.float32)),
-                        "prev": Tensor._make(np.zeros_like(p.data)),
-                        "step_size": Tensor._make(np.full_like(p.data, lr))}
-
-            states = self._state_for(params, init)
-            etaminus, etaplus = group["etas"]
-            size_min, size_max = group["step_sizes"]
-            rprop_step([p.data for p in params], grads, [s["prev"].data for s in states],
-                       [s["step_size"].data for s in states], [s["step"].data for s in states],
-                       step_size_min=size_min, step_size_max=size_max, etaminus=etaminus,
-                       etaplus=etaplus, maximize=group["maximize"])
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        lr = float(group["lr"])
+        states = self._state_for(params, lambda p: {
+            **new_state(p, "prev"), "step_size": Tensor._make(np.full_like(p.data, lr))})
+        etaminus, etaplus = group["etas"]
+        size_min, size_max = group["step_sizes"]
+        rprop_step([p.data for p in params], grads,
+                   *state_arrays(states, "prev", "step_size", "step"),
+                   step_size_min=size_min, step_size_max=size_max, etaminus=etaminus,
+                   etaplus=etaplus, maximize=group["maximize"])

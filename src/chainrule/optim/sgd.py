@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -137,30 +137,22 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient once; returns ``closure()`` if given."""
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._gather(group)
-            if not params:
-                continue
-            momentum = group["momentum"]
-            bufs: list[np.ndarray | None] = []
-            if momentum != 0:
-                for p in params:
-                    b = self.state[p].get("momentum_buffer")
-                    bufs.append(None if b is None else b.data)
-            else:
-                bufs = [None] * len(params)
-            sgd_step([p.data for p in params], grads, bufs, lr=float(group["lr"]),
-                     momentum=momentum, dampening=group["dampening"],
-                     nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-                     maximize=group["maximize"])
-            if momentum != 0:
-                for p, b in zip(params, bufs):
-                    s = self.state[p]
-                    old = s.get("momentum_buffer")
-                    if old is None or old.data is not b:
-                        s["momentum_buffer"] = Tensor._make(b)  # type: ignore[arg-type]
-            self._bump_versions(params)
-        return loss
+    def _update_group(self, group: dict[str, Any], params: list[Tensor],
+                      grads: list[np.ndarray]) -> None:
+        momentum = group["momentum"]
+        bufs: list[np.ndarray | None] = []
+        if momentum != 0:
+            for p in params:
+                b = self.state[p].get("momentum_buffer")
+                bufs.append(None if b is None else b.data)
+        else:
+            bufs = [None] * len(params)
+        sgd_step([p.data for p in params], grads, bufs, lr=float(group["lr"]),
+                 momentum=momentum, dampening=group["dampening"], nesterov=group["nesterov"],
+                 weight_decay=group["weight_decay"], maximize=group["maximize"])
+        if momentum != 0:
+            for p, b in zip(params, bufs):
+                s = self.state[p]
+                old = s.get("momentum_buffer")
+                if old is None or old.data is not b:
+                    s["momentum_buffer"] = Tensor._make(b)  # type: ignore[arg-type]

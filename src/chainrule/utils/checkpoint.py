@@ -25,6 +25,7 @@ from typing import Any
 
 from ..autograd.function import Function, FunctionCtx
 from ..engine import STATE, ChainruleError, Node, _next_seq, enable_grad, walk
+from ..func import _LEAF, _tree_flatten, _unflatten
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -48,7 +49,7 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool = False,
     if segment.externals is None:  # nothing in it requires grad: no node
         return outs
     tensors = [a for a in args if isinstance(a, Tensor)]
-    return _Checkpoint.apply(segment, *tensors, *segment.externals)
+    return _unflatten(segment.spec, _Checkpoint.apply(segment, *tensors, *segment.externals))
 
 
 def checkpoint_sequential(functions: Any, segments: int, input: Any,
@@ -90,13 +91,16 @@ def _chain(fns: Sequence[Callable]) -> Callable:
 # --------------------------------------------------------------------------- the segment
 
 class _Segment:
-    """One checkpointed call: the function, its arguments, the random state before it."""
+    """One checkpointed call: the function, its arguments, the random state before it. Its
+    outputs may be nested tuples, lists and dicts: they are handled as their leaves (``spec``
+    rebuilds them)."""
 
     def __init__(self, function: Callable, args: tuple, kwargs: dict, preserve: bool) -> None:
         self.function, self.args, self.kwargs = function, args, kwargs
         self.rng = default_generator.get_state() if preserve else None
         self.externals: list[Tensor] | None = None
-        self.outputs: Any = None
+        self.outputs: list | None = None  # (until _Checkpoint takes them)
+        self.spec = _LEAF  # (the structure of the outputs, set by run_first)
         self.meta: list = []
 
     def leaves(self) -> list:
@@ -118,15 +122,14 @@ class _Segment:
         leaves = self.leaves()
         with enable_grad():
             out = self.function(*leaves, **self.kwargs)
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        outs, _, self.spec = _tree_flatten(out)
         own = {id(t) for t in leaves if isinstance(t, Tensor)}
         externals = _read_tensors(outs, start, own)
-        plain = [o.detach() if isinstance(o, Tensor) else o for o in outs]
-        self.meta = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in plain]
-        self.outputs = type(out)(plain) if isinstance(out, (tuple, list)) else plain[0]
+        self.outputs = [o.detach() if isinstance(o, Tensor) else o for o in outs]
+        self.meta = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs]
         if externals or any(isinstance(o, Tensor) and o.requires_grad for o in outs):
             self.externals = externals
-        return self.outputs
+        return _unflatten(self.spec, self.outputs)
 
     def run_again(self, tensors: Sequence[Tensor]) -> tuple[list, list]:
         """Backward: the function run again on fresh leaves of ``tensors`` (the arguments as
@@ -141,8 +144,7 @@ class _Segment:
             else:
                 fresh.append(a)
         with _random_state(self.rng), enable_grad():
-            out = self.function(*fresh, **self.kwargs)
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            outs = _tree_flatten(self.function(*fresh, **self.kwargs))[0]
         again = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs]
         if again != self.meta:
             raise ChainruleError(
@@ -210,7 +212,8 @@ def _as_leaves(tensors: Sequence[Tensor]) -> Iterator[None]:
 
 
 class _Checkpoint(Function):
-    """The checkpointed call as one op: inputs = the arguments, then the tensors it reads."""
+    """The checkpointed call as one op: inputs = the arguments, then the tensors it reads;
+    outputs = the leaves of the function's outputs."""
 
     @staticmethod
     def forward(ctx: FunctionCtx, segment: _Segment, *tensors: Tensor) -> Any:
@@ -218,7 +221,8 @@ class _Checkpoint(Function):
         n_args = len(tensors) - len(segment.externals or [])
         ctx.save_for_backward(*tensors[:n_args])
         ctx.set_materialize_grads(False)
-        return segment.outputs
+        outputs, segment.outputs = segment.outputs, None  # (kept, they would make a cycle)
+        return tuple(outputs or ())
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grads: Any) -> Any:

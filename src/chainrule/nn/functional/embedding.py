@@ -79,8 +79,10 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None,
     of the input's end, PyTorch 2.13's CPU kernels disagree (some modes and dtypes run the last
     bag to the end); here it ends at the last offset, as documented. ``scale_grad_by_freq``
     divides by each index's true count (PyTorch 2.13's CPU kernel uses a wrong count,
-    pytorch/pytorch#190063). Non-integer indices raise a TypeError (as
-    ``embedding`` here). ``sparse=True`` is refused: chainrule has no sparse gradients.
+    pytorch/pytorch#190063). In ``mode='max'`` a NaN in a bag gives NaN (as ``cr.max``);
+    PyTorch's CPU kernel keeps a NaN only when it is the bag's first entry. Non-integer
+    indices raise a TypeError (as ``embedding`` here). ``sparse=True`` is refused: chainrule
+    has no sparse gradients.
     """
     indices = _integer_array(input, "input")
     if per_sample_weights is not None and per_sample_weights.shape != indices.shape:

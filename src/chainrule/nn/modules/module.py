@@ -16,7 +16,14 @@ from ... import _dtypes
 from ...engine import STATE, GradGroup, bump_version, name_scope, version_box
 from ...serialization import check_state_dict
 from ...tensor import Tensor
-from ..parameter import Buffer, Parameter, UninitializedTensorMixin, is_lazy
+from ..parameter import (
+    Buffer,
+    Parameter,
+    UninitializedBuffer,
+    UninitializedTensorMixin,
+    UninitializedUseError,
+    is_lazy,
+)
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -355,10 +362,10 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
                                 f"'{name}' (cr.nn.Module or None expected)")
             d["_modules"][name] = None
-        elif isinstance(value, Buffer):
+        elif isinstance(value, (Buffer, UninitializedBuffer)):
             self._remove_from(name, d, "_parameters", "_modules")
             d.pop(name, None)
-            self.register_buffer(name, value, persistent=value.persistent)
+            self.register_buffer(name, value, persistent=getattr(value, "persistent", True))
         elif params is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
@@ -622,7 +629,8 @@ class Module:
         Everything (keys with ``strict``, shapes, dtypes) is checked before anything is
         written, so a failed load leaves the model untouched. Values may be chainrule tensors,
         NumPy arrays or PyTorch tensors. Returns ``(missing_keys, unexpected_keys)``.
-        An uninitialized parameter (of a lazy module) takes the shape of the value loaded.
+        An uninitialized parameter (of a lazy module) takes the shape of the value loaded; an
+        uninitialized value (from a lazy module before its first forward) leaves it as it is.
 
         Raises
         ------
@@ -632,9 +640,10 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        given = {k: _as_array(v) for k, v in state_dict.items()}
+        given = {k: v if _is_uninitialized(v) else _as_array(v) for k, v in state_dict.items()}
         optional = self._optional_state_keys()  # (once: it walks every submodule)
         targets = {k: t for k, t in self._state_entries() if k in given or k not in optional}
+        _skip_uninitialized_values(targets, given)
         check_state_dict({k: (_expected_shape(t, given.get(k)), t.dtype)
                           for k, t in targets.items()}, given, strict=strict)
         missing = [k for k in targets if k not in given]
@@ -685,6 +694,26 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _is_uninitialized(value: Any) -> bool:
+    """Whether a state-dict value is a lazy module's uninitialized parameter or buffer
+    (chainrule's or PyTorch's: both have ``materialize``)."""
+    return callable(getattr(value, "materialize", None))
+
+
+def _skip_uninitialized_values(targets: dict[str, Tensor], given: dict[str, Any]) -> None:
+    """Drop the uninitialized values (a lazy module's state dict saved before its first
+    forward) from ``targets`` and ``given``: loaded into an uninitialized tensor they leave it
+    as it is, as PyTorch; loaded into an initialized one they have no values to give."""
+    for key in [k for k in targets if k in given and _is_uninitialized(given[k])]:
+        if not is_lazy(targets[key]):
+            raise UninitializedUseError(
+                f"load_state_dict: the state dict's {key!r} is uninitialized (saved from a lazy "
+                f"module before its first forward), but the model's has shape "
+                f"{tuple(targets[key].shape)}; run the lazy module once before saving its "
+                "state dict")
+        del targets[key], given[key]
 
 
 def _expected_shape(t: Tensor, value: Any) -> Any:

@@ -15,6 +15,28 @@ from .module import Module
 __all__ = ["Embedding", "EmbeddingBag"]
 
 
+def _padding_index(padding_idx: int | None, num_embeddings: int, name: str) -> int | None:
+    """``padding_idx`` in ``[0, num_embeddings)`` (a negative one counts from the end)."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{name} must be within num_embeddings")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
+def _init_weight(module: Any, _weight: Tensor | None, _freeze: bool, dtype: Any) -> None:
+    """The ``(num_embeddings, embedding_dim)`` weight: ``_weight`` if given (frozen with
+    ``_freeze``), else drawn by the module's ``reset_parameters``."""
+    shape = (module.num_embeddings, module.embedding_dim)
+    if _weight is None:
+        module.weight = _empty(shape, dtype)
+        module.reset_parameters()
+        return
+    if tuple(_weight.shape) != shape:
+        raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
+    module.weight = Parameter(_weight, requires_grad=not _freeze)
+
+
 class Embedding(Module):
     """``num_embeddings`` vectors of size ``embedding_dim``, looked up by integer index.
 
@@ -35,24 +57,12 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("Padding_idx must be within num_embeddings")
-            if padding_idx < 0:
-                padding_idx += num_embeddings
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, num_embeddings, "Padding_idx")
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is None:
-            self.weight = _empty((num_embeddings, embedding_dim), dtype)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError("Shape of weight does not match num_embeddings and "
-                                 "embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _init_weight(self, _weight, _freeze, dtype)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -121,11 +131,6 @@ class EmbeddingBag(Module):
             raise NotImplementedError("EmbeddingBag: sparse=True (sparse gradients) is not "
                                       "supported; chainrule's gradients are dense arrays, so "
                                       "use sparse=False")
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError("padding_idx must be within num_embeddings")
-            if padding_idx < 0:
-                padding_idx += num_embeddings
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.max_norm = max_norm
@@ -134,20 +139,10 @@ class EmbeddingBag(Module):
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = _empty((num_embeddings, embedding_dim), dtype)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError("Shape of weight does not match num_embeddings and "
-                                 "embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        self.padding_idx = _padding_index(padding_idx, num_embeddings, "padding_idx")
+        _init_weight(self, _weight, _freeze, dtype)
 
-    def reset_parameters(self) -> None:
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+    reset_parameters = Embedding.reset_parameters
 
     def forward(self, input: Any, offsets: Any = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:

@@ -7,12 +7,12 @@ hook-based ``cr.nn.utils.weight_norm`` / ``spectral_norm``.
 
 from __future__ import annotations
 
-import math
 from typing import TypeVar
 
 import numpy as np
 
 from ... import functional as F
+from ... import linalg_namespace as linalg
 from ...engine import bump_version, no_grad
 from ...random import randn
 from ...tensor import Tensor
@@ -29,51 +29,15 @@ T_module = TypeVar("T_module", bound=Module)
 
 _ORTHOGONAL_MAPS = ("matrix_exp", "cayley", "householder")
 
-# exp(X) by scaling and squaring: a Taylor polynomial of this degree for X / 2^s with
-# ‖X / 2^s‖₁ ≤ 1/2 (truncation error below 1e-16), then s squarings. Made of differentiable
-# ops, so the gradient is that of the approximation (as accurate).
-_EXP_TAYLOR_DEGREE = 14
-_EXP_SCALED_NORM = 0.5
-
 
 def _constant(array: np.ndarray) -> Tensor:
     return Tensor._make(array)
 
 
-def _matrix_exp(a: Tensor) -> Tensor:
-    """``exp(a)`` of a square matrix or batch of them (as ``torch.matrix_exp``)."""
-    n = a.shape[-1]
-    norm = float(np.abs(a.data).sum(axis=-2).max()) if a.data.size else 0.0
-    squarings = math.ceil(math.log2(norm / _EXP_SCALED_NORM)) if norm > _EXP_SCALED_NORM else 0
-    x = a / 2.0 ** squarings if squarings else a
-    eye = _constant(np.eye(n, dtype=a.dtype))
-    result = eye
-    for k in range(_EXP_TAYLOR_DEGREE, 0, -1):  # Horner: I + x(I + x/2(I + x/3(...)))
-        result = eye + F.matmul(x, result) / k
-    for _ in range(squarings):
-        result = F.matmul(result, result)
-    return result
-
-
 def _cayley(a: Tensor) -> Tensor:
     """The Cayley map ``(I - a/2)⁻¹ (I + a/2)``."""
     eye = _constant(np.eye(a.shape[-1], dtype=a.dtype))
-    return F.linalg.solve(eye - a * 0.5, eye + a * 0.5)
-
-
-def _householder_product(reflectors: Tensor, tau: Tensor) -> Tensor:
-    """The first k columns of H₁H₂…H_k, ``H_i = I - τ_i v_i v_iᵀ`` with ``v_i`` the i-th
-    column of the strictly lower (n, k) ``reflectors`` plus a 1 at row i (as
-    ``torch.linalg.householder_product``)."""
-    n, k = reflectors.shape[-2:]
-    eye = np.eye(n, k, dtype=reflectors.dtype)
-    v = reflectors + _constant(eye)
-    q = _constant(np.broadcast_to(eye, reflectors.shape).copy())
-    for i in reversed(range(k)):  # apply H_k first: Q = H₁(H₂(…(H_k E)))
-        vi = v[..., :, i:i + 1]
-        ti = F.unsqueeze(tau[..., i:i + 1], -1)
-        q = q - F.matmul(vi * ti, F.matmul(vi.mT, q))
-    return q
+    return linalg.solve(eye - a * 0.5, eye + a * 0.5)
 
 
 def _set_diagonal(a: np.ndarray, values: np.ndarray | float) -> None:
@@ -139,14 +103,14 @@ class _Orthogonal(Module):
             X = F.cat([X, _constant(np.zeros((*X.shape[:-2], n, n - k), dtype=X.dtype))],
                       dim=-1)
         A = X - X.mT
-        Q = _matrix_exp(A) if self.orthogonal_map == "matrix_exp" else _cayley(A)
+        Q = linalg.matrix_exp(A) if self.orthogonal_map == "matrix_exp" else _cayley(A)
         return Q[..., :k] if n != k else Q
 
     @staticmethod
     def _householder(X: Tensor) -> Tensor:
         A = F.tril(X, -1)
         tau = 2.0 / (1.0 + F.sum(A * A, dim=-2))
-        Q = _householder_product(A, tau)
+        Q = linalg.householder_product(A, tau)
         # X's diagonal holds the signs ±1, truncated to integers and not differentiated
         signs = np.trunc(_diagonal(X.data))[..., None, :].astype(X.dtype)
         return Q * _constant(signs)

@@ -224,12 +224,26 @@ def _refuse_pickling(self: Module) -> Any:
                        "parametrized the same way")
 
 
-def _swap_class(module: Module) -> None:
-    """Give ``module`` a class of its own (``Parametrized<Name>``, a subclass of its class)
-    to hold the properties, so other instances of the class are untouched."""
-    cls = type(module)
+def _deepcopy_parametrized(self: Module, memo: dict[int, Any]) -> Module:
+    """A deep copy with a generated class of its own, holding its own properties (PyTorch's
+    copy shares the original's class, so registering or removing a parametrization on the
+    copy changes the original too)."""
+    base = type(self).__bases__[0]
+    new = base.__deepcopy__(self, memo)  # type: ignore[attr-defined]
+    _swap_class(new, base)
+    for tensor_name in new.parametrizations:
+        _add_property(new, tensor_name)
+    return new
+
+
+def _swap_class(module: Module, base: type | None = None) -> None:
+    """Give ``module`` a class of its own (``Parametrized<Name>``, a subclass of its class, or
+    of ``base``) to hold the properties, so other instances of the class are untouched."""
+    cls = type(module) if base is None else base
     module.__class__ = type(f"Parametrized{cls.__name__}", (cls,),
-                            {"__getstate__": _refuse_pickling, "__module__": cls.__module__})
+                            {"__getstate__": _refuse_pickling,
+                             "__deepcopy__": _deepcopy_parametrized,
+                             "__module__": cls.__module__})
 
 
 def _add_property(module: Module, tensor_name: str) -> None:
