@@ -1110,3 +1110,31 @@ def test_an_integer_tensor_with_a_float_tensor_takes_the_floats_dtype(default):
     finally:
         cr.set_default_dtype(cr.float32)
         torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("chain", [
+    lambda y: (y.exp_(), y.mul_(2)),
+    lambda y: (y.exp_(), y.sigmoid_(), y.clamp_(min=0.6)),
+    lambda y: (y.tanh_(), y.add_(1)),
+])
+def test_in_place_change_of_an_output_backward_needs_is_refused_after_several_in_place_ops(chain):
+    # exp_ keeps its output for backward; the next in-place op overwrites that memory. Each
+    # in-place op takes a snapshot of the tensor, held only weakly by the previous node: once
+    # it was collected the check used to be skipped, and backward gave a silently wrong
+    # gradient (2x for exp_ then mul_(2)). PyTorch refuses all three chains.
+    x = cr.tensor([0.5, 1.0], requires_grad=True)
+    y = x * 1
+    chain(y)
+    with pytest.raises(cr.ChainruleError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_gradients_of_a_0d_value_used_twice_stay_in_float64(create_graph):
+    # h * h sends two 0-d gradients to h; their sum was a NumPy scalar (a float subclass),
+    # which the next rule took as a weak Python number: 1.2000000476837158 (float32) for 1.2
+    x = cr.tensor(np.array([0.6, 2.0]), requires_grad=True)
+    h = x[0]
+    (h * h).backward(create_graph=create_graph)
+    assert x.grad.dtype == np.float64
+    assert x.grad.data[0] == 1.2 and x.grad.data[1] == 0.0

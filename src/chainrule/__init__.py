@@ -26,6 +26,7 @@ from . import (
 from . import linalg_namespace as linalg
 from ._dtypes import (
     bool_,
+    can_cast,
     double,
     float,
     float16,
@@ -38,18 +39,22 @@ from ._dtypes import (
     int32,
     int64,
     long,
+    promote_types,
     set_default_dtype,
     short,
     uint8,
 )
+from ._printing import set_printoptions
 from .creation import (
     arange,
+    asarray,
     empty,
     empty_like,
     eye,
     full,
     full_like,
     linspace,
+    logspace,
     ones,
     ones_like,
     zeros,
@@ -70,19 +75,26 @@ from .func import vmap
 from .functional import *  # noqa: F403 - the op functions are the public API
 from .functional import __all__ as _functional_all
 from .gradcheck import GradcheckError, check_grads, gradcheck, gradgradcheck
+from .ops._util import is_tensor
 from .ops.registry import OpError, OpIndexError
 from .random import (
     Generator,
     bernoulli,
+    get_rng_state,
+    initial_seed,
     manual_seed,
+    multinomial,
     normal,
+    poisson,
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
     seed,
+    set_rng_state,
 )
 from .serialization import CheckpointError, StateDictError, load, save
 from .tensor import Tensor, as_tensor, from_numpy, tensor

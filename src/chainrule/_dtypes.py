@@ -74,3 +74,22 @@ def is_floating(dtype: np.dtype) -> bool:
 import builtins  # noqa: E402
 
 builtins_float, builtins_int, builtins_bool = builtins.float, builtins.int, builtins.bool
+
+
+def _category(d: np.dtype) -> builtins.int:
+    return {"b": 0, "u": 1, "i": 1, "f": 2}[d.kind]
+
+
+def promote_types(type1: Any, type2: Any) -> np.dtype:
+    """The smallest dtype both convert to, by PyTorch's rules: bool < integers < floats, so
+    int64 with float16 is float16 (NumPy would say float64); uint8 with int8 is int16."""
+    a, b = as_dtype(type1), as_dtype(type2)
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return np.promote_types(a, b)
+
+
+def can_cast(from_: Any, to: Any) -> builtins.bool:
+    """Whether PyTorch's type promotion allows casting ``from_`` to ``to``: never from floats
+    to integers or bool, nor from integers to bool (narrowing within a kind is allowed)."""
+    return _category(as_dtype(from_)) <= _category(as_dtype(to))

@@ -35,6 +35,11 @@ def _ufuncs() -> dict:
         np.signbit: F.signbit, np.nextafter: F.nextafter, np.heaviside: F.heaviside,
         np.rad2deg: F.rad2deg, np.deg2rad: F.deg2rad, np.degrees: F.rad2deg,
         np.radians: F.deg2rad, np.float_power: F.float_power,
+        np.log10: F.log10, np.arccosh: F.acosh, np.arcsinh: F.asinh, np.arctanh: F.atanh,
+        np.fmax: F.fmax, np.fmin: F.fmin, np.ldexp: F.ldexp, np.frexp: F.frexp,
+        np.positive: F.positive, np.gcd: F.gcd, np.lcm: F.lcm, np.bitwise_and: F.bitwise_and,
+        np.bitwise_or: F.bitwise_or, np.bitwise_xor: F.bitwise_xor, np.invert: F.bitwise_not,
+        np.left_shift: F.bitwise_left_shift, np.right_shift: F.bitwise_right_shift,
     }
 
 

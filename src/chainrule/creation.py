@@ -134,3 +134,53 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None,
     _check_device(device, "eye")
     _size((n,) if m is None else (n, m), "eye")
     return _leaf(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
+             requires_grad: bool = False, device: Any = None) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in exponent
+    (worked out in float64, then cast: an int dtype truncates as PyTorch's)."""
+    _check_device(device, "logspace")
+    if operator.index(steps) < 0:
+        raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
+    values = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
+    return _leaf(values.astype(_dtype(dtype)), requires_grad)
+
+
+def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
+            requires_grad: bool = False) -> Tensor:
+    """``obj`` as a tensor, as ``torch.asarray``: a tensor or NumPy array is shared when
+    ``copy`` is None and no dtype change is needed, always copied with ``copy=True``; with
+    ``copy=False`` a needed copy is an error. A tensor converted to another dtype keeps its
+    history (the conversion is differentiable)."""
+    _check_device(device, "asarray")
+    if isinstance(obj, Tensor):
+        out = _tensor_as(obj, dtype, copy)
+    else:
+        out = Tensor._make(_array_as(obj, dtype, copy))
+    if requires_grad and not out.requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def _tensor_as(t: Tensor, dtype: Any, copy: bool | None) -> Tensor:
+    d = t.dtype if dtype is None else _dtypes.as_dtype(dtype)
+    if d != t.dtype:
+        if copy is False:
+            raise ValueError(f"asarray: can't alias a tensor of dtype {t.dtype} as dtype {d} "
+                             "(that needs a copy); pass copy=None or copy=True")
+        return t.to(d)
+    return t.clone() if copy else t
+
+
+def _array_as(obj: Any, dtype: Any, copy: bool | None) -> np.ndarray:
+    from .tensor import _to_array
+
+    if copy is False:
+        if not isinstance(obj, np.ndarray):
+            raise ValueError(f"asarray: can't alias a {type(obj).__name__} into a tensor "
+                             "(only a tensor or NumPy array can be shared); pass copy=None")
+        if dtype is not None and _dtypes.as_dtype(dtype) != obj.dtype:
+            raise ValueError(f"asarray: can't alias an array of dtype {obj.dtype} as dtype "
+                             f"{_dtypes.as_dtype(dtype)}; pass copy=None or copy=True")
+    return _to_array(obj, dtype, copy=bool(copy))

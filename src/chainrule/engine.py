@@ -259,6 +259,10 @@ class Node:
     # Set on the node of a ``cr.autograd.Function`` output that shares memory with an input (a
     # view, or an input returned as is): why an in-place change of that output is refused.
     no_inplace: str | None = None
+    # The in-place version box of the output a node keeps (``out``), set when ``out`` is redirected
+    # to a snapshot only this weak reference holds (Tensor._snapshot): once the snapshot is
+    # collected, the box still tells whether the memory was changed in place since.
+    out_box: list[int] | None = None
 
     def __init__(self, op: Op, inputs: tuple, values: tuple, parents: Sequence, params: dict,
                  out: Tensor | None) -> None:
@@ -823,7 +827,10 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
                 if type(p) is Node_:
                     push(queue, (-p.seq, p))
             else:
-                grads[p] = prev + c
+                total = prev + c
+                # (two 0-d arrays add up to a NumPy scalar: a float subclass, which the next
+                # rule would take as a weak Python number, in float32 for a float32 operand)
+                grads[p] = total if type(total) is ndarray else np.asarray(total)
         if not retain_graph:
             node.inputs = node.values = node.parents = None
             if node.out is not None:
@@ -953,7 +960,8 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
             if queue is not None and type(p) is Node:
                 _heappush(queue, (-p.seq, p))
         else:
-            grads[p] = prev + c
+            total = prev + c
+            grads[p] = total if create_graph or type(total) is np.ndarray else np.asarray(total)
     if not retain_graph:
         node.inputs = node.values = node.parents = None
         if node.out is not None:
@@ -966,12 +974,16 @@ def _check_versions(node: Node) -> None:
     assert inputs is not None
     for k in read_inputs(node):
         x = inputs[k] if k < len(inputs) else (node.out() if node.out is not None else None)
-        if isinstance(x, _Tensor) and x._vbox is not None and x._vbox[1] > node.epoch:
+        box = x._vbox if isinstance(x, _Tensor) else None
+        if box is None and k >= len(inputs):
+            box = node.out_box  # (the output's snapshot is gone; its memory may not be)
+        if box is not None and box[1] > node.epoch:
             which = f"its input {k}" if k < len(inputs) else "its output"
+            shape = x.shape if isinstance(x, _Tensor) else getattr(node.out_data, "shape", ())
             raise ChainruleError(
                 f"one of the values needed by the backward of '{node.op.name}' ({which}, "
-                f"shape {x.shape}) was modified by an in-place operation after '{node.op.name}' "
-                f"used it (it is now at version {x._vbox[0]}). Use the out-of-place form "
+                f"shape {shape}) was modified by an in-place operation after '{node.op.name}' "
+                f"used it (it is now at version {box[0]}). Use the out-of-place form "
                 "(e.g. x = x + 1 instead of x.add_(1)) or clone() the tensor before changing it."
             )
 

@@ -648,9 +648,6 @@ def dot(input: Any, other: Any) -> Tensor:
     return _matmul_checked("dot", input, other)
 
 
-inner = dot
-
-
 def mv(input: Any, vec: Any) -> Tensor:
     if ndim_of(input) != 2 or ndim_of(vec) != 1:
         raise OpError(f"mv: expects a matrix and a vector, got shapes {shape_of(input)} and "
@@ -2545,6 +2542,626 @@ def _scatter_product(input: Any, part: Any, key: tuple, include_self: bool) -> T
     return reshape(I.index_put(flat, products, key=(touched,)), shape)
 
 
+# --------------------------------------------------------------------------- more shape,
+# statistics and linear algebra: repeat_interleave, inner/vdot, diagflat, cov/corrcoef,
+# histogram(dd), cholesky_solve/inverse, triangular_solve, *_scatter, index_reduce,
+# trapezoid, vander, gradient, narrow_copy, split_with_sizes
+
+class _Refused(OpError, RuntimeError):
+    """Bad input where PyTorch raises a RuntimeError (still an OpError, a ValueError)."""
+
+
+_Histogram = namedtuple("histogram", ["hist", "bin_edges"])  # type: ignore[name-match]
+_Histogramdd = namedtuple("histogramdd", ["hist", "bin_edges"])  # type: ignore[name-match]
+_TriangularSolve = namedtuple(  # type: ignore[name-match]
+    "triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def _repeat_counts(repeats: Any, size: int, dim: Any) -> np.ndarray:
+    """``repeats`` (an int, or a 0-d / 1-D integer tensor) as one count per element."""
+    r = np.asarray(_data(repeats))
+    if r.dtype.kind not in "iu":
+        raise _Refused(f"repeat_interleave: repeats must be an int or an integer tensor, got "
+                       f"{r.dtype}; convert it with .long()")
+    if r.ndim > 1:
+        raise _Refused(f"repeat_interleave: repeats must be 0-dim or 1-dim tensor, got shape "
+                       f"{r.shape}")
+    if np.any(r < 0):
+        raise _Refused(f"repeat_interleave: Repeats must be non-negative, got {r.tolist()}")
+    if r.size == 1:
+        return np.full(size, int(r.reshape(())), dtype=np.int64)
+    if r.size != size:
+        where_ = "the flattened input" if dim is None else f"input.size({dim})"
+        raise _Refused(f"repeat_interleave: repeats must have the same size as input along dim, "
+                       f"but got repeats.size(0) = {r.size} and {where_} = {size}")
+    return r.astype(np.int64)
+
+
+def repeat_interleave(input: Any, repeats: Any = None, dim: int | None = None, *,
+                      output_size: int | None = None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times in place (an int or one
+    count per element; ``dim=None`` flattens first). ``repeat_interleave(counts)`` alone gives
+    ``arange(len(counts))`` repeated by the counts. The gradient sums over the copies."""
+    if repeats is None:  # the one-argument form: indices repeated by the counts
+        counts = np.asarray(_data(input))
+        if counts.ndim != 1:
+            raise _Refused(f"repeat_interleave: only accept 1D vector as repeat, got shape "
+                           f"{counts.shape}")
+        input, repeats, dim = Tensor._make(np.arange(counts.size, dtype=np.int64)), counts, 0
+    x = reshape(input, (-1,)) if dim is None else as_tensor(input)
+    if not ndim_of(x):
+        raise _OpIndexError(f"repeat_interleave: a 0-dim tensor has no dim {dim}; use "
+                            "dim=None (as PyTorch, which refuses it too)")
+    d = -1 if dim is None else norm_dim(dim, ndim_of(x), "repeat_interleave")
+    counts = _repeat_counts(repeats, shape_of(x)[d], dim)
+    total = int(counts.sum())
+    if output_size is not None and output_size != total:
+        raise _Refused(f"repeat_interleave: Invalid output_size, expected {total} but got "
+                       f"{output_size}")
+    return _slice_along(x, d, np.repeat(np.arange(counts.size), counts))
+
+
+def vdot(input: Any, other: Any) -> Tensor:
+    """The dot product of two 1-D tensors (real ones: ``dot``; there are no complex ones)."""
+    if ndim_of(input) != 1 or ndim_of(other) != 1:
+        raise _Refused(f"vdot: 1D tensors expected, but got {ndim_of(input)}D and "
+                       f"{ndim_of(other)}D tensors (shapes {shape_of(input)} and "
+                       f"{shape_of(other)})")
+    _same_dtype("vdot", input, other, "other")
+    return dot(input, other)
+
+
+def inner(input: Any, other: Any) -> Tensor:
+    """Sum of products over the last dim of both (shape: input's other dims, then other's); a
+    0-d operand multiplies."""
+    sa, sb = shape_of(input), shape_of(other)
+    if not sa or not sb:
+        return E.mul(input, other)
+    if sa[-1] != sb[-1]:
+        raise _Refused(f"inner: the last dimension must match on both input tensors but got "
+                       f"shapes {sa} and {sb}")
+    return tensordot(input, other, ([len(sa) - 1], [len(sb) - 1]))
+
+
+def diagflat(input: Any, offset: int = 0) -> Tensor:
+    """The square matrix with the flattened ``input`` on its ``offset`` diagonal."""
+    return diag_embed(reshape(input, (-1,)), offset)
+
+
+# ---- statistics
+
+def cov(input: Any, *, correction: int = 1, fweights: Any = None,
+        aweights: Any = None) -> Tensor:
+    """The covariance matrix of the variables in the rows of ``input`` (observations in the
+    columns; a 1-D input is one variable), with integer frequency weights ``fweights`` and
+    float ``aweights``, divided by (total weight - ``correction`` (scaled as NumPy's for
+    aweights)). A non-positive divisor gives inf/NaN, as PyTorch (which also warns)."""
+    nd = ndim_of(input)
+    if nd > 2:
+        raise _Refused(f"cov: expected input to have two or fewer dimensions but got an input "
+                       f"with {nd} dimensions (shape {shape_of(input)})")
+    x = _float_of(input)
+    x = reshape(x, (1, -1)) if nd < 2 else x
+    n_obs = x.shape[1]
+    f = None if fweights is None else _cov_weights("fweights", fweights, n_obs, True)
+    a = None if aweights is None else _cov_weights("aweights", aweights, n_obs, False)
+    w = a if f is None else f if a is None else E.mul(f, a)
+    if w is None:
+        avg = mean(x, 1, keepdim=True)
+        norm_factor: Any = np.asarray(n_obs - correction, dtype=x.dtype)
+    else:
+        w = w.to(x.dtype)
+        w_sum = sum(w)
+        avg = E.div(sum(E.mul(x, w), 1, keepdim=True), w_sum)
+        if a is None:
+            norm_factor = E.sub(w_sum, correction)
+        else:  # NumPy's (and PyTorch's) correction for reliability weights
+            spread = E.div(sum(E.mul(w, a.to(x.dtype))), w_sum)
+            norm_factor = E.sub(w_sum, E.mul(spread, correction))
+    norm_factor = where(E.le(norm_factor, 0), np.zeros((), x.dtype), norm_factor)
+    centred = E.sub(x, avg)
+    product = matmul(centred, transpose(centred if w is None else E.mul(centred, w), 0, 1))
+    return squeeze(E.div(product, norm_factor))
+
+
+def _cov_weights(name: str, weights: Any, n_obs: int, integer: bool) -> Tensor:
+    w = as_tensor(weights)
+    if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != n_obs) or (w.ndim == 0 and n_obs != 1):
+        raise _Refused(f"cov: expected {name} to be a 1-D tensor with {n_obs} elements (one per "
+                       f"observation, a column of the input) but got shape {w.shape}")
+    if integer and w.dtype.kind not in "iu":
+        raise _Refused(f"cov: expected fweights to have an integral dtype but got {w.dtype}")
+    if not integer and w.dtype.kind != "f":
+        raise _Refused(f"cov: expected aweights to have a floating point dtype but got "
+                       f"{w.dtype}")
+    if np.any(w.data < 0):
+        raise _Refused(f"cov: {name} cannot be negative, got min {w.data.min()}")
+    return reshape(w, (-1,))
+
+
+def corrcoef(input: Any) -> Tensor:
+    """Pearson correlation coefficients of the rows of ``input`` (as ``cov``), clipped to
+    [-1, 1]."""
+    c = cov(input)
+    if not c.ndim:
+        return E.div(c, c)
+    stddev = E.sqrt(_diagonal(c, 0, -2, -1))
+    c = E.div(E.div(c, reshape(stddev, (-1, 1))), reshape(stddev, (1, -1)))
+    return clamp(c, -1, 1)
+
+
+def _torch_linspace(start: float, end: float, steps: int, dtype: np.dtype) -> np.ndarray:
+    """linspace computed as PyTorch's: the step in ``dtype``, then each point from the nearer
+    end as a fused multiply-add (exact, rounded once; float32 through float64), so histogram
+    edges agree to the last bit and values on an edge fall into the same bin."""
+    from fractions import Fraction
+
+    lo, hi = dtype.type(start), dtype.type(end)
+    if steps == 1:
+        return np.asarray([lo], dtype=dtype)
+    step = (hi - lo) / dtype.type(steps - 1)
+    half = steps // 2
+    if dtype != np.float64:
+        i = np.arange(steps, dtype=np.float64)
+        wide = np.where(i < half, np.float64(lo) + np.float64(step) * i,
+                        np.float64(hi) - np.float64(step) * (steps - 1 - i))
+        return wide.astype(dtype)
+    exact = [Fraction(float(lo)) + Fraction(float(step)) * i if i < half else
+             Fraction(float(hi)) - Fraction(float(step)) * (steps - 1 - i)
+             for i in builtins.range(steps)]
+    return np.asarray([float(v) for v in exact], dtype=dtype)
+
+
+def _histogram_edges(name: str, column: np.ndarray, bins: Any, range_: Any,
+                     dtype: np.dtype) -> np.ndarray:
+    """The bin edges of one dim: given (a 1-D increasing tensor), or ``bins`` equal bins over
+    ``range_`` (default: the data's min to max, widened by 0.5 each way when they agree)."""
+    if is_tensor(bins) or isinstance(bins, np.ndarray):
+        edges = np.asarray(_data(bins))
+        if edges.dtype != dtype:
+            raise _Refused(f"{name}: the bins tensor ({edges.dtype}) must have the input's "
+                           f"dtype ({dtype})")
+        if edges.ndim != 1 or edges.size < 1 or np.any(np.diff(edges) < 0):
+            raise _Refused(f"{name}: bins must be a 1-D tensor of increasing edges, got "
+                           f"{edges.tolist()}")
+        return edges
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins <= 0:
+        raise _Refused(f"{name}: bins must be a positive int or a tensor of edges, got "
+                       f"{bins!r}")
+    if range_ is not None:
+        lo, hi = float(range_[0]), float(range_[1])
+    elif column.size:
+        lo, hi = float(column.min()), float(column.max())
+    else:
+        lo, hi = 0.0, 1.0
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise _Refused(f"{name}: range of [{lo}, {hi}] is not finite; give range= explicitly")
+    if lo > hi:
+        raise _Refused(f"{name}: max must be larger than min, got range [{lo}, {hi}]")
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return _torch_linspace(lo, hi, int(bins) + 1, dtype)
+
+
+def _bin_of(column: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each value's bin, whether it is inside the edges): a bin holds [left, right), the last
+    also its right edge."""
+    inside = (column >= edges[0]) & (column <= edges[-1])
+    pos = np.searchsorted(edges, column, side="right") - 1
+    return np.clip(pos, 0, builtins.max(edges.size - 2, 0)), inside
+
+
+def histogramdd(input: Any, bins: Any = 10, *, range: Sequence[float] | None = None,
+                weight: Any = None, density: bool = False) -> Any:
+    """The histogram of the points in the last dim of ``input`` (D coordinates each): ``bins``
+    an int (per dim the same), a list of ints or a list of edge tensors; ``range`` the flat
+    list (min0, max0, min1, max1, ...). Returns (hist, bin_edges): hist of D dims, a list of
+    edges. No gradient, as PyTorch."""
+    return _histogramdd("histogramdd", input, bins, range, weight, density)
+
+
+def _histogramdd(name: str, input: Any, bins: Any, range_: Any, weight: Any,
+                 density: bool) -> Any:
+    x = np.asarray(_data(input))
+    if x.dtype.kind != "f":
+        raise _Refused(f"{name}: input must be a floating point tensor, got {x.dtype}; "
+                       "convert it with .float()")
+    if x.ndim < 1:
+        raise _Refused(f"{name}: input needs at least 1 dim (the coordinates), got a 0-d tensor")
+    dims = x.shape[-1]
+    points = x.reshape(-1, dims)
+    per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
+    if len(per_dim) != dims:
+        raise _Refused(f"{name}: expected {dims} sequences of bin edges or bin counts (one per "
+                       f"dim of the points), got {len(per_dim)}")
+    if range_ is not None and len(range_) != 2 * dims:
+        raise _Refused(f"{name}: range must have 2 * {dims} = {2 * dims} values (min and max "
+                       f"for each dim), got {len(range_)}")
+    edges = [_histogram_edges(name, points[:, k], per_dim[k],
+                              None if range_ is None else range_[2 * k:2 * k + 2], x.dtype)
+             for k in builtins.range(dims)]
+    hist = _count_points(name, points, edges, weight, x)
+    if density:
+        widths = [np.diff(e) for e in edges]
+        volume = functools.reduce(np.multiply.outer, widths) if widths else np.ones(())
+        hist = (hist / hist.sum() / volume).astype(x.dtype)
+    return _Histogramdd(Tensor._make(hist), [Tensor._make(e) for e in edges])
+
+
+def _count_points(name: str, points: np.ndarray, edges: list, weight: Any,
+                  x: np.ndarray) -> np.ndarray:
+    """The (weighted) count of the points in each cell of the grid of ``edges``."""
+    w = np.ones(points.shape[0], dtype=x.dtype)
+    if weight is not None:
+        wd = np.asarray(_data(weight))
+        if wd.shape != x.shape[:-1]:
+            raise _Refused(f"{name}: weight of shape {wd.shape} must have the input's shape "
+                           f"without its last dim, {x.shape[:-1]}")
+        if wd.dtype != x.dtype:
+            raise _Refused(f"{name}: weight ({wd.dtype}) must have the input's dtype "
+                           f"({x.dtype})")
+        w = wd.reshape(-1)
+    cells = tuple(builtins.max(e.size - 1, 0) for e in edges)
+    hist = np.zeros(cells, dtype=x.dtype)
+    keep = np.ones(points.shape[0], dtype=bool)
+    where_ = []
+    for k, e in enumerate(edges):
+        pos, inside = _bin_of(points[:, k], e)
+        keep &= inside
+        where_.append(pos)
+    if builtins.all(cells):
+        np.add.at(hist, tuple(p[keep] for p in where_), w[keep])
+    return hist
+
+
+def histogram(input: Any, bins: Any = 100, *, range: Sequence[float] | None = None,
+              weight: Any = None, density: bool = False) -> Any:
+    """The histogram of all elements of ``input`` (a float tensor): ``bins`` equal bins over
+    ``range`` (default: min to max of the data) or the given edges (a 1-D tensor). Returns
+    (hist, bin_edges); ``density=True`` normalises to unit area. No gradient, as PyTorch."""
+    x = as_tensor(input)
+    w = None if weight is None else reshape(weight, (-1, ))
+    if weight is not None and shape_of(weight) != x.shape:
+        raise _Refused(f"histogram: weight of shape {shape_of(weight)} must have the input's "
+                       f"shape {x.shape}")
+    if range is not None and len(range) != 2:
+        raise _Refused(f"histogram: range must be (min, max), got {range!r}")
+    hist, edges = _histogramdd("histogram", reshape(x, (-1, 1)), [bins], range, w, density)
+    return _Histogram(hist, edges[0])
+
+
+# ---- numerical integration and differences
+
+def _trapezoid_dx(x: Any, y: Tensor, d: int, name: str) -> Any:
+    """The spacings of the sample points ``x`` along ``y``'s dim d, shaped to broadcast."""
+    xt = as_tensor(x)
+    n = y.shape[d]
+    if xt.ndim == 1:
+        if xt.shape[0] != n:
+            raise _Refused(f"{name}: There must be one `x` value for each sample point: x has "
+                           f"{xt.shape[0]} values, y has {n} along dim {d + y.ndim}")
+        return reshape(diff(xt), (-1,) + (1,) * (-d - 1))
+    try:
+        np.broadcast_shapes(xt.shape, y.shape)
+    except ValueError:
+        raise _Refused(f"{name}: x of shape {xt.shape} must be 1-D or broadcast with y of "
+                       f"shape {y.shape}") from None
+    return diff(xt, dim=d)
+
+
+def trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The trapezoid rule along ``dim``: ∑ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x``
+    (1-D, or broadcasting with y) or a constant spacing ``dx`` (default 1)."""
+    if x is not None and dx is not None:
+        raise _Refused("trapezoid: give either x or dx, not both")
+    yt = _float_of(y)
+    if yt.ndim == 0:
+        raise _Refused("trapezoid: y must have at least 1 dim, got a 0-d tensor")
+    d = norm_dim(dim, yt.ndim, "trapezoid")
+    n = yt.shape[d]
+    if x is None:
+        spacing = 1 if dx is None else dx
+        if n == 0:
+            return E.mul(R.sum(yt, dim=(d,), keepdim=False), 0)
+        ends = E.add(select(yt, d, 0), select(yt, d, -1))
+        return E.mul(E.sub(R.sum(yt, dim=(d,), keepdim=False), E.mul(ends, 0.5)), spacing)
+    if n == 0:
+        return R.sum(yt, dim=(d,), keepdim=False)
+    pairs = E.add(_slice_along(yt, d, slice(1, None)), _slice_along(yt, d, slice(0, n - 1)))
+    steps = _trapezoid_dx(x, yt, d, "trapezoid")
+    return E.div(R.sum(E.mul(steps, pairs), dim=(d,), keepdim=False), 2.0)
+
+
+def trapz(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """``trapezoid`` (its older name)."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The running trapezoid rule along ``dim`` (one element fewer than y there)."""
+    if x is not None and dx is not None:
+        raise _Refused("cumulative_trapezoid: give either x or dx, not both")
+    yt = _float_of(y)
+    if yt.ndim == 0:
+        raise _Refused("cumulative_trapezoid: y must have at least 1 dim, got a 0-d tensor")
+    d = norm_dim(dim, yt.ndim, "cumulative_trapezoid")
+    n = yt.shape[d]
+    pairs = E.add(_slice_along(yt, d, slice(1, None)),
+                  _slice_along(yt, d, slice(0, builtins.max(n - 1, 0))))
+    if x is None:
+        areas = E.mul(pairs, (1 if dx is None else dx) / 2.0)
+    else:
+        areas = E.div(E.mul(_trapezoid_dx(x, yt, d, "cumulative_trapezoid"), pairs), 2.0)
+    return cumsum(areas, d)
+
+
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of the 1-D ``x``: columns x^(N-1), ..., x, 1 (``increasing``:
+    1, x, ..., x^(N-1)); N defaults to len(x). Integers and bools give int64, as PyTorch."""
+    xt = as_tensor(x)
+    if xt.ndim != 1:
+        raise _Refused(f"vander: x must be a one-dimensional tensor, got shape {xt.shape}")
+    n = xt.shape[0] if N is None else int(N)
+    if n < 0:
+        raise _Refused(f"vander: N must be non-negative, got {N}")
+    if xt.dtype.kind in "biu":
+        xt = xt.to(np.int64)
+    ones = Tensor._make(np.ones((xt.shape[0], 1), dtype=xt.dtype))
+    if n == 0:
+        return Tensor._make(np.zeros((xt.shape[0], 0), dtype=xt.dtype))
+    columns = cat([ones, expand(reshape(xt, (-1, 1)), xt.shape[0], n - 1)], 1)
+    powers = cumprod(columns, 1)
+    return powers if increasing else flip(powers, (1,))
+
+
+def gradient(input: Any, *, spacing: Any = 1, dim: Any = None,
+             edge_order: int = 1) -> tuple[Tensor, ...]:
+    """The derivative estimated by central differences in the interior and one-sided ones
+    (first or second order, ``edge_order``) at the ends, along each of ``dim`` (default: all):
+    one tensor per dim. ``spacing``: a number (all dims), a list of numbers (one per dim) or
+    a list of 1-D coordinate tensors (non-uniform samples)."""
+    x = _float_of(input)
+    dims = _gradient_dims(x, dim)
+    steps = _gradient_spacing(spacing, len(dims), dims, x)
+    if edge_order not in (1, 2):
+        raise _Refused(f"torch.gradient only supports edge_order=1 and edge_order=2, got "
+                       f"{edge_order}")
+    for d in dims:
+        if x.shape[d] < edge_order + 1:
+            raise _Refused(f"torch.gradient expected each dimension size to be at least "
+                           f"edge_order+1, got shape {x.shape} (dim {d + x.ndim}) with "
+                           f"edge_order={edge_order}")
+    return tuple(_uniform_gradient(x, d, h, edge_order) if not is_tensor(h)
+                 else _coordinate_gradient(x, d, h, edge_order) for d, h in zip(dims, steps))
+
+
+def _gradient_dims(x: Tensor, dim: Any) -> list[int]:
+    if x.ndim == 0:
+        raise _Refused("gradient: the input needs at least 1 dim, got a 0-d tensor")
+    if dim is None:
+        return [d - x.ndim for d in builtins.range(x.ndim)]
+    listed = [dim] if isinstance(dim, (int, np.integer)) else list(dim)
+    out = [norm_dim(d, x.ndim, "gradient") for d in listed]
+    if len(set(out)) != len(out):
+        raise _Refused(f"gradient: dim {dim} names the same dimension twice")
+    return out
+
+
+def _gradient_spacing(spacing: Any, count: int, dims: list[int], x: Tensor) -> list[Any]:
+    """One step per dim: a number, or a 1-D tensor of coordinates (checked)."""
+    if not isinstance(spacing, (list, tuple)):
+        if is_tensor(spacing) and spacing.ndim:
+            raise _Refused("gradient: give tensor spacing as a list of 1-D coordinate tensors, "
+                           "one per dim")
+        return [float(_data(spacing)) if is_tensor(spacing) else spacing] * count
+    if len(spacing) != count:
+        raise _Refused(f"torch.gradient expected spacing to be unspecified, a scalar or it's "
+                       f"spacing and dim arguments to have the same length, but got a spacing "
+                       f"argument of length {len(spacing)} and a dim argument of length {count}")
+    out = []
+    for h, d in zip(spacing, dims):
+        if is_tensor(h) and h.ndim:
+            if h.ndim != 1 or h.shape[0] != x.shape[d]:
+                raise _Refused(f"torch.gradient expected each tensor to be on the same device "
+                               f"and 1-D with one coordinate per element, but got a "
+                               f"coordinate tensor of shape {h.shape} for dim {d + x.ndim} of "
+                               f"size {x.shape[d]}")
+            out.append(_float_of(h))
+        else:
+            out.append(float(_data(h)) if is_tensor(h) else h)
+    return out
+
+
+def _uniform_gradient(x: Tensor, d: int, h: Any, edge_order: int) -> Tensor:
+    def part(a: int, b: int | None) -> Tensor:
+        return _slice_along(x, d, slice(a, b))
+
+    center = E.div(E.sub(part(2, None), part(0, -2)), h)
+    if edge_order == 1:
+        first = E.div(E.sub(part(1, 2), part(0, 1)), h)
+        last = E.div(E.sub(part(-1, None), part(-2, -1)), h)
+    else:
+        first = E.div(E.add(E.sub(E.mul(part(1, 2), 2.0), E.mul(part(0, 1), 1.5)),
+                            E.mul(part(2, 3), -0.5)), h)
+        last = E.div(E.add(E.sub(E.mul(part(-3, -2), 0.5), E.mul(part(-2, -1), 2.0)),
+                           E.mul(part(-1, None), 1.5)), h)
+    return cat([first, E.div(center, 2.0), last], d)
+
+
+def _coordinate_gradient(x: Tensor, d: int, coords: Tensor, edge_order: int) -> Tensor:
+    def part(a: int, b: int | None) -> Tensor:
+        return _slice_along(x, d, slice(a, b))
+
+    shape = [1] * x.ndim
+    shape[d] = -1
+    steps = diff(coords)
+    dx1, dx2 = steps[:-1], steps[1:]
+    a = reshape(-dx2 / (dx1 * (dx1 + dx2)), shape)
+    b = reshape((dx2 - dx1) / (dx1 * dx2), shape)
+    c = reshape(dx1 / (dx2 * (dx1 + dx2)), shape)
+    center = a * part(0, -2) + b * part(1, -1) + c * part(2, None)
+    # (the end spacings as 1-element slices, not 0-d: the engine adds several gradients of a
+    # 0-d value into a NumPy scalar, which ops then read as a float32 Python number)
+    h0, h1, hl, hm = steps[0:1], steps[1:2], steps[-1:], steps[-2:-1]
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / h0
+        last = (part(-1, None) - part(-2, -1)) / hl
+    else:
+        first = (-(2.0 * h0 + h1) / (h0 * (h0 + h1)) * part(0, 1)
+                 + (h0 + h1) / (h0 * h1) * part(1, 2) - h0 / (h1 * (h0 + h1)) * part(2, 3))
+        last = (hl / (hm * (hl + hm)) * part(-3, -2) - (hl + hm) / (hl * hm) * part(-2, -1)
+                + (2.0 * hl + hm) / (hl * (hl + hm)) * part(-1, None))
+    return cat([first, center, last], d)
+
+
+# ---- scatter into views, index_reduce, copies
+
+def _scatter_source(name: str, input: Any, src: Any, view: Any) -> Any:
+    """``src`` checked to fill ``view`` (the part of input it replaces) exactly."""
+    _same_dtype(name, input, src, "src")
+    if shape_of(src) != shape_of(view):
+        raise _Refused(f"{name}: expected src to have a size equal to the slice of self. src "
+                       f"size = {list(shape_of(src))}, slice size = {list(shape_of(view))}")
+    return src if is_tensor(src) else np.asarray(src, dtype=_data(input).dtype)
+
+
+def select_scatter(input: Any, src: Any, dim: int, index: int) -> Tensor:
+    """``input`` with ``input.select(dim, index)`` replaced by ``src`` (gradients to both)."""
+    view = select(input, dim, index)
+    d = norm_dim(dim, ndim_of(input), "select_scatter")
+    n = shape_of(input)[d]
+    key = _dim_key(input, d, int(index) + (n if index < 0 else 0))
+    return I.index_put(input, _scatter_source("select_scatter", input, src, view), key=key)
+
+
+def slice_scatter(input: Any, src: Any, dim: int = 0, start: int | None = None,
+                  end: int | None = None, step: int = 1) -> Tensor:
+    """``input`` with ``input[..., start:end:step, ...]`` (at ``dim``) replaced by ``src``."""
+    if step <= 0:
+        raise _Refused(f"slice_scatter: slice step must be positive, got {step}")
+    d = norm_dim(dim, ndim_of(input), "slice_scatter")
+    key = _dim_key(input, d, slice(start, end, step))
+    view = I.getitem(input, key=key)
+    return I.index_put(input, _scatter_source("slice_scatter", input, src, view), key=key)
+
+
+def diagonal_scatter(input: Any, src: Any, offset: int = 0, dim1: int = 0,
+                     dim2: int = 1) -> Tensor:
+    """``input`` with ``input.diagonal(offset, dim1, dim2)`` replaced by ``src``."""
+    view = diagonal(input, offset, dim1, dim2)
+    value = _scatter_source("diagonal_scatter", input, src, view)
+    nd = ndim_of(input)
+    a, b = (norm_dim(k, nd, "diagonal_scatter") for k in (dim1, dim2))
+    moved = movedim(input, (a, b), (-2, -1))
+    rows, cols = _diagonal_positions(shape_of(view)[-1], offset)
+    key = (slice(None),) * (nd - 2) + (rows, cols)
+    return movedim(I.index_put(moved, value, key=key), (-2, -1), (a, b))
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(input: Any, dim: int, index: Any, source: Any, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """``input`` with each ``source[..., k, ...]`` combined into ``input[..., index[k], ...]``
+    (along ``dim``) by ``reduce``: 'prod', 'mean', 'amax' or 'amin'; ``include_self=False``
+    leaves the input's values out where something is combined. Gradients as PyTorch's (ties
+    of amax/amin share evenly)."""
+    if reduce not in _INDEX_REDUCTIONS:
+        raise _Refused(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin "
+                       f"but got {reduce!r}")
+    if not ndim_of(input):
+        return _on_one_element(
+            lambda x, d, i, s: index_reduce(x, d, i, s, reduce, include_self=include_self),
+            input, index, reshape(source, (-1,)))
+    d = norm_dim(dim, ndim_of(input), "index_reduce")
+    idx = _index_vector("index_reduce", index, shape_of(input)[d], negative=False)
+    _indexed_source("index_reduce", input, d, idx, source)
+    along = [1] * ndim_of(input)
+    along[d] = -1
+    full = np.ascontiguousarray(np.broadcast_to(idx.reshape(along), shape_of(source)))
+    return _scatter_reduced(input, d, full, source, reduce, bool(include_self))
+
+
+def narrow_copy(input: Any, dim: int, start: int, length: int) -> Tensor:
+    """``narrow`` as a new tensor (no shared memory)."""
+    return clone(narrow(input, dim, start, length))
+
+
+def split_with_sizes(input: Any, split_sizes: Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of the given sizes along ``dim``, which must add up to its size."""
+    d, n = _dim_size("split_with_sizes", input, dim)
+    sizes = [int(k) for k in split_sizes]
+    if builtins.sum(sizes) != n or builtins.any(k < 0 for k in sizes):
+        raise _Refused(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
+                       f"tensor's size at dimension {dim}), but got split_sizes={sizes}")
+    return split(input, sizes, d)
+
+
+# ---- linear algebra with a Cholesky factor
+
+def _cholesky_factor(name: str, L: Any, upper: bool) -> Tensor:
+    """The triangle of ``L`` that LAPACK reads, with the gradient of the whole matrix: PyTorch
+    differentiates A = L Lᵀ (or Uᵀ U) densely, above the triangle too."""
+    s = shape_of(L)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise _Refused(f"{name}: the factor must be a batch of square matrices, got shape {s}")
+    Lt = as_tensor(L)
+    part = triu(Lt) if upper else tril(Lt)
+    return E.sub(Lt, E.sub(Lt, part).detach())
+
+
+def _matrix_transpose(x: Any) -> Tensor:
+    return transpose(x, -2, -1)
+
+
+def _gram(factor: Tensor, upper: bool) -> Tensor:
+    """A = L Lᵀ (lower factor) or Uᵀ U (upper)."""
+    other = _matrix_transpose(factor)
+    return matmul(other, factor) if upper else matmul(factor, other)
+
+
+def cholesky_solve(input: Any, input2: Any, upper: bool = False) -> Tensor:
+    """X with A X = ``input`` (B, a batch of matrices), for A = L Lᵀ given its Cholesky
+    factor ``input2`` (L; ``upper=True``: U with A = Uᵀ U). Only the factor's triangle is
+    read; the gradient with respect to it is PyTorch's (dense)."""
+    from . import linalg_namespace as L
+
+    if ndim_of(input) < 2:
+        raise _Refused(f"cholesky_solve: b should have at least 2 dimensions, but has "
+                       f"{ndim_of(input)} dimensions instead (shape {shape_of(input)})")
+    factor = _cholesky_factor("cholesky_solve", input2, upper)
+    if shape_of(input)[-2] != factor.shape[-1]:
+        raise _Refused(f"cholesky_solve: Incompatible matrix sizes for cholesky_solve: each A "
+                       f"matrix is {factor.shape[-1]} by {factor.shape[-1]} but each b matrix "
+                       f"is {shape_of(input)[-2]} by {shape_of(input)[-1]}")
+    return L.solve(_gram(factor, upper), input)
+
+
+def cholesky_inverse(input: Any, upper: bool = False) -> Tensor:
+    """A⁻¹ for A = L Lᵀ given its Cholesky factor L (``upper=True``: U with A = Uᵀ U)."""
+    factor = _cholesky_factor("cholesky_inverse", input, upper)
+    return linalg.inv(_gram(factor, upper))
+
+
+def triangular_solve(b: Any, A: Any, upper: bool = True, transpose: bool = False,
+                     unitriangular: bool = False) -> Any:
+    """(X, a copy of A) with A X = b (``transpose``: Aᵀ X = b) for triangular A (its
+    ``upper`` or lower triangle is read; ``unitriangular``: ones on the diagonal). Deprecated
+    in PyTorch in favour of ``linalg.solve_triangular(A, b, upper=...)`` (no warning here)."""
+    from . import linalg_namespace as L
+
+    if ndim_of(b) < 2 or ndim_of(A) < 2:
+        raise _Refused(f"triangular_solve: b and A should have at least 2 dimensions, got "
+                       f"shapes {shape_of(b)} and {shape_of(A)}")
+    coefficient = _matrix_transpose(A) if transpose else A
+    solution = L.solve_triangular(coefficient, b, upper=upper != transpose,
+                                  unitriangular=unitriangular)
+    batch = np.broadcast_shapes(shape_of(A)[:-2], shape_of(b)[:-2])
+    copy = clone(broadcast_to(A, tuple(batch) + shape_of(A)[-2:]))
+    return _TriangularSolve(solution, copy)
+
+
 # --------------------------------------------------------------------------- linalg namespace
 
 class _Linalg:
@@ -2702,6 +3319,266 @@ def qr(input: Any, some: bool = True) -> Any:
     from . import linalg_namespace as L
 
     return L.qr(input, "reduced" if some else "complete")
+
+
+# --------------------------------------------------------------------------- more elementwise:
+# inverse hyperbolics, log10, fmax/fmin, ldexp/frexp, Bessel, integer and set tests
+(acosh, asinh, atanh, log10, fmax, fmin, i0) = (E.acosh, E.asinh, E.atanh, E.log10, E.fmax,
+                                                E.fmin, E.i0)
+arccosh, arcsinh, arctanh = acosh, asinh, atanh
+_Frexp = namedtuple("frexp", ["mantissa", "exponent"])  # type: ignore[name-match]
+
+
+def frexp(input: Any) -> Any:
+    """(mantissa, exponent) with input = mantissa · 2^exponent, |mantissa| in [0.5, 1) (0 for
+    0); the exponent is int32 and carries no gradient, the mantissa's derivative is 2^-exponent
+    (as PyTorch). Floats only."""
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise OpError(f"frexp: only supports floating-point tensors, got dtype {x.dtype}; "
+                      "convert first (x.float())")
+    exponent = Tensor._make(np.frexp(x.data)[1].astype(np.int32))
+    return _Frexp(E.frexp_mantissa(x), exponent)
+
+
+def ldexp(input: Any, other: Any) -> Tensor:
+    """``input · 2^other`` (a float result, also for integers, as PyTorch); both get gradients
+    (∂/∂other = out · ln 2)."""
+    return E.mul(_float_of(input), E.exp2(other))
+
+
+def positive(input: Any) -> Tensor:
+    """``input`` itself (``+x``); bool tensors are refused, as in PyTorch."""
+    x = as_tensor(input)
+    if x.dtype == np.bool_:
+        raise TypeError("positive: the + operator is not supported on bool tensors; convert "
+                        "first (x.long())")
+    return x
+
+
+def rsub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:
+    """``other - alpha · input`` (subtraction with the operands reversed)."""
+    return sub(other, input, alpha=alpha)
+
+
+def _integer_args(name: str, *args: Any, bools: bool = True) -> list:
+    """The plain values of ``args`` (numbers stay numbers), refused unless integer (or bool)."""
+    values = [_weak_data(a) for a in args]
+    for v in values:
+        kind = np.asarray(v).dtype.kind
+        if kind not in ("iub" if bools else "iu"):
+            want = "integer or bool" if bools else "integer"
+            raise TypeError(f"{name}: needs {want} tensors, got dtype {np.asarray(v).dtype}; "
+                            "convert first (e.g. x.long()), or use the float operation")
+    return values
+
+
+def _int_result(name: str, fn: Any, input: Any, other: Any, bools: bool = True) -> Tensor:
+    """An integer operation without gradient (as in PyTorch) on the plain values."""
+    a, b = _integer_args(name, input, other, bools=bools)
+    return Tensor._make(np.asarray(_integer_op(fn, a, b, name)))
+
+
+def gcd(input: Any, other: Any) -> Tensor:
+    """The greatest common divisor, elementwise (non-negative; gcd(0, 0) = 0); integers only."""
+    return _int_result("gcd", np.gcd, input, other, bools=False)
+
+
+def lcm(input: Any, other: Any) -> Tensor:
+    """The least common multiple, elementwise (non-negative; 0 if either is 0); integers only."""
+    return _int_result("lcm", np.lcm, input, other, bools=False)
+
+
+def bitwise_and(input: Any, other: Any) -> Tensor:
+    return _int_result("bitwise_and", np.bitwise_and, input, other)
+
+
+def bitwise_or(input: Any, other: Any) -> Tensor:
+    return _int_result("bitwise_or", np.bitwise_or, input, other)
+
+
+def bitwise_xor(input: Any, other: Any) -> Tensor:
+    return _int_result("bitwise_xor", np.bitwise_xor, input, other)
+
+
+def bitwise_not(input: Any) -> Tensor:
+    """``~x``: the bits flipped (for bools, logical not)."""
+    (x,) = _integer_args("bitwise_not", input)
+    return Tensor._make(np.asarray(np.invert(x)))
+
+
+def _shift(name: str, input: Any, other: Any, left: bool) -> Tensor:
+    """A shift where a count outside [0, bits) shifts every bit out, as PyTorch (NumPy leaves
+    that to the CPU, which takes the count modulo the width): 0, or -1 for a right shift of a
+    negative number. Bools are shifted as integers."""
+    x, n = _integer_args(name, input, other)
+    with np.errstate(over="ignore"):
+        out = np.asarray(_integer_op(np.left_shift if left else np.right_shift, x, n, name))
+    if out.dtype == np.bool_:
+        out = out.astype(np.int64)
+    bits = out.dtype.itemsize * 8
+    outside = (np.asarray(n) < 0) | (np.asarray(n) >= bits)
+    if np.any(outside):
+        spilled = np.zeros_like(out) if left else np.where(np.asarray(x) < 0, -1, 0)
+        out = np.where(outside, spilled, out).astype(out.dtype)
+    return Tensor._make(out)
+
+
+def bitwise_left_shift(input: Any, other: Any) -> Tensor:
+    return _shift("bitwise_left_shift", input, other, left=True)
+
+
+def bitwise_right_shift(input: Any, other: Any) -> Tensor:
+    return _shift("bitwise_right_shift", input, other, left=False)
+
+
+def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False,
+         invert: bool = False) -> Tensor:
+    """Whether each element of ``elements`` occurs in ``test_elements`` (either may be a
+    number); ``invert=True`` gives the opposite. NaN is in nothing (NaN ≠ NaN). No gradient."""
+    a, b = np.asarray(_weak_data(elements)), np.asarray(_weak_data(test_elements))
+    return Tensor._make(np.asarray(np.isin(a, b, assume_unique=assume_unique, invert=invert)))
+
+
+def isreal(input: Any) -> Tensor:
+    """Whether each element is real: always True (chainrule's tensors are real; NaN too)."""
+    return Tensor._make(np.ones(np.shape(_weak_data(input)), dtype=bool))
+
+
+# --------------------------------------------------------------------------- tensor utilities
+# (is_floating_point, numel, result_type, broadcasting, inference_mode; cr.is_tensor,
+# cr.promote_types and cr.can_cast are exported from chainrule/__init__.py)
+
+def _need_tensor(input: Any, op: str) -> Tensor:
+    if not is_tensor(input):
+        raise TypeError(f"{op}(): argument 'input' must be a tensor, not "
+                        f"{type(input).__name__}; wrap it with cr.tensor(...)")
+    return input
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input`` has a floating-point dtype."""
+    return _need_tensor(input, "is_floating_point").dtype.kind == "f"
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return int(_need_tensor(input, "numel").data.size)
+
+
+def is_nonzero(input: Tensor) -> bool:
+    """Whether a one-element tensor is not zero (an error for other sizes, as PyTorch)."""
+    size = _need_tensor(input, "is_nonzero").data.size
+    if size != 1:
+        raise RuntimeError(f"is_nonzero: Boolean value of Tensor with "
+                           f"{'no values' if size == 0 else 'more than one value'} is "
+                           f"ambiguous (shape {input.shape}); use .any() or .all()")
+    return bool(input.data.reshape(()))
+
+
+def result_type(tensor1: Any, tensor2: Any) -> np.dtype:
+    """The dtype an arithmetic op on the two gives, by PyTorch's rules: tensors with dims come
+    first, then 0-d tensors, then Python numbers; a later group only decides when its kind
+    (bool < integer < float) is higher, and then within that kind by its own dtype."""
+    from . import _dtypes
+
+    groups: list[np.dtype | None] = [None, None, None]
+    for x in (tensor1, tensor2):
+        rank, d = _operand_dtype(x)
+        groups[rank] = d if groups[rank] is None else _dtypes.promote_types(groups[rank], d)
+    result: np.dtype | None = None
+    for d in reversed(groups):  # (numbers, then 0-d tensors, then tensors with dims)
+        if d is not None:
+            result = d if result is None else _combine_kinds(d, result)
+    assert result is not None
+    return result
+
+
+def _operand_dtype(x: Any) -> tuple[int, np.dtype]:
+    """(0 for a tensor with dims, 1 for a 0-d tensor, 2 for a number), and its dtype."""
+    from . import _dtypes
+
+    if is_tensor(x):
+        return (0 if x.ndim else 1), x.dtype
+    if isinstance(x, bool):
+        return 2, _dtypes.bool_
+    if isinstance(x, int):
+        return 2, _dtypes.int64
+    if isinstance(x, float):
+        return 2, _dtypes.get_default_dtype()
+    raise TypeError(f"result_type: expected tensors or Python numbers, got {type(x).__name__}")
+
+
+def _combine_kinds(higher: np.dtype, lower: np.dtype) -> np.dtype:
+    """``higher`` (of a stronger group) wins unless ``lower`` is of a higher kind."""
+    from . import _dtypes
+
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return _dtypes.promote_types(higher, lower)
+    return higher
+
+
+def broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
+    """The shape the given shapes broadcast to (an int is a 1-D shape)."""
+    as_tuples = [(int(s),) if isinstance(s, (int, np.integer)) else tuple(int(d) for d in s)
+                 for s in shapes]
+    try:
+        return tuple(np.broadcast_shapes(*as_tuples))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: shapes {as_tuples} do not broadcast (each dim, "
+                           "counted from the right, must match or be 1)") from None
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors expanded to their common shape (views; gradients sum over the copies)."""
+    for i, t in enumerate(tensors):
+        if not is_tensor(t):
+            raise TypeError(f"broadcast_tensors: expected tensors, but argument {i} is a "
+                            f"{type(t).__name__}; pass the tensors as separate arguments")
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(broadcast_to(t, shape) for t in tensors)
+
+
+_INFERENCE = [False]  # whether an enabled inference_mode is innermost
+
+
+class inference_mode:
+    """``with cr.inference_mode():`` records nothing, as ``no_grad`` (chainrule has no separate
+    inference tensors: tensors made inside are ordinary ones); ``inference_mode(False)`` turns
+    recording back on, as PyTorch's. Also a decorator, with or without the call."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        self = super().__new__(cls)
+        if callable(mode):  # @cr.inference_mode without the call
+            return self.__class__(True)(mode)
+        return self
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        from .engine import STATE
+
+        self._prev = STATE.grad_enabled, _INFERENCE[0]
+        STATE.grad_enabled, _INFERENCE[0] = not self.mode, self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        from .engine import STATE
+
+        STATE.grad_enabled, _INFERENCE[0] = self._prev
+
+    def __call__(self, fn: Any) -> Any:
+        from .engine import _decorate
+
+        mode = self.mode
+        return _decorate(fn, lambda: inference_mode(mode))
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether code runs inside an enabled ``cr.inference_mode``."""
+    return _INFERENCE[0]
 
 
 _NOT_EXPORTED = {"annotations", "builtins", "namedtuple", "Sequence", "Any", "np", "E", "I", "LA",

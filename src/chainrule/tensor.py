@@ -21,6 +21,32 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 
+def _twins(names: str) -> tuple[Callable[..., Tensor], ...]:
+    """The in-place twins (``exp_``, ``clamp_min_``, ``eq_``...) of the methods named."""
+    return tuple(_twin(name) for name in names.split())
+
+
+def _twin(name: str) -> Callable[..., Tensor]:
+    """``x.NAME_(...)``: ``x.NAME(...)`` computed out of place and written into x by
+    ``Tensor._inplace`` (the version bump, the new history, the refusal for leaves that
+    require grad, the write-back into a view's base)."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        def compute(old: Tensor) -> Tensor:
+            out = getattr(old, name)(*args, **kwargs)
+            if old.requires_grad and not out.requires_grad and STATE.grad_enabled:
+                out = _replace(old, out)  # (a comparison: a zero gradient, as PyTorch's eq_)
+            return out
+        try:
+            return self._inplace(compute, *args, *kwargs.values())
+        except (TypeError, ValueError) as e:
+            if str(e).startswith("in-place operation"):  # (the result does not fit in x)
+                raise type(e)(f"{name}_: {e}") from None
+            raise
+    method.__name__ = method.__qualname__ = f"{name}_"
+    method.__doc__ = f"``{name}`` in place: ``x.{name}_(...)`` writes ``x.{name}(...)`` into x."
+    return method
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -317,7 +343,9 @@ class Tensor:
 
     # ------------------------------------------------------------------ python protocol
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        from ._printing import format_body  # (honours cr.set_printoptions)
+
+        body = format_body(self.data, prefix="tensor(")
         extra = []
         if self.data.dtype not in (_dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool_):
             extra.append(f"dtype=chainrule.{self.data.dtype}")
@@ -462,10 +490,10 @@ class Tensor:
         return F.E.logical_not(self) if self.dtype == bool else _bitwise(np.invert, self)
 
     def __lshift__(self, other: Any) -> Tensor:
-        return _bitwise(np.left_shift, self, other)
+        return F.bitwise_left_shift(self, other)  # (counts past the width: 0, as PyTorch)
 
     def __rshift__(self, other: Any) -> Tensor:
-        return _bitwise(np.right_shift, self, other)
+        return F.bitwise_right_shift(self, other)
 
     # ``//``: an integer result for integers (a division by zero is an error, as in PyTorch,
     # not NumPy's silent 0), a zero gradient; ``%``: the remainder with the sign of the divisor
@@ -613,6 +641,7 @@ class Tensor:
         t._vbox = _engine.version_box(self)
         if self.grad_fn is not None and self.grad_fn.out is not None:
             self.grad_fn.out = weakref.ref(t)
+            self.grad_fn.out_box = t._vbox
         t._tangents = self._tangents
         return t
 
@@ -660,20 +689,115 @@ class Tensor:
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *,
                 generator: Any = None) -> Tensor:
-        from .random import _gen
+        from . import random
 
-        vals = _gen(generator).normal(mean, std, self.shape)
-        return self._inplace(lambda old: _replace(old, Tensor._make(vals.astype(self.dtype))))
+        return random.normal_(self, mean, std, generator)
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *,
                  generator: Any = None) -> Tensor:
-        from .random import _gen
+        from . import random
 
-        vals = _gen(generator).uniform(a, b, self.shape)
-        return self._inplace(lambda old: _replace(old, Tensor._make(vals.astype(self.dtype))))
+        return random.uniform_(self, a, b, generator)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         return self._inplace(lambda old: F.masked_fill(old, mask, value), value)
+
+    # ---- in-place twins of the elementwise, comparison and same-shape methods (see _twin)
+    (abs_, absolute_, acos_, arccos_, acosh_, arccosh_, asin_, arcsin_, asinh_, arcsinh_, atan_,
+     arctan_, atanh_, arctanh_, atan2_, arctan2_, ceil_, copysign_, cos_, cosh_, deg2rad_,
+     digamma_, erf_, erfc_, erfinv_, exp_, exp2_, expm1_, fix_, floor_, floor_divide_, fmod_,
+     frac_, heaviside_, hypot_, i0_, ldexp_, lgamma_, log_, log10_, log1p_, log2_, logit_,
+     mvlgamma_, neg_, negative_, nextafter_, polygamma_, rad2deg_, reciprocal_, relu_,
+     remainder_, round_, rsqrt_, sgn_, sigmoid_, sign_, sin_, sinc_, sinh_, sqrt_, square_, tan_,
+     tanh_, trunc_, xlogy_) = _twins(
+        "abs absolute acos arccos acosh arccosh asin arcsin asinh arcsinh atan arctan atanh "
+        "arctanh atan2 arctan2 ceil copysign cos cosh deg2rad digamma erf erfc erfinv exp exp2 "
+        "expm1 fix floor floor_divide fmod frac heaviside hypot i0 ldexp lgamma log log10 log1p "
+        "log2 logit mvlgamma neg negative nextafter polygamma rad2deg reciprocal relu remainder "
+        "round rsqrt sgn sigmoid sign sin sinc sinh sqrt square tan tanh trunc xlogy")
+    (multiply_, divide_, subtract_, true_divide_, addcmul_, addcdiv_, lerp_, clamp_min_,
+     clamp_max_, clip_, nan_to_num_) = _twins(
+        "multiply divide subtract true_divide addcmul addcdiv lerp clamp_min clamp_max clip "
+        "nan_to_num")
+    (eq_, ne_, lt_, le_, gt_, ge_, greater_, greater_equal_, less_, less_equal_, not_equal_,
+     logical_and_, logical_or_, logical_xor_, logical_not_) = _twins(
+        "eq ne lt le gt ge greater greater_equal less less_equal not_equal logical_and "
+        "logical_or logical_xor logical_not")
+    (bitwise_and_, bitwise_or_, bitwise_xor_, bitwise_not_, bitwise_left_shift_,
+     bitwise_right_shift_, gcd_, lcm_) = _twins(
+        "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift "
+        "gcd lcm")
+    (tril_, triu_, cumsum_, cumprod_, renorm_, addmm_, addmv_, addr_, addbmm_, baddbmm_) = _twins(
+        "tril triu cumsum cumprod renorm addmm addmv addr addbmm baddbmm")
+
+    def float_power_(self, exponent: Any) -> Tensor:
+        """``float_power`` in place: only for float64 tensors (its result is float64)."""
+        if self.dtype != np.float64:
+            raise RuntimeError(f"float_power_: the base has dtype {self.dtype}, but the result "
+                               "is float64; use float_power() (out of place) or x.double() "
+                               "first")
+        return self._inplace(lambda old: F.float_power(old, exponent), exponent)
+
+    # ---- shape-changing in-place methods: same memory, a new shape
+    def _reshape_inplace(self, name: str, view: Callable[[Tensor], Tensor]) -> Tensor:
+        """The tensor takes the shape of ``view(self)`` (same memory, same values), and while
+        recording that op joins its history, as PyTorch's ``t_()``. A leaf that requires grad is
+        refused, as for every in-place op. NOTE: unlike PyTorch, the version does not change
+        (the values do not), and a view of another tensor is refused while recording (its link
+        to its base holds one view op), as are views taken of this tensor earlier being
+        followed: take the out-of-place form (``y = x.t()``) when other views exist."""
+        recording = STATE.grad_enabled and self.requires_grad
+        if recording and self.grad_fn is None:
+            raise ChainruleError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                "operation; use the out-of-place form, or clone() the tensor first")
+        if self._view is not None:
+            if STATE.grad_enabled:
+                raise ChainruleError(
+                    f"{name}: cannot change the shape of a view (a '{self._view[1].name}' view "
+                    f"of a tensor of shape {self._view[0].shape}) in place; use the out-of-place "
+                    "form (y = x.unsqueeze(0), ...), or do it inside `with cr.no_grad():`")
+            self._view = None  # (no gradients: the link to the base is not needed)
+        result = view(self._snapshot())
+        self.data = result.data
+        if recording:
+            self._take_history(result)
+        self._tangents = result._tangents
+        return self
+
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        return self._reshape_inplace("squeeze_", lambda old: F.squeeze(old, dim))
+
+    def unsqueeze_(self, dim: builtins.int) -> Tensor:
+        return self._reshape_inplace("unsqueeze_", lambda old: F.unsqueeze(old, dim))
+
+    def t_(self) -> Tensor:
+        return self._reshape_inplace("t_", lambda old: old.t())
+
+    def transpose_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return self._reshape_inplace("transpose_", lambda old: F.transpose(old, dim0, dim1))
+
+    def swapaxes_(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        return self._reshape_inplace("swapaxes_", lambda old: F.transpose(old, axis0, axis1))
+
+    def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return self._reshape_inplace("swapdims_", lambda old: F.transpose(old, dim0, dim1))
+
+    # ---- in-place integer operators
+    def __iand__(self, other: Any) -> Tensor:
+        return self.bitwise_and_(other)
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self.bitwise_xor_(other)
+
+    def __ilshift__(self, other: Any) -> Tensor:
+        return self.bitwise_left_shift_(other)
+
+    def __irshift__(self, other: Any) -> Tensor:
+        return self.bitwise_right_shift_(other)
 
     # ------------------------------------------------------------------ methods -> functions
     def exp(self) -> Tensor:
@@ -1380,6 +1504,300 @@ class Tensor:
 
     def renorm(self, p: Any, dim: builtins.int, maxnorm: Any) -> Tensor:
         return F.renorm(self, p, dim, maxnorm)
+
+    # ---- more elementwise (functional.py's "more elementwise" section), comparisons and aliases
+    def acosh(self) -> Tensor:
+        return F.acosh(self)
+
+    def asinh(self) -> Tensor:
+        return F.asinh(self)
+
+    def atanh(self) -> Tensor:
+        return F.atanh(self)
+
+    arccosh, arcsinh, arctanh = acosh, asinh, atanh
+
+    def log10(self) -> Tensor:
+        return F.log10(self)
+
+    def fmax(self, other: Any) -> Tensor:
+        return F.fmax(self, other)
+
+    def fmin(self, other: Any) -> Tensor:
+        return F.fmin(self, other)
+
+    def ldexp(self, other: Any) -> Tensor:
+        return F.ldexp(self, other)
+
+    def frexp(self) -> Any:
+        return F.frexp(self)
+
+    def positive(self) -> Tensor:
+        return F.positive(self)
+
+    def i0(self) -> Tensor:
+        return F.i0(self)
+
+    def isreal(self) -> Tensor:
+        return F.isreal(self)
+
+    def gcd(self, other: Any) -> Tensor:
+        return F.gcd(self, other)
+
+    def lcm(self, other: Any) -> Tensor:
+        return F.lcm(self, other)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return F.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return F.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return F.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return F.bitwise_not(self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return F.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return F.bitwise_right_shift(self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return F.bitwise_left_shift(other, self)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return F.bitwise_right_shift(other, self)
+
+    def eq(self, other: Any) -> Tensor:
+        return F.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return F.ne(self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        return F.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return F.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return F.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return F.ge(self, other)
+
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+    def logical_and(self, other: Any) -> Tensor:
+        return F.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return F.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return F.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return F.logical_not(self)
+
+    absolute, negative, multiply, subtract = abs, neg, mul, sub
+    arccos, arcsin, arctan, arctan2 = acos, asin, atan, atan2  # (moveaxis, swapdims: below)
+
+    def divide(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return F.div(self, other, rounding_mode=rounding_mode)
+
+    def true_divide(self, other: Any) -> Tensor:
+        return F.div(self, other)
+
+    # ------------------------------------------------------------------ random draws, layout
+    def bernoulli(self, p: Any = None, *, generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False, *,
+                    generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.bernoulli_(self, p, generator)
+
+    def exponential_(self, lambd: builtins.float = 1.0, *, generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.exponential_(self, lambd, generator)
+
+    def cauchy_(self, median: builtins.float = 0.0, sigma: builtins.float = 1.0, *,
+                generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.cauchy_(self, median, sigma, generator)
+
+    def log_normal_(self, mean: builtins.float = 1.0, std: builtins.float = 2.0, *,
+                    generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.log_normal_(self, mean, std, generator)
+
+    def geometric_(self, p: builtins.float, *, generator: Any = None) -> Tensor:
+        from . import random
+
+        return random.geometric_(self, p, generator)
+
+    def random_(self, *args: Any, generator: Any = None, **kw: Any) -> Tensor:
+        """``random_()``, ``random_(to)`` or ``random_(from, to)`` (``from=``/``to=`` as
+        keywords too): whole numbers in [from, to); ``to=None`` goes up to the largest whole
+        number the dtype holds exactly."""
+        from . import random
+
+        return random.random_(self, *random._random_bounds(args, kw), generator)
+
+    def fill_diagonal_(self, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+        """Set the main diagonal (all indices equal) to ``fill_value``, in place; a tall
+        matrix with ``wrap=True`` starts the diagonal again after a gap row, as PyTorch."""
+        if self.ndim < 2:
+            raise RuntimeError(f"fill_diagonal_: the tensor needs at least 2 dims, got shape "
+                               f"{self.shape}")
+        if self.ndim > 2 and len(set(self.shape)) > 1:
+            raise RuntimeError(f"fill_diagonal_: all dims of a tensor with more than 2 dims "
+                               f"must be of equal length, got shape {self.shape}")
+        mask = np.zeros(self.shape, dtype=np.bool_)
+        np.fill_diagonal(mask, True, wrap=wrap)
+        return self._inplace(lambda old: F.masked_fill(old, mask, fill_value), fill_value)
+
+    def stride(self, dim: builtins.int | None = None) -> Any:
+        """Steps between neighbouring elements, in elements (from the NumPy array's strides)."""
+        steps = tuple(s // self.data.itemsize for s in self.data.strides)
+        if dim is None:
+            return steps
+        if not steps:
+            raise IndexError(f"stride: dim {dim} specified, but a 0-d tensor has no dims")
+        return steps[norm_dim(dim, self.ndim, "stride")]
+
+    def storage_offset(self) -> builtins.int:
+        """Where this tensor starts in the memory it shares with its base, in elements."""
+        base = self.data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        start = self.data.__array_interface__["data"][0]
+        return (start - base.__array_interface__["data"][0]) // self.data.itemsize
+
+    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
+        return builtins.bool(self.data.flags.c_contiguous)
+
+    def short(self) -> Tensor:
+        return self.to(_dtypes.int16)
+
+    def nelement(self) -> builtins.int:
+        return self.numel()
+
+    def ndimension(self) -> builtins.int:
+        return self.ndim
+
+    def is_complex(self) -> builtins.bool:
+        return False  # (chainrule has no complex dtypes)
+
+    @property
+    def is_cpu(self) -> builtins.bool:
+        return True
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return False
+
+    @property
+    def itemsize(self) -> builtins.int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> builtins.int:
+        """Elements × bytes per element (as PyTorch: an expanded view counts every element)."""
+        return self.numel() * self.data.itemsize
+
+    def is_same_size(self, other: Tensor) -> builtins.bool:
+        if not isinstance(other, Tensor):
+            raise TypeError(f"is_same_size: other must be a tensor, got {type(other).__name__}")
+        return self.shape == other.shape
+
+    # ------------------------------------------------------------------ more shape, statistics
+    # and linear algebra (functional.py's "more shape, statistics and linear algebra")
+    def repeat_interleave(self, repeats: Any, dim: builtins.int | None = None, *,
+                          output_size: builtins.int | None = None) -> Tensor:
+        return F.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def vdot(self, other: Any) -> Tensor:
+        return F.vdot(self, other)
+
+    def inner(self, other: Any) -> Tensor:
+        return F.inner(self, other)
+
+    def ger(self, vec2: Any) -> Tensor:
+        return F.ger(self, vec2)
+
+    def diagflat(self, offset: builtins.int = 0) -> Tensor:
+        return F.diagflat(self, offset)
+
+    def cov(self, *, correction: builtins.int = 1, fweights: Any = None,
+            aweights: Any = None) -> Tensor:
+        return F.cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self) -> Tensor:
+        return F.corrcoef(self)
+
+    def histogram(self, bins: Any = 100, *, range: Any = None, weight: Any = None,
+                  density: builtins.bool = False) -> Any:
+        return F.histogram(self, bins, range=range, weight=weight, density=density)
+
+    def cholesky_solve(self, input2: Any, upper: builtins.bool = False) -> Tensor:
+        return F.cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper: builtins.bool = False) -> Tensor:
+        return F.cholesky_inverse(self, upper)
+
+    def triangular_solve(self, A: Any, upper: builtins.bool = True,
+                         transpose: builtins.bool = False,
+                         unitriangular: builtins.bool = False) -> Any:
+        return F.triangular_solve(self, A, upper, transpose, unitriangular)
+
+    def select_scatter(self, src: Any, dim: builtins.int, index: builtins.int) -> Tensor:
+        return F.select_scatter(self, src, dim, index)
+
+    def slice_scatter(self, src: Any, dim: builtins.int = 0, start: Any = None, end: Any = None,
+                      step: builtins.int = 1) -> Tensor:
+        return F.slice_scatter(self, src, dim, start, end, step)
+
+    def diagonal_scatter(self, src: Any, offset: builtins.int = 0, dim1: builtins.int = 0,
+                         dim2: builtins.int = 1) -> Tensor:
+        return F.diagonal_scatter(self, src, offset, dim1, dim2)
+
+    def index_reduce(self, dim: builtins.int, index: Any, source: Any, reduce: str, *,
+                     include_self: builtins.bool = True) -> Tensor:
+        return F.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim: builtins.int, index: Any, source: Any, reduce: str, *,
+                      include_self: builtins.bool = True) -> Tensor:
+        return self._inplace(lambda old: F.index_reduce(old, dim, index, source, reduce,
+                                                        include_self=include_self), source)
+
+    def narrow_copy(self, dim: builtins.int, start: builtins.int,
+                    length: builtins.int) -> Tensor:
+        return F.narrow_copy(self, dim, start, length)
+
+    def split_with_sizes(self, split_sizes: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return F.split_with_sizes(self, split_sizes, dim)
+
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return F.transpose(self, dim0, dim1)
+
+    def moveaxis(self, source: Any, destination: Any) -> Tensor:
+        return F.movedim(self, source, destination)
 
 
 _engine._Tensor = Tensor

@@ -697,3 +697,93 @@ heaviside = _ew("heaviside",
                 saves=False, sample=_binary(), torch=None)
 signbit = _nograd("signbit", np.signbit, "x's sign bit is set", Sample(make=_special_sample),
                   "signbit")
+
+
+# --------------------------------------------------------------------------- inverse hyperbolic,
+# log10, NaN-ignoring max/min, frexp and the modified Bessel functions
+_LN10 = math.log(10.0)
+
+acosh = _ew("acosh", np.arccosh, lambda g, out, x: g / np.sqrt(x * x - 1),
+            "d/dx acosh x = 1/√(x² - 1)", sample=_unary(low=1.2, high=3.0), torch="acosh")
+asinh = _ew("asinh", np.arcsinh, lambda g, out, x: g / np.sqrt(x * x + 1),
+            "d/dx asinh x = 1/√(x² + 1)", sample=_unary(), torch="asinh")
+atanh = _ew("atanh", np.arctanh, lambda g, out, x: g / (1 - x * x),
+            "d/dx atanh x = 1/(1 - x²)", sample=_unary(low=-0.9, high=0.9), torch="atanh")
+log10 = _ew("log10", np.log10, lambda g, out, x: g / (x * _LN10), "d/dx log10 x = 1/(x·ln 10)",
+            sample=_unary(low=0.3, high=3.0), torch="log10")
+
+
+def _fmax_picks_x(x: Any, y: Any) -> Any:
+    """Where fmax(x, y) is x: x ≥ y, or y is NaN (ties and two NaNs go to x, as PyTorch)."""
+    return (x >= y) | np.isnan(y)
+
+
+def _fmin_picks_x(x: Any, y: Any) -> Any:
+    return (x <= y) | np.isnan(y)
+
+
+# (a custom sample: test_ops.py's broadcasting test needs a NumPy reference per name; the NaN
+# and tie cases are tested in test_ops_elementwise_inplace_more.py)
+_FMAX_SAMPLE = Sample(make=lambda rng: (rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (1, 4))))
+# NaN-ignoring maximum and minimum (C's fmax): a NaN loses to a number. The gradient goes to the
+# element chosen, to x on ties (as PyTorch's; maximum splits ties in halves instead).
+fmax = _ew("fmax", np.fmax,
+           (lambda g, out, x, y: g * _fmax_picks_x(x, y),
+            lambda g, out, x, y: g * ~_fmax_picks_x(x, y)),
+           ("d/dx fmax(x, y) = [x ≥ y or y is NaN]", "d/dy fmax(x, y) = [y > x or x is NaN]"),
+           sample=_FMAX_SAMPLE, torch="fmax")
+fmin = _ew("fmin", np.fmin,
+           (lambda g, out, x, y: g * _fmin_picks_x(x, y),
+            lambda g, out, x, y: g * ~_fmin_picks_x(x, y)),
+           ("d/dx fmin(x, y) = [x ≤ y or y is NaN]", "d/dy fmin(x, y) = [y < x or x is NaN]"),
+           sample=_FMAX_SAMPLE, torch="fmin")
+
+
+def _frexp_scale(out: Any, x: Any) -> Any:
+    """2^-e = mantissa/x (exact: the mantissa is x scaled by a power of two); 1 where the
+    exponent is 0 (x = 0, ±inf, NaN), as PyTorch."""
+    scaled = (x != 0) & np.isfinite(x)
+    return np.where(scaled, out / np.where(scaled, x, 1.0), 1.0)
+
+
+# The mantissa of frexp (cr.frexp adds the integer exponent, which has no gradient). Written
+# with the output, its derivative 2^-e is flat in x, as it should be (second order 0).
+frexp_mantissa = _ew("frexp_mantissa", lambda x: np.frexp(x)[0],
+                     lambda g, out, x: g * _frexp_scale(out, x),
+                     "d/dx mantissa(x) = 2^-exponent(x)  (x = mantissa·2^exponent)",
+                     saves_output=True, sample=_unary(low=-5.0, high=5.0),
+                     torch=None)  # (torch.frexp returns both parts: tested in its own file)
+
+
+def _bessel(name: str) -> Any:
+    """scipy.special.NAME (i0, i0e, i1, i1e) on an array, or the recorded op on a Tensor (so
+    the rules differentiate again)."""
+    forward = _special(name, f"{name} (modified Bessel function)")
+
+    def f(x: Any) -> Any:
+        return _BESSEL_OPS[name](x) if hasattr(x, "grad_fn") else forward(x)
+    return f
+
+
+def _over_x_at_0(out: Any, x: Any) -> Any:
+    """i1(x)/x (or i1e(x)/x), with its limit 1/2 at x = 0."""
+    zero = x == 0
+    return np.where(zero, 0.5, out / np.where(zero, 1.0, x))
+
+
+_i0, _i0e, _i1, _i1e = _bessel("i0"), _bessel("i0e"), _bessel("i1"), _bessel("i1e")
+i0 = _ew("i0", _special("i0", "i0"), lambda g, out, x: g * _i1(x), "d/dx I₀(x) = I₁(x)",
+         sample=_unary(low=-3.0, high=3.0), torch="i0")
+i0e = _ew("i0e", _special("i0e", "special.i0e"),
+          lambda g, out, x: g * (_i1e(x) - np.sign(x) * out),
+          "d/dx e^-|x|·I₀(x) = i1e(x) - sign(x)·i0e(x)", saves_output=True,
+          sample=_unary(low=-3.0, high=3.0), torch="special.i0e")
+i1 = _ew("i1", _special("i1", "special.i1"),
+         lambda g, out, x: g * (_i0(x) - _over_x_at_0(out, x)),
+         "d/dx I₁(x) = I₀(x) - I₁(x)/x  (1/2 at x = 0)", saves_output=True,
+         sample=_unary(low=-3.0, high=3.0), torch="special.i1")
+i1e = _ew("i1e", _special("i1e", "special.i1e"),
+          lambda g, out, x: g * (_i0e(x) - np.sign(x) * out - _over_x_at_0(out, x)),
+          "d/dx e^-|x|·I₁(x) = i0e(x) - i1e(x)·(sign(x) + 1/x)  (1/2 at x = 0)",
+          saves_output=True, sample=_unary(low=-3.0, high=3.0), torch="special.i1e")
+_BESSEL_OPS = {"i0": i0, "i0e": i0e, "i1": i1, "i1e": i1e}

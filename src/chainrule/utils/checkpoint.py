@@ -182,7 +182,7 @@ def _read_tensors(outs: list, start: int, own: set[int]) -> list[Tensor]:
 
 
 @contextmanager
-def _random_state(state: dict | None) -> Iterator[None]:
+def _random_state(state: Tensor | None) -> Iterator[None]:
     """Run with the global generator at ``state`` (None: as it is), then put it back: the
     recomputation draws the first run's numbers and leaves the stream where it was."""
     if state is None:

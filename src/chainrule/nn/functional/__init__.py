@@ -17,3 +17,4 @@ from .normalization import *
 from .pooling import *
 from .recurrent import *
 from .upsampling import *
+from .vision import *

@@ -8,7 +8,8 @@ import numpy as np
 from ...random import _gen
 from ...tensor import Tensor
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+           "feature_alpha_dropout"]
 
 
 def _check_p(p: float, name: str) -> None:
@@ -78,7 +79,28 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
         return input
     if p == 1.0:
         return input * np.zeros((), dtype=input.dtype)
+    return _alpha_masked(input, p, input.shape)
+
+
+def _alpha_masked(input: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
     a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
-    keep = _gen().random(input.shape) >= p
+    keep = _gen().random(mask_shape) >= p
     b = (keep - 1.0 + p) * (_ALPHA * a)
     return input * (keep * a).astype(input.dtype) + b.astype(input.dtype)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                          inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels: one mask entry per ``(N, C)`` (dims 0 and 1 of the
+    input), broadcast over the remaining dims; dropped channels take SELU's saturation value
+    ``-λα`` before the affine correction of ``alpha_dropout``. The identity unless
+    ``training``; ``inplace`` is accepted and ignored (the result is a new tensor)."""
+    _check_p(p, "feature_alpha_dropout")
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if input.ndim < 2:
+        raise RuntimeError("feature_alpha_dropout: Feature dropout requires at least 2 "
+                           f"dimensions in the input, got shape {tuple(input.shape)}")
+    if p == 1.0:
+        return input * np.zeros((), dtype=input.dtype)
+    return _alpha_masked(input, p, tuple(input.shape[:2]) + (1,) * (input.ndim - 2))

@@ -18,6 +18,7 @@ tensor([[[[0., 0.],
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from ...ops import conv as C
 from ...ops import indexing as I
 from ...ops._util import ndim_of, shape_of
 from ...ops.registry import OpError, OpIndexError
+from ...random import _gen
 from ...tensor import Tensor, as_tensor
 from .conv import _batched, _check_geometry, _tuple
 
@@ -37,7 +39,9 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-           "lp_pool1d", "lp_pool2d", "lp_pool3d", "unfold", "fold"]
+           "lp_pool1d", "lp_pool2d", "lp_pool3d", "unfold", "fold",
+           "fractional_max_pool2d", "fractional_max_pool3d",
+           "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
 _IntOr = int | Sequence[int]
 
@@ -606,3 +610,154 @@ def fold(input: Tensor, output_size: _IntOr, kernel_size: _IntOr, dilation: _Int
                          "were unfolded from")
     y = C.fold(x, output_size=size, kernel_size=k, dilation=d, padding=p, stride=s)
     return F.squeeze(y, 0) if added else y
+
+
+# --------------------------------------------------------------------------- fractional max pool
+
+# Which entry of a plane's random sample draws the windows of each spatial dim (PyTorch's
+# layout: 2-D samples are (w, h), 3-D ones (t, h, w)).
+_SAMPLE_OF_DIM = {2: (1, 0), 3: (0, 1, 2)}
+_DIM_NAMES = {2: ("height", "width"), 3: ("time", "height", "width")}
+
+
+def _window_starts(samples: np.ndarray, size: int, out: int, k: int) -> np.ndarray:
+    """PyTorch's pseudo-random window starts along one dim, ``(..., out)`` from samples
+    ``u`` in [0, 1): ``⌊(i + u)α⌋ - ⌊uα⌋`` with ``α = (size - k)/(out - 1)`` (in the samples'
+    dtype, as PyTorch), the last window flush with the end."""
+    starts = np.empty(samples.shape + (out,), dtype=np.int64)
+    if out > 1:
+        dt = samples.dtype.type
+        alpha = dt(size - k) / dt(out - 1)
+        i = np.arange(out - 1).astype(samples.dtype)
+        u = samples[..., None]
+        starts[..., :-1] = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    starts[..., -1] = size - k
+    return np.clip(starts, 0, size - k)
+
+
+def _fractional_argmax(x: np.ndarray, starts: list[np.ndarray], k: tuple) -> np.ndarray:
+    """The flat index (into each plane) of every window's maximum: the first in row-major
+    order, or the last NaN when the window holds one (PyTorch's scan)."""
+    nd = len(k)
+    sp = x.shape[2:]
+    flat = np.zeros((1, 1), dtype=np.int64).reshape((1, 1) + (1,) * (2 * nd))
+    for d, (st, kk) in enumerate(zip(starts, k)):
+        pos = st[..., :, None] + np.arange(kk)  # (N, C, o_d, k_d)
+        shape = list(pos.shape[:2]) + [1] * (2 * nd)
+        shape[2 + d], shape[2 + nd + d] = pos.shape[2], kk
+        flat = flat * sp[d] + pos.reshape(shape)
+    n, c = x.shape[:2]
+    flat = np.broadcast_to(flat, (n, c) + flat.shape[2:])
+    out = flat.shape[2:2 + nd]
+    windows = flat.reshape((n, c, math.prod(out), math.prod(k)))
+    vals = np.take_along_axis(x.reshape(n, c, -1), windows.reshape(n, c, -1), axis=2)
+    vals = vals.reshape(windows.shape)
+    j = np.argmax(vals, axis=-1)
+    if vals.dtype.kind == "f":
+        nan = np.isnan(vals)
+        if nan.any():
+            last = vals.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+            j = np.where(nan.any(axis=-1), last, j)
+    return np.take_along_axis(windows, j[..., None], axis=-1)[..., 0].reshape((n, c) + out)
+
+
+def _fractional_sizes(nd: int, op: str, sp: tuple, k: tuple, output_size: Any,
+                      output_ratio: Any) -> tuple:
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        ratio = ((float(output_ratio),) * nd if isinstance(output_ratio, (int, float))
+                 else tuple(float(r) for r in output_ratio))
+        if len(ratio) != nd:
+            raise ValueError(f"{op}: output_ratio must be a float or {nd} floats, got "
+                             f"{output_ratio!r}")
+        out = tuple(int(L * r) for L, r in zip(sp, ratio))
+    else:
+        out = _tuple(output_size, nd, "output_size", op)
+    for name, L, o, kk in zip(_DIM_NAMES[nd], sp, out, k):
+        if o + kk - 1 > L:
+            raise RuntimeError(f"{op}(): pool {name} {kk} too large relative to input {name} "
+                               f"{L} (output {name} {o}); use a smaller kernel or output size")
+    return out
+
+
+def _fractional_samples(op: str, nd: int, x: Tensor, samples: Any) -> np.ndarray:
+    n, c = shape_of(x)[:2]
+    if samples is None:
+        return _gen().random((n, c, nd)).astype(x.dtype)
+    s = samples.data if isinstance(samples, Tensor) else np.asarray(samples)
+    if s.ndim != 3 or s.shape[0] < n or s.shape[1] != c or s.shape[2] != nd:
+        raise RuntimeError(f"{op}: _random_samples must have shape (N >= {n}, {c}, {nd}) for "
+                           f"an input of shape {shape_of(x)}, got {tuple(s.shape)}")
+    if s.dtype != x.dtype:
+        raise RuntimeError(f"{op}: expect _random_samples to have the same dtype as input "
+                           f"({x.dtype}), got {s.dtype}")
+    return s[:n]
+
+
+def _fractional_max(nd: int, input: Any, kernel_size: Any, output_size: Any,
+                    output_ratio: Any, return_indices: bool, _random_samples: Any) -> Any:
+    op = f"fractional_max_pool{nd}d"
+    x, added = _batched(as_tensor(input), nd, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got {x.dtype}")
+    sp = shape_of(x)[2:]
+    k = _tuple(kernel_size, nd, "kernel_size", op)
+    out = _fractional_sizes(nd, op, sp, k, output_size, output_ratio)
+    n, c = shape_of(x)[:2]
+    if 0 in out or n * c == 0:
+        y = F.reshape(x, (-1,))[:0].reshape((n, c) + out)
+        idx = np.zeros((n, c) + out, dtype=np.int64)
+    else:
+        samples = _fractional_samples(op, nd, x, _random_samples)
+        starts = [_window_starts(samples[..., _SAMPLE_OF_DIM[nd][d]], sp[d], out[d], k[d])
+                  for d in range(nd)]
+        idx = _fractional_argmax(x.data, starts, k)
+        # the values are a gather at the argmax, so the gradient is a scatter-add onto it
+        flat_x = F.reshape(x, (n, c, math.prod(sp)))
+        y = F.reshape(F.take_along_dim(flat_x, idx.reshape(n, c, -1), dim=2), (n, c) + out)
+    if added:
+        y, idx = F.squeeze(y, 0), idx[0]
+    return (y, Tensor._make(idx)) if return_indices else y
+
+
+def fractional_max_pool2d(input: Tensor, kernel_size: _IntOr, output_size: _IntOr | None = None,
+                          output_ratio: Any = None, return_indices: bool = False,
+                          _random_samples: Tensor | None = None) -> Any:
+    """Fractional max pooling (Graham, 2014): max over ``kernel_size`` windows placed at
+    pseudo-random, increasing offsets so that the output has ``output_size`` (or
+    ``int(input size · output_ratio)``). The offsets come from one sample in [0, 1) per plane
+    and dim, ``_random_samples`` ``(N, C, 2)`` (PyTorch's arithmetic, so the same samples
+    give PyTorch's windows exactly), drawn from chainrule's generator when not given. The
+    gradient goes to each window's first maximum; ``return_indices`` also returns the argmax
+    as flat indices into each input plane. (``output_ratio`` may also be one float, which
+    PyTorch's functional form rejects.)"""
+    return _fractional_max(2, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size: _IntOr, output_size: _IntOr | None = None,
+                          output_ratio: Any = None, return_indices: bool = False,
+                          _random_samples: Tensor | None = None) -> Any:
+    """Fractional max pooling over (T, H, W); as ``fractional_max_pool2d``, with
+    ``_random_samples`` of shape ``(N, C, 3)``."""
+    return _fractional_max(3, input, kernel_size, output_size, output_ratio, return_indices,
+                           _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size: _IntOr,
+                                       output_size: _IntOr | None = None,
+                                       output_ratio: Any = None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> Any:
+    """``fractional_max_pool2d(..., return_indices=True)``."""
+    return _fractional_max(2, input, kernel_size, output_size, output_ratio, True,
+                           _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size: _IntOr,
+                                       output_size: _IntOr | None = None,
+                                       output_ratio: Any = None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> Any:
+    """``fractional_max_pool3d(..., return_indices=True)``."""
+    return _fractional_max(3, input, kernel_size, output_size, output_ratio, True,
+                           _random_samples)

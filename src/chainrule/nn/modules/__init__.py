@@ -1,6 +1,7 @@
 """The layers of ``cr.nn`` (one import line per submodule)."""
 
 from .activation import *
+from .adaptive import *
 from .attention import *
 from .container import *
 from .conv import *

@@ -21,7 +21,8 @@ from .module import Module
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
            "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
-           "LPPool1d", "LPPool2d", "LPPool3d", "Unfold", "Fold"]
+           "LPPool1d", "LPPool2d", "LPPool3d", "Unfold", "Fold", "FractionalMaxPool2d",
+           "FractionalMaxPool3d"]
 
 _IntOr = int | Sequence[int]
 
@@ -346,3 +347,58 @@ class Fold(Module):
     def extra_repr(self) -> str:
         return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
                 f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
+
+
+class _FractionalMaxPoolNd(Module):
+    _nd = 2
+
+    def __init__(self, kernel_size: _IntOr, output_size: _IntOr | None = None,
+                 output_ratio: float | Sequence[float] | None = None,
+                 return_indices: bool = False, _random_samples: Tensor | None = None) -> None:
+        super().__init__()
+        nd = self._nd
+        name = type(self).__name__
+        self.kernel_size = _ntuple(kernel_size, nd)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else _ntuple(output_size, nd)
+        self.output_ratio = None if output_ratio is None else _values(output_ratio, nd)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             "ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError(f"{name}: only one of output_size and output_ratio may be "
+                             "specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"{name}: output_ratio must be between 0 and 1 (got "
+                             f"{output_ratio})")
+
+    def forward(self, input: Tensor) -> Any:
+        fn = getattr(F, f"fractional_max_pool{self._nd}d")
+        return fn(input, self.kernel_size, self.output_size, self.output_ratio,
+                  self.return_indices, _random_samples=self._random_samples)
+
+
+def _values(v: Any, nd: int) -> tuple:
+    """An int or float repeated ``nd`` times, or a sequence as a tuple (kept as given)."""
+    return (v,) * nd if isinstance(v, (int, float)) else tuple(v)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max over ``kernel_size`` windows at pseudo-random offsets that shrink (H, W) to
+    ``output_size`` or by ``output_ratio`` (Graham, 2014); the offsets are drawn anew at each
+    call from chainrule's generator unless ``_random_samples`` ``(N, C, 2)`` is given (a
+    buffer, as in PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.nn.FractionalMaxPool2d(3, output_ratio=0.5)(cr.randn(1, 2, 10, 8)).shape
+    (1, 2, 5, 4)
+    """
+
+    _nd = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling over (T, H, W); ``_random_samples`` has shape ``(N, C, 3)``."""
+
+    _nd = 3
