@@ -219,6 +219,10 @@ def test_adaptive_log_softmax_unbatched_predict_and_gradcheck():
     xs = np.random.default_rng(2).standard_normal((40, 16)) * 3
     np.testing.assert_array_equal(cm.predict(cr.tensor(xs)).data,
                                   tm.predict(torch.tensor(xs)).numpy())
+    # one unbatched row (as log_prob; torch's predict fails on it): a 0-d class index
+    for row in xs[:5]:
+        one = cm.predict(cr.tensor(row))
+        assert one.shape == () and one.item() == tm.predict(torch.tensor(row[None]))[0].item()
     np.testing.assert_allclose(np.exp(cm.log_prob(cr.tensor(xs)).data).sum(1), 1.0)
     targets = cr.tensor(np.array([0, 6, 12, 18, 4]))
     xin = cr.tensor(np.random.default_rng(3).standard_normal((5, 16)), requires_grad=True)

@@ -107,6 +107,30 @@ def test_grid_sample_edges_and_exact_pixels():
                 close(cg.grad, tg.grad, 1e-9, "grid grad")
 
 
+def test_grid_sample_non_finite_grid():
+    """NaN and ±inf grid points, as torch's CPU kernel: under zeros padding they read nothing
+    (NaN weights: NaN out for bilinear, 0 for nearest) and leave the input's gradient finite;
+    border sends NaN to 0 and ±inf to the nearer edge, reflection sends all three to 0.
+    (torch's own backward crashes on these under border/reflection: ours stays finite.)"""
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    grid = np.array([[[[np.nan, 0.2], [0.1, np.nan], [np.inf, -0.4]],
+                      [[-np.inf, 0.3], [0.5, np.inf], [0.3, -np.inf]]]])
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for padding in PADDINGS:
+            for align in (False, True):
+                cx, tx = _pair(x)
+                cg, tg = _pair(grid)
+                out = F.grid_sample(cx, cg, mode, padding, align)
+                expected = TF.grid_sample(tx, tg, mode, padding, align)
+                close(out, expected, 1e-12, f"{mode} {padding} {align}")
+                out.sum().backward()
+                if padding == "zeros":
+                    expected.sum().backward()
+                    close(cx.grad, tx.grad, 1e-12, "input grad")
+                elif mode != "bicubic":  # (bicubic: NaN coefficients, in torch too)
+                    assert np.isfinite(cx.grad.data).all() and np.isfinite(cg.grad.data).all()
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("align", [False, True])
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 3, 4, 2), (1, 1, 1, 3)])

@@ -4,6 +4,8 @@ PyTorch (values and gradients) and central differences."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from torch_parity_helpers import TOL, TORCH_DTYPE, close
@@ -126,6 +128,16 @@ def test_frexp(dtype):
     close(x.grad, xt.grad, TOL[dtype], "mantissa grad")
     t = cr.tensor(np.array([0.3, -3.7, 5.5]), requires_grad=True)
     assert cr.gradgradcheck(lambda v: cr.frexp(v).mantissa, (t,))
+
+
+def test_frexp_gradient_of_subnormals_is_inf_without_a_warning():
+    x = cr.tensor([1e-40, 3.0], dtype=cr.float32, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cr.frexp(x)[0].sum().backward()
+    xt = torch.tensor([1e-40, 3.0], requires_grad=True)
+    torch.frexp(xt)[0].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
 
 
 def test_frexp_refuses_integers():
@@ -254,6 +266,7 @@ def test_binary_methods_match_torch(name):
     a = np.round(RNG.uniform(-2, 2, (3, 4)), 1)
     b = a.copy()
     b[0] += 0.5  # ties elsewhere
+    b[b == 0] = 0.25  # (a zero divisor: an inf in torch's result, and close() compares nothing)
     x, xt = _pair(a, np.float64)
     y, yt = _pair(b, np.float64)
     out, ref = getattr(x, name)(y), getattr(xt, name)(yt)
@@ -483,6 +496,86 @@ def test_shape_changing_inplace_refuses_a_view_while_recording():
         v = y.detach()[0]
         v.unsqueeze_(0)
     assert v.shape == (1, 3)
+
+
+def test_shape_changing_inplace_of_an_input_already_used():
+    # (the walk took the input's shape from the live tensor: a reshape error, or, for t_() of a
+    # tensor whose new shape had the same size, the gradient silently reshaped)
+    x, xt = _pair(RNG.uniform(-1, 1, (2, 3)), np.float64)
+    y, yt = x * 1.0, xt * 1.0
+    z, zt = y.exp(), yt.exp()
+    y.t_()
+    yt.t_()
+    g = RNG.standard_normal((2, 3))
+    (z * cr.tensor(g) + y.t()).sum().backward()
+    (zt * torch.tensor(g) + yt.t()).sum().backward()
+    close(x.grad, xt.grad, 1e-12, "t_ after exp")
+    x = cr.tensor([0.3, -0.7, 1.2], requires_grad=True)
+    y = x * 1.0
+    z = y.exp()
+    y.unsqueeze_(0)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(x.data))
+
+
+def test_shape_changing_inplace_bumps_the_version_as_torch():
+    for lib in (cr, torch):
+        t = lib.zeros(2, 3)
+        t.t_()
+        t.unsqueeze_(0)
+        assert t._version == 2
+    x, xt = _pair(RNG.uniform(-1, 1, (2, 3)), np.float64)
+    y, yt = x * 1.0, xt * 1.0
+    y.exp_()  # (its backward needs y, whose layout the t_() below changes)
+    yt.exp_()
+    y.t_()
+    yt.t_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        yt.sum().backward()
+    with pytest.raises(cr.ChainruleError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_views_taken_before_a_shape_change():
+    # (their link to the base is an op on its old layout: followed, it gave silently wrong
+    # gradients for a square base)
+    x = cr.tensor([[0.1, 0.2], [0.3, 0.4]], requires_grad=True)
+    y = x * 1.0
+    v = y[0]
+    y.t_()
+    (v * cr.tensor([1.0, 5.0])).sum().backward()  # (only the layout changed: v still holds)
+    np.testing.assert_array_equal(x.grad.data, [[1.0, 5.0], [0.0, 0.0]])
+    y.mul_(2.0)
+    with pytest.raises(cr.ChainruleError, match="reshaped in place .* and then changed"):
+        v * 1.0
+    with pytest.raises(cr.ChainruleError, match="changing in place a view .* reshaped in place"):
+        v.mul_(3.0)
+    plain = cr.arange(6.0).reshape(2, 3)  # (a view; without gradients it may change shape)
+    row = plain[0]
+    plain.t_().mul_(2.0)
+    row.add_(1.0)
+    np.testing.assert_array_equal((row + 0).data, [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(plain.data, [[1.0, 6.0], [3.0, 8.0], [5.0, 10.0]])
+
+
+def test_shape_change_under_no_grad_of_a_tensor_with_history():
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    y = x * 1.0
+    with cr.no_grad():
+        y.t_()  # (its history still makes a (2, 3) tensor: PyTorch fails at backward too)
+    with pytest.raises(cr.ChainruleError, match=r"gradient of shape \(3, 2\) does not fit"):
+        (y * cr.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+
+
+def test_0d_leaf_gradient_added_to_one_that_records_stays_an_array():
+    # (x.grad after a create_graph backward requires grad; the next backward added a 0-d
+    # array to it: a NumPy scalar as the gradient's data, read-only to add_())
+    x = cr.tensor(1.5, requires_grad=True)
+    (x * x).backward(create_graph=True)
+    (x * x).backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.item() == 6.0
+    x.grad.add_(1.0)
+    assert x.grad.item() == 7.0
 
 
 def test_t_refuses_more_than_two_dims():

@@ -202,6 +202,18 @@ def test_cov_integers_gradcheck_and_errors():
         cr.cov(cr.ones(2, 3), aweights=cr.ones(4))
     with pytest.raises(RuntimeError, match="cannot be negative"):
         cr.cov(cr.ones(2, 3), fweights=cr.tensor([1, -1, 2]))
+    with pytest.raises(RuntimeError, match="bool"):  # (as torch)
+        cr.cov(cr.tensor([[True, False, True]]))
+
+
+def test_cov_float64_aweights_widen_a_float32_input():
+    x, w = rand(2, 4).astype(np.float32), np.array([1.0, 2.0, 0.5, 1.5])
+    out = cr.cov(cr.tensor(x), aweights=cr.tensor(w))
+    expect = torch.cov(torch.tensor(x), aweights=torch.tensor(w))
+    assert out.dtype == np.float64 and expect.dtype == torch.float64
+    close(out, expect, 1e-6)
+    close(cr.corrcoef(cr.tensor([[1, 4, 2], [3, 0, 1]])),
+          torch.corrcoef(torch.tensor([[1, 4, 2], [3, 0, 1]])), 1e-6)
 
 
 # --------------------------------------------------------------------------- histogram
@@ -271,6 +283,16 @@ def test_histogram_errors():
         cr.histogram(cr.ones(3), 2, weight=cr.ones(4))
     with pytest.raises(RuntimeError, match="expected 2 sequences"):
         cr.histogramdd(cr.ones(3, 2), [2, 2, 2])
+    with pytest.raises(RuntimeError, match="at least 2 increasing edges"):  # (torch: no bins)
+        cr.histogram(cr.ones(3), cr.tensor([0.0]))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        cr.histogramdd(cr.ones(3), [2])
+
+
+def test_histogram_range_too_wide_for_the_dtype():
+    """A range whose width overflows: torch's (meaningless) inf/NaN edges, not a crash."""
+    for dtype, big in ((np.float64, 1e308), (np.float32, 3e38)):
+        _hist_parity(np.array([big, -big]), dtype, bins=3)
 
 
 # --------------------------------------------------------------------------- Cholesky, triangular
@@ -414,8 +436,20 @@ def test_view_scatter_errors_and_gradcheck():
         cr.diagonal_scatter(cr.ones(3, 4), cr.ones(4))
     with pytest.raises(RuntimeError, match="step must be positive"):
         cr.slice_scatter(cr.ones(3), cr.ones(3), step=0)
-    with pytest.raises(ValueError, match="same dtype"):
-        cr.slice_scatter(cr.ones(3), cr.ones(3, dtype=cr.float64))
+    # another dtype is cast to the input's, as torch; the gradient comes back in src's dtype
+    x = cr.zeros(3, 4, dtype=cr.float64)
+    src = cr.tensor([1.5, 2.0, 3.0, 4.0], requires_grad=True)
+    for fn, args in ((cr.select_scatter, (0, 1)), (cr.slice_scatter, (0, 1, 2))):
+        s = src if fn is cr.select_scatter else src.reshape(1, 4)
+        out = fn(x, s, *args)
+        expect = getattr(torch, fn.__name__)(torch.zeros(3, 4, dtype=torch.float64),
+                                             torch.tensor(s.numpy()), *args)
+        assert out.dtype == np.float64
+        close(out, expect, 0)
+    out.sum().backward()
+    assert src.grad.dtype == np.float32 and src.grad.tolist() == [1, 1, 1, 1]
+    ints = cr.diagonal_scatter(cr.zeros(2, 2, dtype=cr.int64), cr.tensor([1.7, -2.2]))
+    assert ints.dtype == np.int64 and ints.tolist() == [[1, 0], [0, -2]]
     with pytest.raises(IndexError):
         cr.select_scatter(cr.ones(3, 4), cr.ones(4), 0, 3)
 

@@ -6,6 +6,7 @@ reproducibility and errors where it is)."""
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -574,3 +575,164 @@ def test_stride_of_a_0d_tensor() -> None:
     assert cr.tensor(1.0).stride() == torch.tensor(1.0).stride() == ()
     _errors_like_torch(lambda: cr.tensor(1.0).stride(0), lambda: torch.tensor(1.0).stride(0),
                        "0-d")
+
+
+# --------------------------------------------------------------------------- review regressions
+
+def _inclusion_probabilities(w: np.ndarray, k: int) -> np.ndarray:
+    """P(category i is among k drawn one at a time without replacement, each with probability
+    proportional to its weight among those left), by summing over every ordered draw."""
+    import itertools
+
+    out = np.zeros(len(w))
+    for seq in itertools.permutations(range(len(w)), k):
+        p, left = 1.0, w.sum()
+        for i in seq:
+            p, left = p * w[i] / left, left - w[i]
+        out[list(seq)] += p
+    return out
+
+
+def test_multinomial_without_replacement_inclusion_probabilities() -> None:
+    w = np.array([0.5, 1.0, 2.0, 4.0, 0.25])
+    cr.manual_seed(21)
+    rows = cr.multinomial(cr.tensor(np.tile(w, (N, 1))), 3).numpy()  # 2-D
+    ones = np.stack([cr.multinomial(cr.tensor(w), 3).numpy() for _ in range(N // 20)])  # 1-D
+    exact = _inclusion_probabilities(w, 3)
+    for draws in (rows, ones):
+        seen = np.array([(draws == c).any(1).mean() for c in range(len(w))])
+        np.testing.assert_allclose(seen, exact, atol=5 * np.sqrt(0.25 / len(draws)))
+
+
+def test_multinomial_argument_errors() -> None:
+    _errors_like_torch(lambda: cr.multinomial(cr.ones(3), 2.0),
+                       lambda: torch.multinomial(torch.ones(3), 2.0), "")
+    _errors_like_torch(lambda: cr.multinomial(cr.ones(2, 0), 1, True),
+                       lambda: torch.multinomial(torch.ones(2, 0), 1, True), "")
+
+
+def test_poisson_of_0d_and_float16() -> None:
+    cr.manual_seed(22)
+    s = cr.poisson(cr.tensor(3.0))
+    assert s.shape == () and s.dtype == np.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no overflow warning from the rate check)
+        assert cr.poisson(cr.tensor([2.0], dtype=cr.float16)).dtype == np.float16
+
+
+def test_bernoulli_scalar_p_any_dtype_as_torch() -> None:
+    cr.manual_seed(23)
+    for dtype in ("int64", "uint8", "bool"):
+        ours = cr.bernoulli(cr.zeros(N, dtype=getattr(cr, dtype)), 0.25)
+        assert ours.dtype == torch.bernoulli(torch.zeros(3, dtype=getattr(torch, dtype)),
+                                             0.25).numpy().dtype
+        _mean_close(ours.numpy().astype(float), 0.25, np.sqrt(0.1875), f"bernoulli {dtype}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match=r"\[0, 1\], got nan"):
+            cr.bernoulli(cr.full((2,), float("nan")))
+
+
+def test_bernoulli_in_place_with_tensor_p() -> None:
+    cr.manual_seed(24)
+    p = cr.tensor([0.1, 0.5, 0.9], requires_grad=True)
+    x = cr.zeros(N, 3, dtype=cr.int64)
+    x.bernoulli_(p)
+    np.testing.assert_allclose(x.numpy().mean(0), [0.1, 0.5, 0.9], atol=5 * np.sqrt(0.25 / N))
+    y = cr.zeros(2, 3, dtype=cr.float64).bernoulli_(p)
+    ty = torch.zeros(2, 3, dtype=torch.float64).bernoulli_(
+        torch.tensor([0.1, 0.5, 0.9], requires_grad=True))
+    assert y.requires_grad == ty.requires_grad and y.dtype == np.float64
+    y.sum().backward()
+    assert p.grad.tolist() == [0.0, 0.0, 0.0]
+    _errors_like_torch(lambda: cr.zeros(2, 3).bernoulli_(cr.full((2,), 0.5)),
+                       lambda: torch.zeros(2, 3).bernoulli_(torch.full((2,), 0.5)), "")
+    _errors_like_torch(lambda: cr.zeros(3).bernoulli_(cr.ones(3, dtype=cr.int64)),
+                       lambda: torch.zeros(3).bernoulli_(torch.ones(3, dtype=torch.int64)), "")
+
+
+def test_random_bounds_of_float16() -> None:
+    _errors_like_torch(lambda: cr.zeros(3, dtype=cr.float16).random_(0, 70000),
+                       lambda: torch.zeros(3, dtype=torch.float16).random_(0, 70000), "bounds")
+    x = cr.zeros(1000, dtype=cr.float16).random_(0, 65505)
+    assert np.isfinite(x.numpy()).all()
+
+
+def test_rng_state_inside_vmap_same() -> None:
+    def f(x: cr.Tensor) -> cr.Tensor:
+        state = cr.get_rng_state()
+        a = cr.rand(1)
+        cr.set_rng_state(state)
+        return x + a - cr.rand(1)
+
+    assert cr.func.vmap(f, randomness="same")(cr.zeros(3, 1)).tolist() == [[0.0]] * 3
+
+
+def test_checkpoint_saves_the_generator_without_json(monkeypatch: Any) -> None:
+    from chainrule.utils.checkpoint import checkpoint
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("checkpoint went through the JSON state")
+
+    monkeypatch.setattr(cr.Generator, "get_state", refuse)
+    monkeypatch.setattr(cr.Generator, "set_state", refuse)
+    x = cr.ones(4, 3, requires_grad=True)
+    cr.manual_seed(25)
+    y = checkpoint(lambda t: cr.nn.functional.dropout(t, 0.5), x, use_reentrant=False)
+    after = cr.rand(2)
+    y.sum().backward()  # (the recomputation draws the same mask, and leaves the stream alone)
+    np.testing.assert_array_equal(x.grad.numpy(), (y.detach().numpy() != 0) * 2.0)
+    later = cr.rand(2)
+    cr.manual_seed(25)
+    cr.nn.functional.dropout(cr.ones(4, 3), 0.5)
+    assert cr.equal(after, cr.rand(2)) and cr.equal(later, cr.rand(2))
+
+
+@pytest.mark.parametrize("args, dtype", [((0.5, 2.5, 3), "int64"), ((-1.7, 2.2, 4), "int32")])
+def test_logspace_integer_dtype_truncates_the_ends(args: tuple, dtype: str) -> None:
+    ours = cr.logspace(*args, dtype=getattr(cr, dtype))
+    assert ours.tolist() == torch.logspace(*args, dtype=getattr(torch, dtype)).tolist()
+    _errors_like_torch(lambda: cr.logspace(0, 1, 3, dtype=cr.bool),
+                       lambda: torch.logspace(0, 1, 3, dtype=torch.bool), "bool")
+
+
+def test_asarray_of_a_0d_array_copies_as_torch() -> None:
+    for copy in (None, True):
+        a = np.array(2.5)
+        ours = cr.asarray(a, copy=copy)
+        theirs = torch.asarray(a, copy=copy)
+        a[()] = 7.0
+        assert ours.item() == theirs.item() == 2.5
+    a = np.array(2.5)
+    assert np.shares_memory(cr.asarray(a, copy=False).numpy(), a)  # (asked for: shared)
+
+
+@pytest.mark.parametrize("sci", [True, False])
+@pytest.mark.parametrize("values", [[-1.5, 2.0, float("nan")], [-1.5, 2e9, float("nan")],
+                                    [-1.0, 2e9, float("inf")], [1e-8, 1e8], [[-1.5, 2.0],
+                                                                              [3.0, 4.0]],
+                                    3e9, [1.5, 2.25]])
+def test_forced_sci_mode_prints_as_torch(sci: bool, values: Any) -> None:
+    try:
+        cr.set_printoptions(sci_mode=sci)
+        torch.set_printoptions(sci_mode=sci)
+        for dtype in ("float32", "float16"):
+            if dtype == "float16" and np.nanmax(np.abs(values)) > 6e4:
+                continue
+            ours = repr(cr.tensor(values, dtype=getattr(cr, dtype)))
+            theirs = repr(torch.tensor(values, dtype=getattr(torch, dtype)))
+            assert ours == theirs.replace("torch.", "chainrule."), (ours, theirs)
+    finally:
+        cr.set_printoptions(profile="default")
+        torch.set_printoptions(profile="default")
+
+
+@pytest.mark.parametrize("make", [lambda m: m.zeros(0, 3), lambda m: m.zeros(0),
+                                  lambda m: m.zeros(2, 0, dtype=m.bool),
+                                  lambda m: m.zeros(0, dtype=m.int64),
+                                  lambda m: m.zeros(0, 2, dtype=m.float16),
+                                  lambda m: m.zeros(0, 3, requires_grad=True)])
+def test_repr_and_strides_of_empty_tensors_as_torch(make: Any) -> None:
+    ours, theirs = make(cr), make(torch)
+    assert repr(ours) == repr(theirs).replace("torch.", "chainrule.")
+    assert ours.stride() == theirs.stride()

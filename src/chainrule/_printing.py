@@ -25,7 +25,8 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
     fixed notation; None (the default, reset by every call as in PyTorch) picks one.
 
     The layout is NumPy's ``array2string`` with these options, so spacing can differ from
-    PyTorch's printing in places."""
+    PyTorch's printing in places; with ``sci_mode`` None the digits are NumPy's too (``1.5``
+    where PyTorch prints ``1.5000``), a forced one writes numbers in PyTorch's formats."""
     if profile is not None:
         if profile not in _PROFILES:
             raise ValueError(f"set_printoptions: unknown profile {profile!r}; use one of "
@@ -51,13 +52,33 @@ def format_body(data: np.ndarray, prefix: str) -> str:
         "edgeitems": int(OPTIONS["edgeitems"]), "max_line_width": int(OPTIONS["linewidth"]),
     }
     sci = OPTIONS["sci_mode"]
-    if sci is False:
-        kw["suppress_small"] = True
-        finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
-        if (finite != np.round(finite)).any():  # (whole numbers print as "2.", as PyTorch's)
-            kw["floatmode"] = "fixed"
-    elif sci is True and data.dtype.kind == "f":
-        digits = kw["precision"]
-        kw["formatter"] = {"float_kind": lambda v: np.format_float_scientific(
-            v, precision=digits, unique=False, exp_digits=2)}
+    if sci is not None and data.dtype.kind == "f" and data.size:
+        shown = data if data.size <= kw["threshold"] else _edges(data, kw["edgeitems"])
+        kw["formatter"] = {"float_kind": _forced_format(shown, sci, kw["precision"])}
     return np.array2string(data, separator=", ", prefix=prefix, **kw)
+
+
+def _forced_format(shown: np.ndarray, sci: bool, digits: int) -> Any:
+    """PyTorch's number format when ``sci_mode`` is forced: ``1.5000e+00``, else fixed
+    ``1.5000`` (``2.`` when every finite value is whole), right-aligned to one width."""
+    finite = shown[np.isfinite(shown)]
+    whole = bool((finite == np.round(finite)).all())
+
+    def text(v: Any) -> str:
+        if not np.isfinite(v):
+            return str(float(v))  # (nan, inf, -inf)
+        if sci:
+            return f"{v:.{digits}e}"
+        return f"{v:.0f}." if whole else f"{v:.{digits}f}"
+
+    width = max(len(text(v)) for v in shown.flat)
+    return lambda v: text(v).rjust(width)
+
+
+def _edges(data: np.ndarray, edgeitems: int) -> np.ndarray:
+    """The values a summarised print shows: ``edgeitems`` at each end of every dim."""
+    for axis, n in enumerate(data.shape):
+        if n > 2 * edgeitems:
+            keep = np.r_[0:edgeitems, n - edgeitems:n]
+            data = np.take(data, keep, axis=axis)
+    return data

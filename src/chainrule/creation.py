@@ -139,20 +139,28 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None,
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
              requires_grad: bool = False, device: Any = None) -> Tensor:
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in exponent
-    (worked out in float64, then cast: an int dtype truncates as PyTorch's)."""
+    (worked out in float64, then cast; for an integer dtype, as PyTorch, ``start`` and ``end``
+    are first truncated to integers, and the powers are truncated too)."""
     _check_device(device, "logspace")
     if operator.index(steps) < 0:
         raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
+    d = _dtype(dtype)
+    if d.kind == "b":
+        raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch); make "
+                                  "it in a number dtype and compare: cr.logspace(...) != 0")
+    if d.kind in "iu":
+        start, end = int(start), int(end)
     values = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
-    return _leaf(values.astype(_dtype(dtype)), requires_grad)
+    return _leaf(values.astype(d), requires_grad)
 
 
 def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
             requires_grad: bool = False) -> Tensor:
     """``obj`` as a tensor, as ``torch.asarray``: a tensor or NumPy array is shared when
     ``copy`` is None and no dtype change is needed, always copied with ``copy=True``; with
-    ``copy=False`` a needed copy is an error. A tensor converted to another dtype keeps its
-    history (the conversion is differentiable)."""
+    ``copy=False`` a needed copy is an error. As PyTorch, a 0-d NumPy array is copied unless
+    ``copy=False`` (which shares it; PyTorch copies anyway). A tensor converted to another
+    dtype keeps its history (the conversion is differentiable)."""
     _check_device(device, "asarray")
     if isinstance(obj, Tensor):
         out = _tensor_as(obj, dtype, copy)
@@ -183,4 +191,5 @@ def _array_as(obj: Any, dtype: Any, copy: bool | None) -> np.ndarray:
         if dtype is not None and _dtypes.as_dtype(dtype) != obj.dtype:
             raise ValueError(f"asarray: can't alias an array of dtype {obj.dtype} as dtype "
                              f"{_dtypes.as_dtype(dtype)}; pass copy=None or copy=True")
-    return _to_array(obj, dtype, copy=bool(copy))
+    zero_d = isinstance(obj, np.ndarray) and obj.ndim == 0 and copy is None
+    return _to_array(obj, dtype, copy=bool(copy) or zero_d)

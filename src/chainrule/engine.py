@@ -60,11 +60,27 @@ def bump_version(t: Tensor) -> None:
 
 def version_box(t: Tensor) -> list[int]:
     """``t``'s ``[in-place version, epoch of its last change]``, shared with its views, its
-    detached copies and its base. Made on first need: most tensors never change in place."""
+    detached copies and its base. Made on first need: most tensors never change in place.
+    A third entry, once set, is the version of the last in-place change of shape (``t_()``,
+    ``squeeze_()``...): see :func:`reshaped_since`."""
     box = t._vbox
     if box is None:
         box = t._vbox = [0, 0]
     return box
+
+
+def reshaped_since(view: Tensor) -> bool:
+    """Whether ``view``'s base changed shape in place (``t_()``, ``squeeze_()``...) after the
+    view was taken: its link (an op on the base's old layout) no longer holds."""
+    box = view._vbox
+    return box is not None and len(box) > 2 and view._view[3] < box[2]  # type: ignore[index]
+
+
+_RESHAPED_VIEW = (
+    "{what} a view (shape {shape}) after it or its base was reshaped in place (t_(), "
+    "transpose_(), squeeze_(), unsqueeze_()...){when}: the view's gradient can no longer be "
+    "followed to the base. Take the view again after the reshape, or reshape out of place "
+    "(y = x.t())")
 
 
 STATE = _State()
@@ -512,10 +528,17 @@ def _refresh_view(view: Tensor, used: bool = False) -> None:
     """Make ``view``'s history again from its base, whose history or values changed in place
     after the view was taken (PyTorch regenerates a view's grad_fn the same way). ``used``:
     the view is about to be read (not written in place, which keeps its old history in)."""
-    base, op, params, _ = view._view  # type: ignore[misc]
+    base, op, params, taken = view._view  # type: ignore[misc]
     if not np.may_share_memory(view.data, base.data):  # the base's memory was replaced
         view._view = None
         return
+    if reshaped_since(view):  # (the link stays as is: each use comes back here)
+        box = version_box(base)
+        if used and (base.requires_grad or base._tangents is not None) \
+                and not taken + 1 == box[2] == box[0]:  # (not just the layout changed since)
+            raise ChainruleError(_RESHAPED_VIEW.format(
+                what="using", shape=view.shape, when=" and then changed in place"))
+        return  # (an in-place change of the view is refused by Tensor._inplace_on_view)
     prev = view.grad_fn
     if used and prev is not None and prev.hooks and type(prev.hooks[0]) is _Member:
         # its new history would bypass the group: the module's backward hooks, silently
@@ -668,6 +691,11 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
     if gshape == shape:
         return grad
     lead = len(gshape) - len(shape)
+    if lead >= 0 and any(s != 1 and s != gshape[i + lead] for i, s in enumerate(shape)):
+        raise ChainruleError(
+            f"backward: a gradient of shape {gshape} does not fit the tensor of shape {shape} it "
+            "flows into (was a tensor's shape changed in place, e.g. by t_() under no_grad, "
+            "after it was used?); reshape out of place (y = x.t()) instead")
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
     if axes:
@@ -805,7 +833,7 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
         if op.tensor_rules or op.variadic or node.epoch != state.epoch or parents is None:
             _backward_node(node, g, False, retain_graph, grads, None, queue)
             continue
-        values, vjps, params, inputs = node.values, op.vjps, node.params, node.inputs
+        values, vjps, params = node.values, op.vjps, node.params
         out = node.out_data
         for i, p in enumerate(parents):
             if p is None:
@@ -818,7 +846,7 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
                 continue
             if type(c) is not ndarray:  # a NumPy scalar, a Tensor
                 c = c.data if isinstance(c, _Tensor) else np.asarray(c)
-            shape = inputs[i].data.shape
+            shape = values[i].shape  # (as recorded: t_() may have changed the input's since)
             if c.shape != shape:
                 c = unbroadcast(c, shape)
             prev = grads.get(p)
@@ -911,6 +939,7 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
         _check_versions(node)
     out: Any = node.out_data
     values: Any
+    recorded: tuple = node.values  # type: ignore[assignment]
     if create_graph:
         values = inputs
         if node.out is not None:
@@ -946,7 +975,7 @@ def _backward_node(node: Node, g: Any, create_graph: bool, retain_graph: bool,
             # (a NumPy scalar, as a full reduction gives, would pass as a weak Python float)
             c = c.data if isinstance(c, Tensor) else np.asarray(c)
         x = inputs[i]
-        shape = x.data.shape
+        shape = recorded[i].shape  # (the input's shape when recorded, as in _walk_plain)
         if c.shape != shape:
             c = unbroadcast(c, shape)
         if watched:
@@ -1031,7 +1060,7 @@ def _accumulate_leaf(x: Tensor, g: Any, create_graph: bool, given: set[int]) -> 
         given.add(id(g))
         x._grad = Tensor._make(g if owned else np.array(g, dtype=dtype, copy=True))
     elif prev.requires_grad or prev.data.shape != g.shape:
-        x._grad = Tensor._make(prev.data + g)
+        x._grad = Tensor._make(np.asarray(prev.data + g))  # (0-d + 0-d: a NumPy scalar)
     else:
         prev.data += g
 

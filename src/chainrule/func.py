@@ -720,17 +720,18 @@ def _probe(t: Tensor, dim: int) -> Tensor:
 
 class _RandomnessGuard:
     """What a random draw does while vmap runs ``func`` (a hook of ``chainrule.random``):
-    raise (``"error"``), or rewind the generator to where it stood at the first sample
-    (``"same"``, once per generator and sample)."""
+    raise (``"error"``), or note the generator's state at its first draw, and rewind it there
+    at the start of every later sample (``"same"``: so ``cr.get_rng_state()`` inside ``func``
+    also sees the rewound state)."""
 
     def __init__(self, mode: str, where: str) -> None:
         self.mode = mode
         self.where = where
         self.starts: dict[int, tuple[np.random.Generator, Any]] = {}
-        self.rewound: set[int] = set()
 
     def next_sample(self) -> None:
-        self.rewound.clear()
+        for rng, state in self.starts.values():
+            rng.bit_generator.state = state
 
     def __call__(self, rng: np.random.Generator) -> None:
         if self.mode == "error":
@@ -738,14 +739,8 @@ class _RandomnessGuard:
                                "error mode. Pass randomness='same' (every sample gets the "
                                "same draws) or 'different' (each sample its own) to vmap, or "
                                "draw the random numbers outside vmap")
-        key = id(rng)
-        if key in self.rewound:
-            return
-        self.rewound.add(key)
-        if key in self.starts:
-            rng.bit_generator.state = self.starts[key][1]
-        else:  # (the generator is kept with its state, so that its id stays its own)
-            self.starts[key] = (rng, rng.bit_generator.state)
+        if id(rng) not in self.starts:  # (kept with the generator, so its id stays its own)
+            self.starts[id(rng)] = (rng, rng.bit_generator.state)
 
 
 def _call_per_sample(func: Callable, args: tuple, kwargs: dict, dims: list, size: int,

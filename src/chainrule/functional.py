@@ -2640,11 +2640,15 @@ def cov(input: Any, *, correction: int = 1, fweights: Any = None,
     if nd > 2:
         raise _Refused(f"cov: expected input to have two or fewer dimensions but got an input "
                        f"with {nd} dimensions (shape {shape_of(input)})")
+    if _data(input).dtype == np.bool_:
+        raise _Refused("cov: bool dtype is not supported for input; convert it with .float()")
     x = _float_of(input)
     x = reshape(x, (1, -1)) if nd < 2 else x
     n_obs = x.shape[1]
     f = None if fweights is None else _cov_weights("fweights", fweights, n_obs, True)
     a = None if aweights is None else _cov_weights("aweights", aweights, n_obs, False)
+    if a is not None:  # (wider aweights widen the result, as PyTorch: float32 x, float64 a)
+        x = x.to(np.promote_types(x.dtype, a.dtype))
     w = a if f is None else f if a is None else E.mul(f, a)
     if w is None:
         avg = mean(x, 1, keepdim=True)
@@ -2699,12 +2703,15 @@ def _torch_linspace(start: float, end: float, steps: int, dtype: np.dtype) -> np
     lo, hi = dtype.type(start), dtype.type(end)
     if steps == 1:
         return np.asarray([lo], dtype=dtype)
-    step = (hi - lo) / dtype.type(steps - 1)
+    # (a range too wide for the dtype overflows the step: inf and NaN edges, as PyTorch's)
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = (hi - lo) / dtype.type(steps - 1)
     half = steps // 2
-    if dtype != np.float64:
+    if dtype != np.float64 or not np.isfinite(step):
         i = np.arange(steps, dtype=np.float64)
-        wide = np.where(i < half, np.float64(lo) + np.float64(step) * i,
-                        np.float64(hi) - np.float64(step) * (steps - 1 - i))
+        with np.errstate(invalid="ignore"):
+            wide = np.where(i < half, np.float64(lo) + np.float64(step) * i,
+                            np.float64(hi) - np.float64(step) * (steps - 1 - i))
         return wide.astype(dtype)
     exact = [Fraction(float(lo)) + Fraction(float(step)) * i if i < half else
              Fraction(float(hi)) - Fraction(float(step)) * (steps - 1 - i)
@@ -2721,9 +2728,9 @@ def _histogram_edges(name: str, column: np.ndarray, bins: Any, range_: Any,
         if edges.dtype != dtype:
             raise _Refused(f"{name}: the bins tensor ({edges.dtype}) must have the input's "
                            f"dtype ({dtype})")
-        if edges.ndim != 1 or edges.size < 1 or np.any(np.diff(edges) < 0):
-            raise _Refused(f"{name}: bins must be a 1-D tensor of increasing edges, got "
-                           f"{edges.tolist()}")
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) < 0):
+            raise _Refused(f"{name}: bins must be a 1-D tensor of at least 2 increasing edges "
+                           f"(one bin or more), got {edges.tolist()}")
         return edges
     if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins <= 0:
         raise _Refused(f"{name}: bins must be a positive int or a tensor of edges, got "
@@ -2766,8 +2773,9 @@ def _histogramdd(name: str, input: Any, bins: Any, range_: Any, weight: Any,
     if x.dtype.kind != "f":
         raise _Refused(f"{name}: input must be a floating point tensor, got {x.dtype}; "
                        "convert it with .float()")
-    if x.ndim < 1:
-        raise _Refused(f"{name}: input needs at least 1 dim (the coordinates), got a 0-d tensor")
+    if x.ndim < 2:
+        raise _Refused(f"{name}: input should have at least 2 dimensions (points, then their "
+                       f"coordinates), got shape {x.shape}")
     dims = x.shape[-1]
     points = x.reshape(-1, dims)
     per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
@@ -3017,12 +3025,15 @@ def _coordinate_gradient(x: Tensor, d: int, coords: Tensor, edge_order: int) -> 
 # ---- scatter into views, index_reduce, copies
 
 def _scatter_source(name: str, input: Any, src: Any, view: Any) -> Any:
-    """``src`` checked to fill ``view`` (the part of input it replaces) exactly."""
-    _same_dtype(name, input, src, "src")
+    """``src`` checked to fill ``view`` (the part of input it replaces) exactly, in the
+    input's dtype (another dtype is cast, as PyTorch's copy_ does)."""
     if shape_of(src) != shape_of(view):
         raise _Refused(f"{name}: expected src to have a size equal to the slice of self. src "
                        f"size = {list(shape_of(src))}, slice size = {list(shape_of(view))}")
-    return src if is_tensor(src) else np.asarray(src, dtype=_data(input).dtype)
+    dtype = _data(input).dtype
+    if is_tensor(src):
+        return src if src.dtype == dtype else src.to(dtype)
+    return np.asarray(src, dtype=dtype)
 
 
 def select_scatter(input: Any, src: Any, dim: int, index: int) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,14 @@ class Generator:
         """Restore a state made by ``get_state`` (the numbers drawn next repeat)."""
         self.np_generator.bit_generator.state = _parse_state(new_state, self.np_generator)
         return self
+
+    def _snapshot(self) -> Any:
+        """The state as NumPy's dict (an exact copy, without ``get_state``'s JSON round trip:
+        for code that saves and restores the generator on every call, as checkpoint)."""
+        return self.np_generator.bit_generator.state
+
+    def _restore(self, snapshot: Any) -> None:
+        self.np_generator.bit_generator.state = snapshot
 
 
 def _parse_state(new_state: Any, rng: np.random.Generator) -> dict:
@@ -173,14 +182,14 @@ def bernoulli(input: Any, p: float | None = None, *, generator: Any = None) -> T
     """0s and 1s, 1 with probability ``input`` (elementwise), or with probability ``p`` in
     ``input``'s shape. Its dtype is ``input``'s; the gradient is zero, as in PyTorch."""
     probs = input.data if isinstance(input, Tensor) else np.asarray(input)
-    _need_float(probs.dtype, "bernoulli")
-    if p is not None:
+    dtype = probs.dtype
+    if p is not None:  # (then input only gives the shape and dtype: any dtype, as PyTorch)
         _check_probability(p, "bernoulli")
-        probs = np.full(probs.shape, p, dtype=probs.dtype)
-    elif probs.size and not ((probs >= 0) & (probs <= 1)).all():
-        raise RuntimeError(f"bernoulli: probabilities must be in [0, 1], got values from "
-                           f"{np.nanmin(probs)} to {np.nanmax(probs)} (or NaN)")
-    draws = (_gen(generator).random(probs.shape) < probs).astype(probs.dtype)
+        probs = np.full(probs.shape, float(p))
+    else:
+        _need_float(dtype, "bernoulli")
+        _check_probabilities(probs, "bernoulli")
+    draws = (_gen(generator).random(probs.shape) < probs).astype(dtype)
     return _zero_grad_from(input, Tensor._make(draws))
 
 
@@ -193,6 +202,12 @@ def _need_float(dtype: np.dtype, op: str) -> None:
 def _check_probability(p: Any, op: str) -> None:
     if not 0 <= float(p) <= 1:
         raise RuntimeError(f"{op}: expects p to be in [0, 1], but got p={p}")
+
+
+def _check_probabilities(probs: np.ndarray, op: str) -> None:
+    bad = ~((probs >= 0) & (probs <= 1))  # (NaN is bad too)
+    if bad.any():
+        raise RuntimeError(f"{op}: probabilities must be in [0, 1], got {probs[bad].flat[0]}")
 
 
 def _zero_grad_from(input: Any, out: Tensor) -> Tensor:
@@ -213,7 +228,8 @@ def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
     drawing one at a time and renormalising), so ``num_samples`` can be at most the number of
     categories; zero-probability ones come last.
     """
-    probs = _multinomial_probs(input, int(num_samples), replacement)
+    num_samples = operator.index(num_samples)  # (a float is a TypeError, as in PyTorch)
+    probs = _multinomial_probs(input, num_samples, replacement)
     rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
     rng = _gen(generator)
     if replacement:
@@ -234,6 +250,8 @@ def _multinomial_probs(input: Any, num_samples: int, replacement: bool) -> np.nd
     if probs.dtype.kind != "f":
         raise RuntimeError(f"multinomial: only floating-point probabilities are supported, "
                            f"got dtype {probs.dtype}; convert with .float()")
+    if probs.shape[-1] == 0:
+        raise RuntimeError(f"multinomial: needs at least one category, got shape {probs.shape}")
     if num_samples <= 0:
         raise RuntimeError(f"multinomial: cannot sample n_sample <= 0 samples "
                            f"(num_samples={num_samples})")
@@ -270,14 +288,15 @@ def poisson(input: Any, generator: Any = None) -> Tensor:
     """Counts drawn from Poisson distributions with the rates in ``input`` (same dtype; the
     gradient is zero, as in PyTorch). An infinite rate is an error here (PyTorch gives a
     meaningless number)."""
-    rates = input.data if isinstance(input, Tensor) else np.asarray(input)
-    _need_float(rates.dtype, "poisson")
-    if rates.size and not ((rates >= 0) & (rates <= _MAX_POISSON_RATE)).all():
-        bad = rates[~((rates >= 0) & (rates <= _MAX_POISSON_RATE))].flat[0]
-        raise RuntimeError(f"poisson: invalid Poisson rate {bad}, expected rate to be "
-                           f"non-negative and finite (at most {_MAX_POISSON_RATE:g})")
-    counts = _gen(generator).poisson(rates.astype(np.float64)).astype(rates.dtype)
-    return _zero_grad_from(input, Tensor._make(np.asarray(counts)))
+    given = input.data if isinstance(input, Tensor) else np.asarray(input)
+    _need_float(given.dtype, "poisson")
+    rates = given.astype(np.float64)  # (float16 cannot hold the largest rate)
+    bad = ~((rates >= 0) & (rates <= _MAX_POISSON_RATE))
+    if bad.any():
+        raise RuntimeError(f"poisson: invalid Poisson rate {rates[bad].flat[0]}, expected rate "
+                           f"to be non-negative and finite (at most {_MAX_POISSON_RATE:g})")
+    counts = np.asarray(_gen(generator).poisson(rates)).astype(given.dtype)  # (0-d: a scalar)
+    return _zero_grad_from(input, Tensor._make(counts))
 
 
 def randint_like(input: Any, low: int = 0, high: int | None = None, *, generator: Any = None,
@@ -299,12 +318,16 @@ def randint_like(input: Any, low: int = 0, high: int | None = None, *, generator
 
 # ---- in-place draws (the Tensor methods bernoulli_, exponential_, ... call these)
 
-def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    """Write ``values`` into ``t`` in place (a recorded op with a zero gradient)."""
+def _fill(t: Tensor, values: np.ndarray, source: Any = None) -> Tensor:
+    """Write ``values`` into ``t`` in place (a recorded op with a zero gradient, towards
+    ``source`` too when it is a tensor the values were drawn from)."""
     from .tensor import _replace
 
     new = Tensor._make(np.asarray(values).astype(t.dtype))
-    return t._inplace(lambda old: _replace(old, new))
+    if t.dtype.kind != "f":  # (an integer tensor cannot carry a gradient, even a zero one)
+        source = None
+    new = _zero_grad_from(source, new).to(t.dtype)
+    return t._inplace(lambda old: _replace(old, new), source)
 
 
 def _float_only(t: Tensor, op: str) -> None:
@@ -315,13 +338,17 @@ def _float_only(t: Tensor, op: str) -> None:
 
 def bernoulli_(t: Tensor, p: Any = 0.5, generator: Any = None) -> Tensor:
     if isinstance(p, Tensor):
-        probs = np.broadcast_to(p.data, t.shape)
-        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
-            raise RuntimeError("bernoulli_: probabilities must be in [0, 1]")
+        _need_float(p.dtype, "bernoulli_")
+        try:
+            probs = np.broadcast_to(p.data, t.shape)
+        except ValueError:
+            raise RuntimeError(f"bernoulli_: p of shape {p.shape} does not broadcast to the "
+                               f"tensor's shape {t.shape}") from None
+        _check_probabilities(probs, "bernoulli_")
     else:
         _check_probability(p, "bernoulli_")
         probs = np.full(t.shape, float(p))
-    return _fill(t, _gen(generator).random(t.shape) < probs)
+    return _fill(t, _gen(generator).random(t.shape) < probs, p)
 
 
 def exponential_(t: Tensor, lambd: float = 1.0, generator: Any = None) -> Tensor:
@@ -380,8 +407,12 @@ def random_(t: Tensor, from_: int = 0, to: int | None = None, generator: Any = N
     if low >= high:
         raise RuntimeError(f"random_: expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}")
-    lowest = int(np.iinfo(t.dtype).min) if t.dtype.kind in "iu" else 0
-    if t.dtype.kind in "iub" and (low < lowest or high - 1 > _random_top(t.dtype)):
+    if t.dtype.kind == "f":  # (past 2**mantissa the draws round, but stay finite, as PyTorch)
+        lowest, top = float(np.finfo(t.dtype).min), float(np.finfo(t.dtype).max)
+    else:
+        lowest = int(np.iinfo(t.dtype).min) if t.dtype.kind in "iu" else 0
+        top = _random_top(t.dtype)
+    if low < lowest or high - 1 > top:
         raise RuntimeError(f"random_: [from, to) = [{low}, {high}) is out of bounds for "
                            f"dtype {t.dtype}; pick bounds the dtype can hold")
     wide = np.uint64 if high > 2 ** 63 else np.int64  # (a uint64 tensor's whole range)

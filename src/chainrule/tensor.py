@@ -347,7 +347,11 @@ class Tensor:
 
         body = format_body(self.data, prefix="tensor(")
         extra = []
-        if self.data.dtype not in (_dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool_):
+        if self.data.size == 0 and self.data.ndim != 1:  # (as PyTorch: "[]" hides the shape)
+            extra.append(f"size={self.data.shape}")
+        shown = (_dtypes.get_default_dtype(),) if self.data.size == 0 else (
+            _dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool_)  # (dtypes left implied)
+        if self.data.dtype not in shown:
             extra.append(f"dtype=chainrule.{self.data.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name()}>")
@@ -618,6 +622,9 @@ class Tensor:
         into the base (as a recorded op, so the base's gradient is right), then this view is
         made again from the updated base (PyTorch's CopySlices)."""
         base, op, params, _ = view
+        if _engine.reshaped_since(self):
+            raise ChainruleError(_engine._RESHAPED_VIEW.format(
+                what="changing in place", shape=self.shape, when=""))
         old = self._snapshot()
         first = _engine._next_seq()
         new = compute(old)
@@ -742,24 +749,30 @@ class Tensor:
     def _reshape_inplace(self, name: str, view: Callable[[Tensor], Tensor]) -> Tensor:
         """The tensor takes the shape of ``view(self)`` (same memory, same values), and while
         recording that op joins its history, as PyTorch's ``t_()``. A leaf that requires grad is
-        refused, as for every in-place op. NOTE: unlike PyTorch, the version does not change
-        (the values do not), and a view of another tensor is refused while recording (its link
-        to its base holds one view op), as are views taken of this tensor earlier being
-        followed: take the out-of-place form (``y = x.t()``) when other views exist."""
+        refused, as for every in-place op. The version goes up, as PyTorch's: a backward that
+        kept this tensor (in its old layout) fails loudly. A view of another tensor is refused
+        while recording (its link to its base holds one view op); views taken of this tensor
+        earlier can still be read until it changes in place again (engine._refresh_view), but
+        not changed in place: take the out-of-place form (``y = x.t()``) when other views
+        exist."""
         recording = STATE.grad_enabled and self.requires_grad
         if recording and self.grad_fn is None:
             raise ChainruleError(
                 f"{name}: a leaf tensor that requires grad is being used in an in-place "
                 "operation; use the out-of-place form, or clone() the tensor first")
-        if self._view is not None:
-            if STATE.grad_enabled:
-                raise ChainruleError(
-                    f"{name}: cannot change the shape of a view (a '{self._view[1].name}' view "
-                    f"of a tensor of shape {self._view[0].shape}) in place; use the out-of-place "
-                    "form (y = x.unsqueeze(0), ...), or do it inside `with cr.no_grad():`")
-            self._view = None  # (no gradients: the link to the base is not needed)
+        if recording and self._view is not None:
+            raise ChainruleError(
+                f"{name}: cannot change the shape of a view (a '{self._view[1].name}' view "
+                f"of a tensor of shape {self._view[0].shape}) in place while recording "
+                "gradients; use the out-of-place form (y = x.unsqueeze(0), ...), or do it inside "
+                "`with cr.no_grad():`")
+        # (a view without gradients keeps its link, marked outdated by the bump below: an
+        # in-place change of it that records is refused, engine.reshaped_since)
         result = view(self._snapshot())
         self.data = result.data
+        _engine.bump_version(self)
+        box = _engine.version_box(self)
+        box[2:] = [box[0]]  # (views taken before: engine.reshaped_since)
         if recording:
             self._take_history(result)
         self._tangents = result._tangents
@@ -1675,6 +1688,9 @@ class Tensor:
     def stride(self, dim: builtins.int | None = None) -> Any:
         """Steps between neighbouring elements, in elements (from the NumPy array's strides)."""
         steps = tuple(s // self.data.itemsize for s in self.data.strides)
+        if self.data.size == 0:  # (NumPy gives 0s; PyTorch a fresh tensor's, a 0-size dim as 1)
+            steps = tuple(builtins.int(np.prod([max(n, 1) for n in self.shape[i + 1:]]))
+                          for i in range(self.ndim))
         if dim is None:
             return steps
         if not steps:

@@ -743,7 +743,8 @@ def _frexp_scale(out: Any, x: Any) -> Any:
     """2^-e = mantissa/x (exact: the mantissa is x scaled by a power of two); 1 where the
     exponent is 0 (x = 0, ±inf, NaN), as PyTorch."""
     scaled = (x != 0) & np.isfinite(x)
-    return np.where(scaled, out / np.where(scaled, x, 1.0), 1.0)
+    with np.errstate(over="ignore"):  # (a subnormal x: 2^-e past the dtype's range is inf)
+        return np.where(scaled, out / np.where(scaled, x, 1.0), 1.0)
 
 
 # The mantissa of frexp (cr.frexp adds the integer exponent, which has no gradient). Written

@@ -97,7 +97,7 @@ class _Segment:
 
     def __init__(self, function: Callable, args: tuple, kwargs: dict, preserve: bool) -> None:
         self.function, self.args, self.kwargs = function, args, kwargs
-        self.rng = default_generator.get_state() if preserve else None
+        self.rng = default_generator._snapshot() if preserve else None
         self.externals: list[Tensor] | None = None
         self.outputs: list | None = None  # (until _Checkpoint takes them)
         self.spec = _LEAF  # (the structure of the outputs, set by run_first)
@@ -182,18 +182,18 @@ def _read_tensors(outs: list, start: int, own: set[int]) -> list[Tensor]:
 
 
 @contextmanager
-def _random_state(state: Tensor | None) -> Iterator[None]:
+def _random_state(state: Any) -> Iterator[None]:
     """Run with the global generator at ``state`` (None: as it is), then put it back: the
     recomputation draws the first run's numbers and leaves the stream where it was."""
     if state is None:
         yield
         return
-    now = default_generator.get_state()
-    default_generator.set_state(state)
+    now = default_generator._snapshot()
+    default_generator._restore(state)
     try:
         yield
     finally:
-        default_generator.set_state(now)
+        default_generator._restore(now)
 
 
 @contextmanager

@@ -3,8 +3,9 @@
 ``grid_sample`` reads the input at arbitrary (normalised) positions. Its integer part, which
 neighbours each output reads, is worked out in NumPy from the grid's values, with PyTorch's
 coordinate arithmetic (unnormalisation for ``align_corners``, border clipping, reflection);
-the reading itself is chainrule ops: one ``gather`` per neighbour, times interpolation weights
-built with Tensor arithmetic from the grid. So both gradients come for free and are PyTorch's:
+the reading itself is chainrule ops: one gather (through a flat index) of every neighbour of
+every point, times interpolation weights built with Tensor arithmetic from the grid. So both
+gradients come for free and are PyTorch's:
 
 * the input's is each output's gradient scatter-added onto the neighbours it read, times
   their weights;
@@ -25,8 +26,10 @@ built with Tensor arithmetic from the grid. So both gradients come for free and 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import operator
 import warnings
 from collections.abc import Sequence
 
@@ -41,6 +44,7 @@ _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
                   "align_corners=False since 1.3.0. Please specify align_corners=True if the "
                   "old behavior is desired. See the documentation of grid_sample for details.")
 _CUBIC_A = -0.75  # PyTorch's bicubic kernel parameter
+_TAPS_PER_GATHER = 4  # (bilinear: one gather, trilinear two, bicubic four: bounded memory)
 
 
 def _align(align_corners: bool | None) -> bool:
@@ -149,7 +153,8 @@ def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
 
 
 def _reflect(v: np.ndarray, twice_low: int, twice_high: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reflect ``v`` into [low, high] (PyTorch's rule) and the slope of the map (±1)."""
+    """Reflect ``v`` into [low, high] (PyTorch's rule) and the slope of the map (±1); a
+    non-finite ``v`` gives NaN (then sent to 0 by ``_pad_coords``)."""
     if twice_low == twice_high:
         return np.zeros_like(v), np.zeros_like(v)
     dt = v.dtype.type
@@ -157,16 +162,17 @@ def _reflect(v: np.ndarray, twice_low: int, twice_high: int) -> tuple[np.ndarray
     d = v - low
     slope = np.where(d < 0, dt(-1), dt(1))
     d = np.abs(d)
-    extra = np.fmod(d, span)
     with np.errstate(invalid="ignore"):
+        extra = np.fmod(d, span)
         flips = np.floor(d / span)
-    odd = np.fmod(flips, 2) == 1
+        odd = np.fmod(flips, 2) == 1
     return np.where(odd, span - extra + low, extra + low), np.where(odd, -slope, slope)
 
 
 def _pad_coords(v: np.ndarray, size: int, padding_mode: str,
                 align_corners: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The coordinate after ``border``/``reflection`` padding and the slope of that map."""
+    """The coordinate after ``border``/``reflection`` padding and the slope of that map. As
+    PyTorch's CPU kernel, NaN goes to 0 and ±inf to the nearer edge (reflection: 0)."""
     slope = np.ones_like(v)
     if padding_mode == "reflection":
         twice = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
@@ -175,25 +181,28 @@ def _pad_coords(v: np.ndarray, size: int, padding_mode: str,
         hi = v.dtype.type(size - 1)
         inside = (v > 0) & (v < hi)  # (the edges count as clipped: zero slope there)
         slope = np.where(inside, slope, 0)
-        v = np.clip(v, 0, hi)
+        v = np.clip(np.where(np.isnan(v), 0, v), 0, hi)
     return v, slope
 
 
 def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
     """The source coordinate in pixels (bilinear/nearest): unnormalised, then padded. The
     value is computed in NumPy; its derivative is the padding's slope, attached as
-    ``v + slope·(c - c.detach())`` (whose value is exactly ``v``)."""
+    ``v + slope·(c - c.detach())`` (whose value is exactly ``v``; 0 where c is not finite)."""
     c = _unnormalize(coord, size, align_corners)
     if padding_mode == "zeros":
         return c
     v, slope = _pad_coords(c.data, size, padding_mode, align_corners)
+    c = _F.where(np.isfinite(c.data), c, 0.0)
     return (c - c.detach()) * slope + v
 
 
 def _gather_at(flat: Tensor, index: list[np.ndarray], spatial: tuple[int, ...]) -> tuple:
-    """The values of ``flat`` ``(N, C, S)`` at integer positions ``index`` (one ``(N, P)``
-    array per spatial dim, last dim first) and the in-bounds mask ``(N, 1, P)``; out-of-bounds
-    reads give 0 (multiply by the mask)."""
+    """The values of ``flat`` ``(N, C, S)`` at the integer positions ``index`` of T taps (one
+    ``(T, N, P)`` array per spatial dim, last dim first): ``(T, N, C, P)``, and the in-bounds
+    mask ``(T, N, 1, P)``. Out-of-bounds taps read a valid element, to be masked out. One
+    gather through a flat index for all the taps and channels: its gradient is a single 1-D
+    scatter-add (NumPy's fast path, several times faster than a multi-dim one)."""
     valid = np.ones(index[0].shape, dtype=bool)
     linear = np.zeros(index[0].shape, dtype=np.int64)
     stride = 1
@@ -201,10 +210,11 @@ def _gather_at(flat: Tensor, index: list[np.ndarray], spatial: tuple[int, ...]) 
         valid &= (idx >= 0) & (idx < size)
         linear += np.clip(idx, 0, size - 1) * stride
         stride *= size
-    n, c = int(flat.shape[0]), int(flat.shape[1])
-    points = int(np.size(linear, -1))
-    picked = flat.gather(2, np.broadcast_to(linear[:, None, :], (n, c, points)))
-    return picked, valid[:, None, :]
+    n, c, s = (int(k) for k in flat.shape)
+    planes = (np.arange(n)[:, None] * c + np.arange(c)) * s  # (N, C): each plane's start
+    flat_index = planes[None, :, :, None] + linear[:, :, None, :]
+    picked = flat.reshape(-1)[flat_index.reshape(-1)].reshape(flat_index.shape)
+    return picked, valid[:, :, None, :]
 
 
 def _as_index(v: np.ndarray) -> np.ndarray:
@@ -213,32 +223,44 @@ def _as_index(v: np.ndarray) -> np.ndarray:
     return np.clip(out, -(2 ** 40), 2 ** 40).astype(np.int64)
 
 
-def _sample_linear(flat: Tensor, coords: list[Tensor], spatial: tuple) -> Tensor:
-    """(Bi/tri)linear interpolation: Σ over the 2^nd corners of value · Π weights."""
-    lows = [np.floor(c.data) for c in coords]
+def _weighted_taps(flat: Tensor, index: list[np.ndarray], weights: list[Tensor],
+                   spatial: tuple) -> Tensor:
+    """Σ over the taps of value · weight (``weights``: one ``(N, P)`` per tap), gathering up
+    to ``_TAPS_PER_GATHER`` taps at once. An out-of-bounds tap is masked before the product,
+    so a NaN weight there gives the input no NaN gradient (PyTorch skips such taps)."""
     out: Tensor | None = None
-    for corner in itertools.product((0, 1), repeat=len(coords)):
-        weight: Tensor | None = None
-        for bit, c, lo in zip(corner, coords, lows):
-            w = c - lo if bit else (lo + 1) - c
-            weight = w if weight is None else weight * w
-        assert weight is not None
-        index = [_as_index(lo + bit) for bit, lo in zip(corner, lows)]
-        picked, valid = _gather_at(flat, index, spatial)
-        term = picked * (weight.unsqueeze(1) * valid)
+    for first in range(0, len(weights), _TAPS_PER_GATHER):
+        part = slice(first, first + _TAPS_PER_GATHER)
+        picked, valid = _gather_at(flat, [i[part] for i in index], spatial)
+        term = (_F.where(valid, picked, 0.0) * _F.stack(weights[part]).unsqueeze(2)).sum(0)
         out = term if out is None else out + term
     assert out is not None
     return out
 
 
+def _sample_linear(flat: Tensor, coords: list[Tensor], spatial: tuple) -> Tensor:
+    """(Bi/tri)linear interpolation: Σ over the 2^nd corners of value · Π weights."""
+    lows = [np.floor(c.data) for c in coords]
+    far = [c - lo for c, lo in zip(coords, lows)]  # the weight of the corner at lo + 1
+    near = [(lo + 1) - c for c, lo in zip(coords, lows)]  # ... and at lo
+    corners = list(itertools.product((0, 1), repeat=len(coords)))
+    weights = [functools.reduce(operator.mul, [far[d] if bit else near[d]
+                                               for d, bit in enumerate(corner)])
+               for corner in corners]
+    bits = np.asarray(corners)[:, :, None, None]  # (T, nd, 1, 1)
+    index = [_as_index(lo + bits[:, d]) for d, lo in enumerate(lows)]
+    return _weighted_taps(flat, index, weights, spatial)
+
+
 def _sample_nearest(flat: Tensor, coords: list[Tensor], spatial: tuple, grid: Tensor) -> Tensor:
     """The nearest pixel (round half to even, as PyTorch); the grid (``(N, P, nd)``) gets a
     zero gradient."""
-    index = [_as_index(np.rint(c.data)) for c in coords]
+    index = [_as_index(np.rint(c.data))[None] for c in coords]
     picked, valid = _gather_at(flat, index, spatial)
-    out = picked * valid
+    out = (picked * valid)[0]
     if grid.requires_grad:  # a zero-gradient link to the grid, as PyTorch reports zeros
-        out = out + _F.where(np.zeros(valid.shape, dtype=bool), grid[:, :, 0].unsqueeze(1), 0.0)
+        out = out + _F.where(np.zeros(valid.shape[1:], dtype=bool),
+                             grid[:, :, 0].unsqueeze(1), 0.0)
     return out
 
 
@@ -263,21 +285,12 @@ def _sample_bicubic(flat: Tensor, ix: Tensor, iy: Tensor, spatial: tuple, paddin
     h, w = spatial
     x0, y0 = np.floor(ix.data), np.floor(iy.data)
     wx, wy = _cubic_weights(ix - x0), _cubic_weights(iy - y0)
-    out: Tensor | None = None
-    for i in range(4):
-        ty, _ = _pad_coords(y0 + (i - 1), h, padding_mode, align_corners)
-        row: Tensor | None = None
-        for j in range(4):
-            tx, _ = _pad_coords(x0 + (j - 1), w, padding_mode, align_corners)
-            picked, valid = _gather_at(flat, [_as_index(np.trunc(tx)), _as_index(np.trunc(ty))],
-                                       spatial)
-            term = picked * valid * wx[j].unsqueeze(1)
-            row = term if row is None else row + term
-        assert row is not None
-        term = row * wy[i].unsqueeze(1)
-        out = term if out is None else out + term
-    assert out is not None
-    return out
+    tx = [_pad_coords(x0 + (j - 1), w, padding_mode, align_corners)[0] for j in range(4)]
+    ty = [_pad_coords(y0 + (i - 1), h, padding_mode, align_corners)[0] for i in range(4)]
+    taps = list(itertools.product(range(4), range(4)))  # (row i, column j)
+    index = [_as_index(np.trunc(np.stack([tx[j] for _, j in taps]))),
+             _as_index(np.trunc(np.stack([ty[i] for i, _ in taps])))]
+    return _weighted_taps(flat, index, [wy[i] * wx[j] for i, j in taps], spatial)
 
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",

@@ -163,7 +163,11 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     def predict(self, input: Tensor) -> Tensor:
         """The most likely class of each row of ``(N, in_features)``: the head's argmax when
-        that is a shortlist class, else the argmax of the full log-probabilities."""
+        that is a shortlist class, else the argmax of the full log-probabilities. One
+        unbatched ``(in_features,)`` example gives a 0-d result (as ``log_prob``, an
+        extension: PyTorch 2.13 fails on it)."""
+        if input.ndim == 1:
+            return self.predict(input.unsqueeze(0)).squeeze(0)
         head_output = self.head(input)
         best = np.argmax(head_output.data, axis=1).astype(np.int64)
         outside = np.nonzero(best >= self.shortlist_size)[0]
