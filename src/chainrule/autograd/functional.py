@@ -241,14 +241,21 @@ def _grad_with_value(func: Callable, nums: int | tuple[int, ...]) -> Callable:
     return transforms.grad(lambda *a: (func(*a),) * 2, nums, has_aux=True)
 
 
+def _hessian_product_args(func: Callable, inputs: Any, v: Any, strict: bool,
+                          name: str) -> tuple[bool, tuple, Callable, tuple]:
+    """vhp's and hvp's checked arguments: whether inputs is a tuple, the inputs, the scalar
+    function and the vectors."""
+    is_tuple, ins = _as_tuple(inputs, "inputs", name)
+    scalar = _scalar(func, name)
+    if strict:
+        _check_strict_hessian(scalar, ins, is_tuple)
+    return is_tuple, ins, scalar, _vectors(v, ins, is_tuple, name, _INPUT_RULE)
+
+
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """``(func(inputs), vᵀ·H)`` for a scalar ``func`` (reverse-over-reverse)."""
-    is_tuple, ins = _as_tuple(inputs, "inputs", "vhp")
-    scalar = _scalar(func, "vhp")
-    if strict:
-        _check_strict_hessian(scalar, ins, is_tuple)
-    vs = _vectors(v, ins, is_tuple, "vhp", _INPUT_RULE)
+    is_tuple, ins, scalar, vs = _hessian_product_args(func, inputs, v, strict, "vhp")
     with set_grad_enabled(create_graph):
         _, vjp_fn, value = transforms.vjp(
             _grad_with_value(scalar, _argnums(is_tuple, len(ins))), *ins, has_aux=True)
@@ -260,11 +267,7 @@ def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple:
     """``(func(inputs), H·v)`` for a scalar ``func`` (forward-over-reverse: one jvp of the
     gradient)."""
-    is_tuple, ins = _as_tuple(inputs, "inputs", "hvp")
-    scalar = _scalar(func, "hvp")
-    if strict:
-        _check_strict_hessian(scalar, ins, is_tuple)
-    vs = _vectors(v, ins, is_tuple, "hvp", _INPUT_RULE)
+    is_tuple, ins, scalar, vs = _hessian_product_args(func, inputs, v, strict, "hvp")
     with set_grad_enabled(create_graph):
         _, tangent, value = transforms.jvp(
             _grad_with_value(scalar, _argnums(is_tuple, len(ins))), ins, vs, has_aux=True)
