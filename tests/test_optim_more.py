@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_optim import TOL, cr_grads, cr_params, loss_fn, make_problem  # the same small model
 
 import chainrule as cr
-
-TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
 @pytest.fixture(scope="module")
@@ -27,35 +26,6 @@ def torch() -> Any:
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     return torch
-
-
-def make_problem(dtype: Any = np.float32, seed: int = 0) -> tuple[list[np.ndarray], Any, Any]:
-    """Weights of a small model (two weight matrices and a bias) and a fixed batch."""
-    rng = np.random.default_rng(seed)
-    weights = [
-        (rng.standard_normal((4, 8)) * 0.5).astype(dtype),
-        (rng.standard_normal(8) * 0.1).astype(dtype),
-        (rng.standard_normal((8, 3)) * 0.5).astype(dtype),
-    ]
-    x = rng.standard_normal((16, 4)).astype(dtype)
-    y = rng.standard_normal((16, 3)).astype(dtype)
-    return weights, x, y
-
-
-def loss_fn(ps: list[Any], x: Any, y: Any, sign: float = 1.0) -> Any:
-    """Mean squared error of tanh(x W1 + b) W2; the same code runs on both libraries."""
-    w1, b, w2 = ps
-    return sign * (((x @ w1 + b).tanh() @ w2 - y) ** 2).mean()
-
-
-def cr_params(weights: list[np.ndarray]) -> list[cr.Tensor]:
-    return [cr.tensor(w.copy(), requires_grad=True) for w in weights]
-
-
-def cr_grads(params: list[cr.Tensor], x: np.ndarray, y: np.ndarray, sign: float = 1.0) -> None:
-    for p in params:
-        p.grad = None
-    loss_fn(params, cr.tensor(x), cr.tensor(y), sign).backward()
 
 
 #: The second group's own options (a different learning rate and one more option).
