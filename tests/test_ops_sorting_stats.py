@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from torch_parity_helpers import TOL, TORCH_DTYPE, close
+from torch_parity_helpers import close, outputs, parity
 
 import chainrule as cr
 
@@ -25,42 +25,6 @@ def _distinct(shape: tuple, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = int(np.prod(shape))
     return (rng.permutation(n) * 0.37 - n * 0.11 + rng.uniform(0, 0.01, n)).reshape(shape)
-
-
-def _outputs(out: Any) -> list:
-    return list(out) if isinstance(out, tuple) else [out]
-
-
-def parity(fn_cr: Callable, fn_t: Callable, *arrays: np.ndarray, dtype: Any = np.float64,
-           grad: bool = True, seed: int = 1) -> None:
-    """Run both libraries on the same inputs; compare every output (values and indices) and,
-    with ``grad``, the input gradients for the same random upstream gradient."""
-    rtol = TOL[dtype]
-    xs = [cr.tensor(a.astype(dtype), requires_grad=grad) for a in arrays]
-    ts = [torch.tensor(a.astype(dtype), dtype=TORCH_DTYPE[dtype], requires_grad=grad)
-          for a in arrays]
-    outs, touts = _outputs(fn_cr(*xs)), _outputs(fn_t(*ts))
-    assert len(outs) == len(touts)
-    for k, (o, t) in enumerate(zip(outs, touts)):
-        close(o, t, rtol, f"output {k}")
-        assert o.dtype == np.dtype(str(t.dtype).replace("torch.", "")), f"output {k} dtype"
-    if not grad:
-        return
-    rng = np.random.default_rng(seed)
-    loss_cr, loss_t = 0, 0
-    for o, t in zip(outs, touts):
-        if t.dtype.is_floating_point and t.requires_grad:
-            g = rng.standard_normal(t.shape).astype(dtype)
-            loss_cr = loss_cr + (o * cr.tensor(g)).sum()
-            loss_t = loss_t + (t * torch.tensor(g)).sum()
-    loss_cr.backward()
-    loss_t.backward()
-    for k, (x, t) in enumerate(zip(xs, ts)):
-        if t.grad is None:  # (an input used detached, as q in quantile)
-            assert x.grad is None or not x.grad.data.any(), f"input {k}: a gradient"
-            continue
-        assert x.grad is not None, f"input {k}: no gradient"
-        close(x.grad, t.grad, rtol, f"input {k} gradient")
 
 
 def gradcheck(fn: Callable, *arrays: np.ndarray) -> None:
@@ -315,7 +279,7 @@ def test_diff(dtype, n, dim):
 # --------------------------------------------------------------------------- unique, counting
 
 def _same(ours: Any, theirs: Any) -> None:
-    ours, theirs = _outputs(ours), _outputs(theirs)
+    ours, theirs = outputs(ours), outputs(theirs)
     assert len(ours) == len(theirs)
     for o, t in zip(ours, theirs):
         assert o.shape == tuple(t.shape)
