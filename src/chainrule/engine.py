@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._dtypes import _category, promote_types
+
 if TYPE_CHECKING:
     from .ops.registry import Op
     from .tensor import Tensor
@@ -383,6 +385,8 @@ def apply(op: Op, *args: Any, **params: Any) -> Tensor:
     if lists:  # nested Python lists: the arrays NumPy would make of them
         args = tuple(np.asarray(a) if type(a) is list else a for a in args)
         arrays = [np.asarray(a) if type(a) is list else a for a in arrays]
+    if op.elementwise and len(arrays) > 1 and "dtype" not in params:
+        arrays = _zero_dim_promotion(args, arrays)
     try:
         out = op.forward(*arrays, **params)
     except (ValueError, IndexError, np.linalg.LinAlgError, TypeError, OverflowError) as e:
@@ -423,7 +427,9 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
 
     def operator(self: Tensor, other: Any) -> Tensor:
         if isinstance(other, _Tensor):
-            plain = other._view is None and other._tangents is None
+            # (another dtype: apply promotes, by PyTorch's rules for 0-d tensors)
+            plain = other._view is None and other._tangents is None \
+                and other.data.dtype is self.data.dtype
             data, parent = other.data, (other.grad_fn or other) if other.requires_grad else None
             number = False
         else:
@@ -514,6 +520,26 @@ def _in_default_dtype(op: Op, out: np.ndarray, arrays: list, params: dict) -> np
                   for a in arrays]
         return np.asarray(op.forward(*arrays, **params), dtype=dtype)
     return out.astype(dtype, copy=False)
+
+
+def _zero_dim_promotion(args: tuple, arrays: list) -> list:
+    """``arrays`` with PyTorch's rule for 0-d tensors applied: a 0-d tensor does not widen the
+    tensors with dims unless its kind (bool < integer < float) is higher, so float32 with a
+    0-d float64 tensor is float32 and int8 with a 0-d int64 tensor int8 (NumPy would give
+    float64 and int64). Such 0-d arrays are cast to the dims' dtype before the op runs, as
+    PyTorch computes in it; the gradient of the 0-d tensor is cast back to its own dtype."""
+    dims = zero = None
+    for a, x in zip(args, arrays):
+        if isinstance(a, _Tensor) and type(x) is np.ndarray:  # (not a lazy placeholder)
+            d = x.dtype
+            if x.ndim:
+                dims = d if dims is None or dims == d else promote_types(dims, d)
+            else:
+                zero = d if zero is None or zero == d else promote_types(zero, d)
+    if dims is None or zero is None or zero == dims or _category(zero) > _category(dims):
+        return arrays  # (a 0-d of a higher kind decides, as NumPy also has it)
+    return [x.astype(dims) if isinstance(a, _Tensor) and not x.ndim and x.dtype != dims else x
+            for a, x in zip(args, arrays)]
 
 
 def _has_dtype(arrays: list, char: str) -> bool:
