@@ -125,6 +125,7 @@ ADAPT: dict[str, Callable[..., Any]] = {
     "cat": lambda *xs, dim: torch.cat(xs, dim),
     "einsum": lambda *xs, equation: torch.einsum(equation, *xs),
     "tile": lambda x, reps: torch.tile(x, reps),
+    "lu_solve": lambda lu, b, pivots, **kw: torch.linalg.lu_solve(lu, pivots, b, **kw),
     # the op is elementwise (and broadcasts); torch's function averages and wants equal shapes
     "binary_cross_entropy": lambda p, y: torch.nn.functional.binary_cross_entropy(
         p, y.expand_as(p), reduction="none"),

@@ -3332,6 +3332,34 @@ def qr(input: Any, some: bool = True) -> Any:
     return L.qr(input, "reduced" if some else "complete")
 
 
+def lu(A: Any, pivot: bool = True, get_infos: bool = False) -> Any:
+    """``torch.lu`` (deprecated there, without a warning here): ``cr.linalg.lu_factor``'s
+    (LU, pivots) as a tuple, raising for a zero pivot; with ``get_infos`` (LU, pivots, info)
+    as ``cr.linalg.lu_factor_ex``, not raising."""
+    from . import linalg_namespace as L
+
+    if get_infos:
+        return L.lu_factor_ex(A, pivot=pivot)
+    return tuple(L.lu_factor(A, pivot=pivot))
+
+
+def lu_solve(b: Any, LU_data: Any, LU_pivots: Any) -> Tensor:
+    """``torch.lu_solve`` (deprecated there, without a warning here): X with A X = b, given
+    A's LU factorisation; ``cr.linalg.lu_solve`` with its arguments in the other order."""
+    from . import linalg_namespace as L
+
+    return L.lu_solve(LU_data, LU_pivots, b)
+
+
+def lu_unpack(LU_data: Any, LU_pivots: Any, unpack_data: bool = True,
+              unpack_pivots: bool = True) -> Any:
+    """(P, L, U) from ``cr.linalg.lu_factor``'s (LU, pivots); see
+    ``linalg_namespace.lu_unpack``."""
+    from . import linalg_namespace as L
+
+    return L.lu_unpack(LU_data, LU_pivots, unpack_data, unpack_pivots)
+
+
 # --------------------------------------------------------------------------- more elementwise:
 # inverse hyperbolics, log10, fmax/fmin, ldexp/frexp, Bessel, integer and set tests
 (acosh, asinh, atanh, log10, fmax, fmin, i0) = (E.acosh, E.asinh, E.atanh, E.log10, E.fmax,

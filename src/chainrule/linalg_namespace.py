@@ -6,8 +6,11 @@ eigenvector): chainrule's come from NumPy's LAPACK calls, which usually but not 
 same signs as PyTorch's. Quantities that do not depend on the signs (U·diag(S)·Vh, V diag(L) Vᵀ,
 losses invariant to a sign flip) and their gradients agree.
 
+The LU family (``lu``, ``lu_factor``, ``lu_factor_ex``, ``lu_solve``; ``cr.lu_unpack``) calls
+LAPACK through SciPy (``pip install chainrule[special]``), as NumPy does not expose it.
+
 Not provided: complex dtypes, hence ``eig``/``eigvals`` (complex results; use ``eigh`` for
-symmetric matrices), and the LU family (``lu``, ``lu_factor``, ``lu_solve``).
+symmetric matrices).
 """
 
 from __future__ import annotations
@@ -394,6 +397,153 @@ def _raise_if(check: bool, name: str, info: np.ndarray, what: str) -> None:
                           + "; check_errors=False returns the info codes instead")
 
 
+# --------------------------------------------------------------------------- LU
+
+LUFactorResult = namedtuple("LUFactorResult", ["LU", "pivots"])
+LUFactorExResult = namedtuple("LUFactorExResult", ["LU", "pivots", "info"])
+LUResult = namedtuple("LUResult", ["P", "L", "U"])
+LUUnpackResult = namedtuple("LUUnpackResult", ["P", "L", "U"])
+
+
+def _dtype_of(x: Any) -> np.dtype:
+    return np.asarray(getattr(x, "data", x)).dtype
+
+
+def _lu_input(name: str, A: Any, pivot: bool) -> tuple[int, int]:
+    """(rows, cols) of ``A``, after checking it is a float32/float64 tensor of matrices."""
+    if not pivot:
+        raise LinAlgError(f"linalg.{name}: LU without pivoting is not implemented on the CPU "
+                          "(as in PyTorch, which has it on CUDA only); use pivot=True")
+    m, n = _matrices(name, A)
+    if _dtype_of(A) not in (np.float32, np.float64):
+        raise LinAlgError(f"linalg.{name}: LU is computed for float32 and float64 matrices, got "
+                          f"{_dtype_of(A)}; convert first (A.float() or A.double())")
+    return m, n
+
+
+def _factor(name: str, A: Any, pivot: bool) -> tuple[Tensor, Tensor, np.ndarray]:
+    """The packed LU (differentiable), the int32 pivots and LAPACK's info codes."""
+    m, n = _lu_input(name, A, pivot)
+    lu, pivots = LA._unpack(LA.lu_factor(A), [(m, n), (min(m, n),)])
+    return lu, Tensor._make(pivots.data.astype(np.int32)), LA.lu_info(lu.data)
+
+
+def _no_zero_pivot(name: str, info: np.ndarray) -> None:
+    """PyTorch's error for a factor with a zero on U's diagonal."""
+    bad = np.flatnonzero(info > 0)
+    if not bad.size:
+        return
+    where = f"(Batch element {bad[0]}): " if info.ndim else ""
+    i = int(info.reshape(-1)[bad[0]])
+    raise LinAlgError(f"linalg.{name}: {where}U[{i},{i}] is zero and using it on lu_solve would "
+                      "result in a division by zero. If you still want to perform the "
+                      "factorization, consider calling linalg.lu(A, pivot) or "
+                      "linalg.lu_factor_ex(A, pivot)")
+
+
+def _lu_pivots(name: str, pivots: Any, batch: tuple, k: int, m: int) -> np.ndarray:
+    """``pivots`` as an array, after checking it is what ``lu_factor`` returns for an LU of
+    batch dims ``batch``, ``m`` rows and ``k`` = min(m, n) (LAPACK reads them unchecked)."""
+    p = np.asarray(getattr(pivots, "data", pivots))
+    if p.dtype != np.int32:
+        raise LinAlgError(f"{name}: pivots should be a tensor of dtype int32 (as "
+                          f"linalg.lu_factor returns them), got {p.dtype}")
+    want = tuple(batch) + (k,)
+    if p.shape != want:
+        raise LinAlgError(f"{name}: Expected pivots of shape {want} (LU's batch dims and "
+                          f"min(m, n) = {k}), but got pivots with shape {p.shape} instead")
+    if p.size and (p.min() < 1 or p.max() > m):
+        raise LinAlgError(f"{name}: pivots must be between 1 and LU.size(-2) = {m} inclusive "
+                          f"(LAPACK's 1-based row numbers, as linalg.lu_factor returns them), "
+                          f"got values from {p.min()} to {p.max()}")
+    return p
+
+
+def lu_factor_ex(A: Any, *, pivot: bool = True,
+                 check_errors: bool = False) -> LUFactorExResult:
+    """(LU, pivots, info): the LU factorisation with partial pivoting, A = P L U, of real
+    (m×n) matrices, packed as LAPACK's getrf leaves it (L's entries below the diagonal, its unit
+    diagonal implied, U on and above it), with 1-based int32 row swaps ``pivots`` (..., min(m,
+    n)). ``info`` is 0, or the index of the first zero on U's diagonal (a singular matrix is
+    still factored); ``check_errors=True`` raises for one. Differentiable with respect to A
+    through LU (see :func:`lu`). Needs SciPy (``pip install chainrule[special]``): NumPy has
+    no LU."""
+    lu_, pivots, info = _factor("lu_factor_ex", A, pivot)
+    if check_errors:
+        _no_zero_pivot("lu_factor_ex", info)
+    return LUFactorExResult(lu_, pivots, _info(info))
+
+
+def lu_factor(A: Any, *, pivot: bool = True) -> LUFactorResult:
+    """(LU, pivots) as :func:`lu_factor_ex`, raising (as PyTorch) if U has a zero on its
+    diagonal; use :func:`lu_factor_ex` or :func:`lu` to factor singular matrices."""
+    lu_, pivots, info = _factor("lu_factor", A, pivot)
+    _no_zero_pivot("lu_factor", info)
+    return LUFactorResult(lu_, pivots)
+
+
+def lu(A: Any, *, pivot: bool = True) -> LUResult:
+    """(P, L, U) with A = P L U: P (..., m, m) a permutation, L (..., m, k) unit lower
+    triangular, U (..., k, n) upper triangular, k = min(m, n); singular and rectangular A too.
+
+    The gradient (through L and U; P has none) is PyTorch's: for square A,
+    Ā = P L⁻ᵀ [tril₋₁(LᵀL̄) + triu(ŪUᵀ)] U⁻ᵀ, with the extra blocks of U (wide A) or of L (tall
+    A) added as documented in docs/ops.md (op ``lu_factor``). It needs U's leading k×k block
+    to have no zero on its diagonal: where it has one this raises (PyTorch returns inf/NaN)."""
+    lu_, pivots, _ = _factor("lu", A, pivot)
+    low, up = LA.lu_factors(lu_)
+    p = LA.lu_permutation(pivots.data, shape_of(A)[-2], _dtype_of(A))
+    return LUResult(Tensor._make(p), low, up)
+
+
+def lu_unpack(LU_data: Any, LU_pivots: Any, unpack_data: bool = True,
+              unpack_pivots: bool = True) -> LUUnpackResult:
+    """``torch.lu_unpack`` (``cr.lu_unpack``): (P, L, U) from :func:`lu_factor`'s (LU,
+    pivots); the factors not asked for are empty tensors. L and U are differentiable with
+    respect to ``LU_data``. The pivots must have exactly LU's batch dims and min(m, n) entries
+    between 1 and m (PyTorch checks the range only)."""
+    s = shape_of(LU_data)
+    if len(s) < 2:
+        raise LinAlgError(f"lu_unpack: Expected LU_data with 2 or more dimensions (matrices in "
+                          f"the last two), got shape {s}")
+    m, n = s[-2:]
+    dtype = _dtype_of(LU_data)
+    empty = Tensor._make(np.empty((0,), dtype=dtype))
+    p = empty
+    if unpack_pivots:
+        swaps = _lu_pivots("lu_unpack", LU_pivots, s[:-2], min(m, n), m)
+        p = Tensor._make(LA.lu_permutation(swaps, m, dtype))
+    if not unpack_data:
+        return LUUnpackResult(p, empty, empty)
+    low, up = LA.lu_factors(as_tensor(LU_data))
+    return LUUnpackResult(p, low, up)
+
+
+def lu_solve(LU: Any, pivots: Any, B: Any, *, left: bool = True,
+             adjoint: bool = False) -> Tensor:
+    """X with A X = B for A = P L U given as :func:`lu_factor`'s (LU, pivots); ``adjoint``:
+    Aᵀ X = B; ``left=False``: X A = B (or X Aᵀ = B). B is (..., n, k) (``left=False``:
+    (..., k, n)); batch dims broadcast. A zero pivot gives inf/NaN, as LAPACK's getrs (no
+    error). Differentiable with respect to LU and B, to any order."""
+    n = _matrices("lu_solve", LU, square=True)[0]
+    sa, sb = shape_of(LU), shape_of(B)
+    if len(sb) < 2:
+        raise LinAlgError(f"linalg.lu_solve: The input tensor B must have at least 2 "
+                          f"dimensions (matrices in the last two), got shape {sb}; for a vector "
+                          "b use b.unsqueeze(-1)")
+    if _dtype_of(B) != _dtype_of(LU):
+        raise LinAlgError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but "
+                          f"found LU of {_dtype_of(LU)} and B of {_dtype_of(B)} instead; "
+                          "convert one of them")
+    swaps = _lu_pivots("linalg.lu_solve", pivots, sa[:-2], n, n)
+    if (sb[-2] if left else sb[-1]) != n:
+        eq, want = ("AX = B", f"(..., {n}, k)") if left else ("XA = B", f"(..., k, {n})")
+        raise LinAlgError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
+                          f"{eq} ({n}x{n} and {sb[-2]}x{sb[-1]}); B must be {want}")
+    _broadcast("lu_solve", sa[:-2], sb[:-2])
+    return LA.lu_solve(LU, B, pivots=swaps, left=bool(left), adjoint=bool(adjoint))
+
+
 # --------------------------------------------------------------------------- norms
 
 def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *,
@@ -618,7 +768,8 @@ __all__ = [
     "eigvalsh", "eig", "eigvals", "qr", "pinv", "lstsq", "matrix_rank", "matrix_power",
     "multi_dot", "cross", "cond", "vecdot", "diagonal", "householder_product", "matrix_exp",
     "SVDResult", "EighResult", "QRResult", "LstsqResult", "InvExResult", "CholeskyExResult",
-    "SolveExResult",
+    "SolveExResult", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "LUFactorResult",
+    "LUFactorExResult", "LUResult",
 ]
 
 

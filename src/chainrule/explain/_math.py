@@ -237,12 +237,12 @@ _TEXT_TEX = {MINUS: "-", "…": r"\ldots{}", "′": "'", "∂": r"$\partial$", "
 
 
 _SCRIPTS = {**{c: f"^{d}" for c, d in zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")},
-            **{c: f"_{d}" for c, d in zip("₀₁₂₃₄₅₆₇₈₉ₙᵢⱼₖ", "0123456789nijk")}}
+            **{c: f"_{d}" for c, d in zip("₀₁₂₃₄₅₆₇₈₉₋ₙᵢⱼₖ", "0123456789-nijk")}}
 _SYMBOLS = {"±": r"\pm", "½": r"\frac{1}{2}", "ℓ": r"\ell", "≠": r"\neq", "⟨": r"\langle",
             "⟩": r"\rangle", "→": r"\to", "≈": r"\approx", "∑": r"\sum", "∏": r"\prod",
             "∇": r"\nabla", "∈": r"\in", "⊗": r"\otimes", "∘": r"\circ", "⋯": r"\cdots"}
-_ACCENTS = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot",
-            "\u0308": r"\ddot", "\u0301": r"\acute", "\u0300": r"\grave"}
+_ACCENTS = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0305": r"\overline", "\u0303": r"\tilde",
+            "\u0307": r"\dot", "\u0308": r"\ddot", "\u0301": r"\acute", "\u0300": r"\grave"}
 
 
 def _char_tex(c: str) -> str:

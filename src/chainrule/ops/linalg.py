@@ -743,3 +743,273 @@ matrix_exp = defop(
     sample=Sample(make=lambda rng: (rng.standard_normal((3, 3, 3))
                                     * np.array([0.01, 0.5, 3.0])[:, None, None],)),
     torch="linalg.matrix_exp", jvp=lambda t, out, a: _block_expm_corner(a, t))
+
+
+# --------------------------------------------------------------------------- LU
+#
+# A = P L U with partial pivoting: P a permutation, L (m×k) unit lower triangular, U (k×n)
+# upper triangular, k = min(m, n). NumPy does not expose LAPACK's LU, so the factorisation
+# (getrf) and the solve with its factors (getrs) come from SciPy's LAPACK, the routines PyTorch
+# calls too: the same pivot rows (the first largest |value| of each column), the same packed
+# layout (L below the diagonal, U on and above it), inf/NaN rather than an error for a zero
+# pivot. The op ``lu_factor`` returns the packed LU and the 1-based pivots side by side (the
+# pivots as floats, to travel in the one output; they carry no gradient), as the decompositions
+# above do.
+
+def _lapack(op: str, routine: str, a: np.ndarray) -> Any:
+    """SciPy's LAPACK ``routine`` for ``a``'s dtype; ImportError naming the extra without it."""
+    try:
+        from scipy.linalg import get_lapack_funcs
+    except ImportError:
+        raise ImportError(f"linalg.{op} needs LAPACK's {routine}, which NumPy does not expose: "
+                          "install SciPy with pip install chainrule[special] (or pip install "
+                          "scipy)") from None
+    return get_lapack_funcs(routine, (a,))
+
+
+def _lapack_float(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 or float64, the dtypes LAPACK has (anything else is done in float64)."""
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+
+
+def lu_factor_arrays(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LAPACK's packed LU (..., m, n) and 1-based int32 pivots (..., k) of every matrix."""
+    work = _lapack_float(a)
+    m, n = a.shape[-2:]
+    lu = np.empty(work.shape, dtype=work.dtype)
+    pivots = np.empty(a.shape[:-2] + (min(m, n),), dtype=np.int32)
+    if a.size == 0:
+        return lu.astype(a.dtype, copy=False), pivots
+    getrf = _lapack("lu_factor", "getrf", work)
+    for idx in np.ndindex(a.shape[:-2]):
+        lu[idx], p, _ = getrf(work[idx])
+        pivots[idx] = p + 1  # SciPy's are 0-based, LAPACK's (and PyTorch's) 1-based
+    return lu.astype(a.dtype, copy=False), pivots
+
+
+def lu_info(lu: np.ndarray) -> np.ndarray:
+    """Per matrix: LAPACK's getrf info, the 1-based index of the first zero on U's diagonal, or
+    0 if there is none."""
+    zero = np.diagonal(lu, axis1=-2, axis2=-1) == 0
+    if not zero.shape[-1]:  # empty matrices: nothing to fail
+        return np.zeros(zero.shape[:-1], dtype=np.int32)
+    return np.where(zero.any(axis=-1), zero.argmax(axis=-1) + 1, 0).astype(np.int32)
+
+
+def lu_permutation(pivots: np.ndarray, m: int, dtype: Any) -> np.ndarray:
+    """P (..., m, m) with A = P L U, from LAPACK's 1-based pivots (..., k): row i of A was
+    swapped with row pivots[i], for i = 1, ..., k in turn."""
+    batch = pivots.shape[:-1]
+    count = math.prod(batch)
+    order = np.tile(np.arange(m), (count, 1))  # row i of PᵀA is row order[i] of A
+    swaps = pivots.reshape(count, pivots.shape[-1]).astype(np.intp) - 1
+    rows = np.arange(count)
+    for i in range(swaps.shape[-1]):
+        j = swaps[:, i]
+        order[rows, i], order[rows, j] = order[rows, j], order[rows, i]
+    p = np.zeros((count, m, m), dtype=dtype)
+    p[rows[:, None], order, np.arange(m)] = 1
+    return p.reshape(batch + (m, m))
+
+
+def _triangle(x: Any, upper: bool, diagonal: bool = True) -> Any:
+    """The upper (or lower) triangle of ``x``'s matrices, with or without the diagonal: a
+    product with a mask, so that it differentiates again (arrays and Tensors alike)."""
+    m, n = x.shape[-2:]
+    ones = np.ones((m, n), dtype=x.dtype)
+    if upper:
+        return x * np.triu(ones, 0 if diagonal else 1)
+    return x * np.tril(ones, 0 if diagonal else -1)
+
+
+def lu_factors(lu: Any) -> tuple[Any, Any]:
+    """(L, U) from the packed LU: L (..., m, k) unit lower triangular, U (..., k, n) upper."""
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    low = _triangle(lu[..., :, :k], upper=False, diagonal=False) + np.eye(m, k, dtype=lu.dtype)
+    return low, _triangle(lu[..., :k, :], upper=True)
+
+
+def _lu_parts(packed: Any, m: int, n: int) -> tuple[Any, np.ndarray]:
+    """The packed LU and the int pivots from ``lu_factor``'s output."""
+    lu, pivots = _unpack(packed, [(m, n), (min(m, n),)])
+    return lu, np.asarray(getattr(pivots, "data", pivots)).astype(np.int32)
+
+
+def _right_solve(x: Any, a: Any) -> Any:
+    """X A⁻¹ = (A⁻ᵀ Xᵀ)ᵀ."""
+    return _mT(_solve(_mT(a), _mT(x)))
+
+
+def _needs_nonzero_diagonal(up: Any, op: str) -> None:
+    """The derivative divides by U's diagonal: say so at a zero pivot, not NumPy's bare
+    'Singular matrix' (PyTorch returns inf/NaN there)."""
+    diag = np.diagonal(np.asarray(getattr(up, "data", up)), axis1=-2, axis2=-1)
+    if (diag == 0).any():
+        raise OpError(f"{op}: the derivative exists only where U has no zero on its diagonal "
+                      f"(a full-rank leading block), and this factor (shape "
+                      f"{tuple(up.shape)}) has one")
+
+
+def _lu_backward(g_low: Any, g_up: Any, low: Any, up: Any, p: np.ndarray) -> Any:
+    """Ā for A = P L U from L̄ (m×k, strictly lower) and Ū (k×n, upper).
+
+    Square: dA = P(dL U + L dU), so X = L⁻¹PᵀdA U⁻¹ = L⁻¹dL + dU U⁻¹ splits into its strictly
+    lower part (dL = L tril₋₁(X)) and its upper part (dU = triu(X) U); transposing gives
+    Ā = P L⁻ᵀ M U⁻ᵀ with M = tril₋₁(LᵀL̄) + triu(ŪUᵀ). Wide (U = [U₁ U₂]): U₂ = L⁻¹PᵀA₂ adds
+    Ā₂ = P L⁻ᵀŪ₂ and, through L, -Ū₂U₂ᵀ to M. Tall (L = [L₁; L₂]): L₂ = A₂U⁻¹ adds
+    Ā₂ = P L̄₂U⁻ᵀ and, through U, -L₂ᵀL̄₂ to M."""
+    m, k = low.shape[-2:]
+    n = up.shape[-1]
+    _needs_nonzero_diagonal(up[..., :, :k], "lu_factor")
+    core = _triangle(_mT(low) @ g_low, upper=False, diagonal=False) \
+        + _triangle(g_up @ _mT(up), upper=True)
+    if m > n:
+        low2, g_low2 = low[..., n:, :], g_low[..., n:, :]
+        core = core - _mT(low2) @ g_low2
+        top = _solve(_mT(low[..., :n, :]), core)
+        return p @ _right_solve(np.concatenate([top, g_low2], axis=-2), _mT(up))
+    if m < n:
+        up2, g_up2 = up[..., :, m:], g_up[..., :, m:]
+        core = core - g_up2 @ _mT(up2)
+        inner = np.concatenate([_right_solve(core, _mT(up[..., :, :m])), g_up2], axis=-1)
+        return p @ _solve(_mT(low), inner)
+    return p @ _solve(_mT(low), _right_solve(core, _mT(up)))
+
+
+def _lu_factor_vjp(g: Any, out: Any, a: Any) -> Any:
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    lu, pivots = _lu_parts(out, m, n)
+    g_lu = _unpack(g, [(m, n), (k,)])[0]  # (the pivots' gradient is ignored: they are integers)
+    low, up = lu_factors(lu)
+    g_low = _triangle(g_lu[..., :, :k], upper=False, diagonal=False)
+    g_up = _triangle(g_lu[..., :k, :], upper=True)
+    return _lu_backward(g_low, g_up, low, up, lu_permutation(pivots, m, lu.dtype))
+
+
+def _lu_factor_jvp(t: Any, out: Any, a: Any) -> Any:
+    # X = L₁⁻¹(PᵀdA)₁U₁⁻¹ over the leading k×k block: dL₁ = L₁ tril₋₁(X), dU₁ = triu(X) U₁;
+    # then the rest of U (wide) or of L (tall) from (PᵀdA)₂.
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    lu, pivots = _lu_parts(out, m, n)
+    low, up = lu_factors(lu)
+    pt = _mT(lu_permutation(pivots, m, lu.dtype)) @ t
+    x = _solve(low[..., :k, :], _right_solve(pt[..., :k, :k], up[..., :, :k]))
+    d_low = low[..., :k, :] @ _triangle(x, upper=False, diagonal=False)
+    d_up = _triangle(x, upper=True) @ up[..., :, :k]
+    if m > n:
+        d_low2 = _right_solve(pt[..., n:, :] - low[..., n:, :] @ d_up, up)
+        d_lu = np.concatenate([d_low + d_up, d_low2], axis=-2)
+    elif m < n:
+        d_up2 = _solve(low, pt[..., :, m:] - d_low @ up[..., :, m:])
+        d_lu = np.concatenate([d_low + d_up, d_up2], axis=-1)
+    else:
+        d_lu = d_low + d_up
+    no_pivots = np.zeros(tuple(d_lu.shape[:-2]) + (k,), dtype=lu.dtype)
+    return np.concatenate([_flat(d_lu, 2), no_pivots], axis=-1)
+
+
+def _lu_factor_forward(a: np.ndarray) -> np.ndarray:
+    lu, pivots = lu_factor_arrays(a)
+    return _pack([lu, pivots.astype(lu.dtype)], a.shape[:-2])
+
+
+lu_factor = defop(
+    "lu_factor", _lu_factor_forward, _lu_factor_vjp,
+    "A = PLU, LU packed (L̄ = tril₋₁(LU̅), Ū = triu(LU̅)): Ā = P L⁻ᵀ M U⁻ᵀ, "
+    "M = tril₋₁(LᵀL̄) + triu(ŪUᵀ); wide A (U = [U₁ U₂]): M -= Ū₂U₂ᵀ, Ā = P L⁻ᵀ[M U₁⁻ᵀ, Ū₂]; "
+    "tall A (L = [L₁; L₂]): M -= L₂ᵀL̄₂, Ā = P [L₁⁻ᵀM; L̄₂] U⁻ᵀ",
+    saves=False, saves_output=True,
+    sample=Sample(make=lambda rng: (rng.standard_normal((2, 4, 3)),)), jvp=_lu_factor_jvp)
+
+
+# ---- solving with an LU factorisation: A X = B, Aᵀ X = B (adjoint), X A = B, X Aᵀ = B (right)
+
+def _lu_solve_forward(lu: np.ndarray, b: np.ndarray, pivots: np.ndarray, left: bool = True,
+                      adjoint: bool = False) -> np.ndarray:
+    lu, b = _lapack_float(lu), _lapack_float(b)
+    dtype = np.result_type(lu, b)
+    rhs = b if left else _mT(b)  # X A = B ⇔ Aᵀ Xᵀ = Bᵀ
+    transpose = adjoint if left else not adjoint
+    n = lu.shape[-1]
+    batch = np.broadcast_shapes(lu.shape[:-2], pivots.shape[:-1], rhs.shape[:-2])
+    x = np.zeros(batch + rhs.shape[-2:], dtype=dtype)
+    if x.size:
+        lu_ = np.broadcast_to(lu.astype(dtype, copy=False), batch + (n, n))
+        swaps = np.broadcast_to(pivots - 1, batch + (n,))
+        rhs_ = np.broadcast_to(rhs.astype(dtype, copy=False), x.shape)
+        getrs = _lapack("lu_solve", "getrs", lu_)
+        for idx in np.ndindex(batch):
+            x[idx] = getrs(lu_[idx], swaps[idx], rhs_[idx], trans=int(transpose))[0]
+    return x if left else _mT(x)
+
+
+def _lu_solve(lu: Any, b: Any, pivots: np.ndarray, left: bool, adjoint: bool) -> Any:
+    """The solve, recorded when given Tensors (the rules below use it, to second order)."""
+    if _tensor_args(lu, b):
+        return lu_solve(lu, b, pivots=pivots, left=left, adjoint=adjoint)
+    return _lu_solve_forward(lu, b, pivots, left, adjoint)
+
+
+def _lu_solve_vjp_b(g: Any, out: Any, lu: Any, b: Any, pivots: np.ndarray, left: bool = True,
+                    adjoint: bool = False) -> Any:
+    # X = A⁻¹B: B̄ = A⁻ᵀX̄; each of the four equations turns into its adjoint
+    return _lu_solve(lu, g, pivots, left, not adjoint)
+
+
+def _lu_solve_vjp_lu(g: Any, out: Any, lu: Any, b: Any, pivots: np.ndarray, left: bool = True,
+                     adjoint: bool = False) -> Any:
+    g_b = _lu_solve(lu, g, pivots, left, not adjoint)
+    x = out
+    if left:  # A X = B: Ā = -B̄Xᵀ;  Aᵀ X = B: Ā = -X B̄ᵀ
+        g_a = -(x @ _mT(g_b)) if adjoint else -(g_b @ _mT(x))
+    else:  # X A = B: Ā = -XᵀB̄;  X Aᵀ = B: Ā = -B̄ᵀX
+        g_a = -(_mT(g_b) @ x) if adjoint else -(_mT(x) @ g_b)
+    # A = P L U: dA = P(dL U + L dU), so L̄ = tril₋₁(PᵀĀUᵀ) and Ū = triu(LᵀPᵀĀ), packed
+    low, up = lu_factors(lu)
+    pt_g_a = _mT(lu_permutation(pivots, lu.shape[-1], lu.dtype)) @ g_a
+    return _triangle(pt_g_a @ _mT(up), upper=False, diagonal=False) \
+        + _triangle(_mT(low) @ pt_g_a, upper=True)
+
+
+def _lu_solve_jvp_lu(t: Any, out: Any, lu: Any, b: Any, pivots: np.ndarray, left: bool = True,
+                     adjoint: bool = False) -> Any:
+    # A X = B: dX = -A⁻¹ dA X (and likewise for the other three), dA = P(dL U + L dU)
+    t = _batched_tangent(t, lu, ndim_of(lu) - 2, out.ndim - 2)
+    low, up = lu_factors(lu)
+    d_low, d_up = _triangle(t, upper=False, diagonal=False), _triangle(t, upper=True)
+    d_a = lu_permutation(pivots, lu.shape[-1], lu.dtype) @ (d_low @ up + low @ d_up)
+    if adjoint:
+        d_a = _mT(d_a)
+    return _lu_solve(lu, -(d_a @ out) if left else -(out @ d_a), pivots, left, adjoint)
+
+
+def _lu_solve_jvp_b(t: Any, out: Any, lu: Any, b: Any, pivots: np.ndarray, left: bool = True,
+                    adjoint: bool = False) -> Any:
+    t = _batched_tangent(t, b, ndim_of(b) - 2, ndim_of(lu) - 2)
+    return _lu_solve(lu, t, pivots, left, adjoint)
+
+
+def _lu_solve_sample(rng: np.random.Generator) -> tuple:
+    # any packed LU with a nonzero diagonal (and the fixed pivots below) is a factorisation
+    return rng.standard_normal((2, 3, 3)) + 3 * np.eye(3), rng.standard_normal((3, 3))
+
+
+_SAMPLE_PIVOTS = np.array([[2, 2, 3], [3, 3, 3]], dtype=np.int32)
+
+lu_solve = defop(
+    "lu_solve", _lu_solve_forward, (_lu_solve_vjp_lu, _lu_solve_vjp_b),
+    ("A = PLU, A X = B: Ā = -A⁻ᵀX̄Xᵀ (Aᵀ X = B: -XX̄ᵀA⁻ᵀ; X A = B: -XᵀX̄A⁻ᵀ; X Aᵀ = B: "
+     "-A⁻ᵀX̄ᵀX), then LU̅ = tril₋₁(PᵀĀUᵀ) + triu(LᵀPᵀĀ)",
+     "A X = B: B̄ = A⁻ᵀX̄ (each equation's adjoint solve: Aᵀ X = B: A⁻¹X̄; X A = B: X̄A⁻ᵀ; "
+     "X Aᵀ = B: X̄A⁻¹)"),
+    saves_output=True, reads=((0,), (0,)),
+    sample=Sample(make=_lu_solve_sample, params={"pivots": _SAMPLE_PIVOTS},
+                  variants=({"pivots": _SAMPLE_PIVOTS, "adjoint": True},
+                            {"pivots": _SAMPLE_PIVOTS, "left": False},
+                            {"pivots": _SAMPLE_PIVOTS, "left": False, "adjoint": True})),
+    # (the op takes the pivots as a parameter, torch.linalg.lu_solve as its second argument:
+    # tests/test_torch_parity.py's ADAPT passes them there)
+    torch="linalg.lu_solve", jvp=(_lu_solve_jvp_lu, _lu_solve_jvp_b))
