@@ -108,3 +108,26 @@ def test_gradcheck_through_mixed_dtype_ops_in_float64() -> None:
     x = cr.tensor([0.3, -0.2, 0.9], dtype=cr.float64, requires_grad=True)
     s = cr.tensor(0.7, dtype=cr.float64, requires_grad=True)
     assert cr.gradcheck(lambda x, s: (x * s + s / (1 + x * x)).sin(), (x, s))
+
+
+INTEGER_BINARY = {
+    "bitwise_and": lambda m, a, b: m.bitwise_and(a, b), "and": lambda m, a, b: a & b,
+    "or": lambda m, a, b: a | b, "xor": lambda m, a, b: a ^ b,
+    "lshift": lambda m, a, b: a << b, "rshift": lambda m, a, b: a >> b,
+    "floordiv": lambda m, a, b: a // b, "remainder": lambda m, a, b: a % b,
+    "trunc_div": lambda m, a, b: m.div(a, b, rounding_mode="trunc"),
+    "gcd": lambda m, a, b: m.gcd(a, b),
+}
+
+
+@pytest.mark.parametrize("name", list(INTEGER_BINARY))
+@pytest.mark.parametrize("dims_dtype,zero_dtype", [("int8", "int64"), ("uint8", "int64"),
+                                                   ("int16", "int32"), ("int64", "int8")])
+def test_integer_ops_with_zero_dim_tensors(name: str, dims_dtype: str, zero_dtype: str) -> None:
+    fn = INTEGER_BINARY[name]
+    a, ta = cr.tensor([7, 12], dtype=getattr(cr, dims_dtype)), torch.tensor(
+        [7, 12], dtype=getattr(torch, dims_dtype))
+    b, tb = cr.tensor(3, dtype=getattr(cr, zero_dtype)), torch.tensor(
+        3, dtype=getattr(torch, zero_dtype))
+    _same(fn(cr, a, b), fn(torch, ta, tb))
+    _same(fn(cr, b, a), fn(torch, tb, ta))

@@ -849,8 +849,11 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
     inputs have not changed in place since they were recorded; the others go through it."""
     pop, push = heapq.heappop, _heappush
     Node_, ndarray, state = Node, np.ndarray, STATE
-    while queue:
-        node = pop(queue)[1]
+    node: Any = pop(queue)[1] if queue else None
+    while node is not None:
+        # The only node found while the heap is empty is the next one: it skips the heap (a
+        # chain of ops never touches it). Any other find goes in, with that one.
+        found: Any = None
         g = grads.pop(node)
         if node.hooks is not None or node.retain is not None:
             g = _run_tensor_hooks(node, g, False)
@@ -858,6 +861,7 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
         parents = node.parents
         if op.tensor_rules or op.variadic or node.epoch != state.epoch or parents is None:
             _backward_node(node, g, False, retain_graph, grads, None, queue)
+            node = pop(queue)[1] if queue else None
             continue
         values, vjps, params = node.values, op.vjps, node.params
         out = node.out_data
@@ -879,7 +883,13 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
             if prev is None:
                 grads[p] = c
                 if type(p) is Node_:
-                    push(queue, (-p.seq, p))
+                    if found is None and not queue:
+                        found = p
+                    else:
+                        push(queue, (-p.seq, p))
+                        if found is not None:
+                            push(queue, (-found.seq, found))
+                            found = None
             else:
                 total = prev + c
                 # (two 0-d arrays add up to a NumPy scalar: a float subclass, which the next
@@ -889,6 +899,7 @@ def _walk_plain(queue: list, grads: dict[Any, Any], retain_graph: bool) -> None:
             node.inputs = node.values = node.parents = None
             if node.out is not None:
                 node.out = node.out_data = None
+        node = found if found is not None else pop(queue)[1] if queue else None
 
 
 def _by_decreasing_seq(queue: list) -> Iterator[Node]:

@@ -78,7 +78,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in ("floor", "trunc"):
         raise OpError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
                       f"{rounding_mode!r}")
-    a, b = _weak_data(input), _weak_data(other)
+    a, b = _weak_pair(input, other)
     kind = np.result_type(a, b).kind
     if kind == "b":
         raise OpError("div: rounding_mode needs numbers, not bools; convert with x.long() or "
@@ -103,7 +103,7 @@ def remainder(input: Any, other: Any) -> Tensor:
     """``input % other`` with the sign of ``other`` (Python's ``%``, PyTorch's remainder);
     ∂/∂input = 1, ∂/∂other = -⌊input/other⌋. Integers give an integer result, and an integer
     division by zero is an error (as in PyTorch)."""
-    a, b = _weak_data(input), _weak_data(other)
+    a, b = _weak_pair(input, other)
     if np.result_type(a, b).kind in "biu":
         if np.any(np.asarray(b) == 0):
             raise OpError("remainder: integer division by zero; take the remainder of floats "
@@ -116,6 +116,14 @@ def _weak_data(x: Any) -> Any:
     """A tensor's array; Python numbers stay numbers (weak in NumPy's promotion, as in
     PyTorch's: int32 // 2 is int32)."""
     return x.data if is_tensor(x) else x if type(x) in (int, float, bool) else np.asarray(x)
+
+
+def _weak_pair(input: Any, other: Any) -> list:
+    """The two operands' values as :func:`_weak_data`, a 0-d tensor cast as PyTorch promotes
+    it (int8 with an int64 0-d tensor computes in int8)."""
+    from .engine import _zero_dim_promotion
+
+    return _zero_dim_promotion((input, other), [_weak_data(input), _weak_data(other)])
 
 
 def _integer_op(fn: Any, a: Any, b: Any, name: str) -> Any:
@@ -3402,7 +3410,7 @@ def rsub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:
 
 def _integer_args(name: str, *args: Any, bools: bool = True) -> list:
     """The plain values of ``args`` (numbers stay numbers), refused unless integer (or bool)."""
-    values = [_weak_data(a) for a in args]
+    values = _weak_pair(*args) if len(args) == 2 else [_weak_data(a) for a in args]
     for v in values:
         kind = np.asarray(v).dtype.kind
         if kind not in ("iub" if bools else "iu"):

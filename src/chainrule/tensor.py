@@ -1922,8 +1922,10 @@ _TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "Do
 
 
 def _int_op(fn: Callable, *args: Any) -> Tensor:
-    """Operations without a gradient (bitwise, integer division) on the plain values."""
-    return Tensor._make(np.asarray(fn(*[_plain(a) for a in args])))
+    """Operations without a gradient (bitwise, integer division) on the plain values (a 0-d
+    tensor cast as PyTorch promotes it: int8 & an int64 0-d tensor is int8)."""
+    return Tensor._make(np.asarray(fn(*_engine._zero_dim_promotion(args, [_plain(a)
+                                                                        for a in args]))))
 
 
 def _plain(a: Any) -> Any:
