@@ -210,8 +210,10 @@ def test_errors():
     y.add_(1)  # the checkpoint's input changed before backward: it could not recompute
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
-    out = checkpoint(lambda z: (z ** 3).sum(), x)
-    with pytest.raises(RuntimeError, match="create_graph=True.* is not supported"):
+    outside = x * 2  # a non-leaf the function reads besides its argument
+    out = checkpoint(lambda z: (z ** 3 * outside).sum(), x * 1)
+    with pytest.raises(RuntimeError, match="create_graph=True.*computed outside it.*as an "
+                                           "argument"):
         cr.autograd.grad(out * out, x, create_graph=True)
     calls = []
 
@@ -242,3 +244,48 @@ def test_torch_gives_the_same_gradients():
     for p, q in zip(model.parameters(), tm.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- second order
+
+def test_second_derivatives_through_a_checkpoint_match_torch():
+    """create_graph through a checkpoint: a gradient-norm penalty on the input (as in WGAN-GP)
+    differentiated into the input's history and the model's parameters, beside PyTorch."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.checkpoint import checkpoint as torch_checkpoint
+
+    model = make_model()
+    t_model = torch.nn.Sequential(*[
+        torch.nn.Linear(16, 16, dtype=torch.float64) if isinstance(m, cr.nn.Linear)
+        else torch.nn.Tanh() for m in model if not isinstance(m, cr.nn.Linear)
+        or m.out_features == 16], torch.nn.Linear(16, 3, dtype=torch.float64))
+    for p, tp in zip(model.parameters(), t_model.parameters()):
+        tp.data = torch.from_numpy(p.data.copy())
+    x0 = data()
+    tx0 = torch.tensor(x0.numpy(), requires_grad=True)
+
+    def penalty(lib, run_model, x0, params, check):
+        x = x0 * 1.5  # the checkpoint's input has a history of its own
+        out = check(run_model, x)
+        (gx,) = lib.autograd.grad(out.sum(), (x,), create_graph=True)
+        loss = ((gx * gx).sum(-1).sqrt() - 1).pow(2).mean() + (out * out).mean()
+        return lib.autograd.grad(loss, (x0, *params))
+
+    ours = penalty(cr, model, x0, list(model.parameters()),
+                   lambda f, x: checkpoint(f, x, use_reentrant=False))
+    theirs = penalty(torch, t_model, tx0, list(t_model.parameters()),
+                     lambda f, x: torch_checkpoint(f, x, use_reentrant=False))
+    plain = penalty(cr, model, x0, list(model.parameters()), lambda f, x: f(x))
+    for a, b, c in zip(ours, theirs, plain):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_gradgradcheck_through_a_checkpoint():
+    w = cr.tensor(np.random.default_rng(2).standard_normal((3, 3)), requires_grad=True)
+
+    def f(x, w):
+        return checkpoint(lambda t: (t @ w).tanh() * t, x, use_reentrant=False)
+
+    x = cr.tensor(np.random.default_rng(3).standard_normal((2, 3)), requires_grad=True)
+    assert cr.gradgradcheck(f, (x, w))

@@ -12,9 +12,11 @@ segment at a time). The call is recorded as a ``cr.autograd.Function`` whose inp
 arguments and those tensors: backward, ``cr.autograd.grad`` and hooks see it as one op.
 
 Differences from PyTorch: ``use_reentrant`` selects nothing (there is one implementation,
-which works with ``autograd.grad`` and ``backward(inputs=...)`` either way; with
-``use_reentrant=True`` keyword arguments are refused, as in PyTorch); differentiating the
-gradient again (``create_graph=True``) through a checkpoint is an error.
+which works with ``autograd.grad``, ``backward(inputs=...)`` and ``create_graph=True`` either
+way; with ``use_reentrant=True`` keyword arguments are refused, as in PyTorch). Differentiating
+twice works when the tensors the function reads besides its arguments are leaves (a module's
+parameters); one computed outside it (a non-leaf it closes over) is then refused with an error
+saying to pass it as an argument.
 """
 
 from __future__ import annotations
@@ -131,15 +133,23 @@ class _Segment:
             self.externals = externals
         return _unflatten(self.spec, self.outputs)
 
-    def run_again(self, tensors: Sequence[Tensor]) -> tuple[list, list]:
+    def run_again(self, tensors: Sequence[Tensor],
+                  connected: bool = False) -> tuple[list, list]:
         """Backward: the function run again on fresh leaves of ``tensors`` (the arguments as
-        saved), with the first run's random state; returns (its outputs, the leaves)."""
+        saved), with the first run's random state; returns (its outputs, the leaves).
+        ``connected`` (create_graph): instead of leaves, copies recorded from ``tensors``
+        (``clone``), so that the gradients, built on them, differentiate again into the
+        arguments' history, while the walk can still stop at them."""
         it = iter(tensors)
         fresh = []
         for a in self.args:
             if isinstance(a, Tensor):
-                t = next(it).detach()
-                t.requires_grad = a.requires_grad
+                saved = next(it)
+                if connected and saved.requires_grad:
+                    t = saved.clone()
+                else:
+                    t = saved.detach()
+                    t.requires_grad = a.requires_grad
                 fresh.append(t)
             else:
                 fresh.append(a)
@@ -226,27 +236,40 @@ class _Checkpoint(Function):
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grads: Any) -> Any:
-        if STATE.grad_enabled:
-            raise ChainruleError(
-                "checkpoint: differentiating through a checkpointed function twice "
-                "(create_graph=True) is not supported in chainrule; run the function without "
-                "checkpoint where you need higher derivatives")
         segment: _Segment = ctx.segment
         externals = segment.externals or []
+        create_graph = STATE.grad_enabled  # (backward runs rules with grad mode on only then)
+        if create_graph:
+            _check_leaf_externals(externals)
         with _as_leaves(externals):
-            outs, fresh = segment.run_again(ctx.saved_tensors)
+            outs, fresh = segment.run_again(ctx.saved_tensors, connected=create_graph)
             roots, seeds = [], []
             for o, g in zip(outs, grads):
                 if g is not None and isinstance(o, Tensor) and o.requires_grad:
                     roots.append(o)
-                    seeds.append(g.data)
+                    seeds.append(g if create_graph else g.data)
             targets = [t for t in fresh if t.requires_grad] + externals
-            result = walk(roots, seeds, targets=targets) if roots and targets else None
+            # (create_graph keeps the recomputed graph: the gradients are built on it)
+            result = walk(roots, seeds, targets=targets, create_graph=create_graph,
+                          retain_graph=create_graph) if roots and targets else None
         found = iter(result or [None] * len(targets))
         input_grads = [next(found) if t.requires_grad else None for t in fresh]
         ext_grads = [next(found) for _ in externals]
         return (None, *[_tensor(g) for g in input_grads + ext_grads])
 
 
+def _check_leaf_externals(externals: Sequence[Tensor]) -> None:
+    """With create_graph, the recomputation sees the tensors the function reads from outside
+    its arguments as leaves: exact for parameters, but a second derivative would stop at a
+    tensor computed outside (and miss its history), so that case is refused."""
+    for t in externals:
+        if t.grad_fn is not None:
+            raise ChainruleError(
+                "checkpoint: differentiating twice (create_graph=True) through a checkpointed "
+                f"function that reads a tensor of shape {t.shape} computed outside it (not one "
+                "of its arguments, not a leaf such as a parameter) is not supported; pass that "
+                "tensor to the function as an argument instead")
+
+
 def _tensor(g: Any) -> Tensor | None:
-    return None if g is None or isinstance(g, Tensor) else Tensor._make(g)
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(g)
