@@ -26,7 +26,7 @@ class CustomOp:
     >>> x = cr.tensor(1.0, requires_grad=True)
     >>> softsign(x).backward()
     >>> x.grad
-    tensor(0.25)
+    tensor(0.2500)
     """
 
     def __init__(self, forward: Callable[..., np.ndarray], formula: str = "",

@@ -343,12 +343,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ python protocol
     def __repr__(self) -> str:
-        from ._printing import format_body  # (honours cr.set_printoptions)
+        from ._printing import add_suffixes, format_body, shape_suffix  # (set_printoptions)
 
         body = format_body(self.data, prefix="tensor(")
-        extra = []
-        if self.data.size == 0 and self.data.ndim != 1:  # (as PyTorch: "[]" hides the shape)
-            extra.append(f"size={self.data.shape}")
+        size = shape_suffix(self.data)  # (when "[]" or "[...]" hides the shape)
+        extra = [] if size is None else [size]
         shown = (_dtypes.get_default_dtype(),) if self.data.size == 0 else (
             _dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool_)  # (dtypes left implied)
         if self.data.dtype not in shown:
@@ -359,7 +358,7 @@ class Tensor:
             extra.append("requires_grad=True")
         if self.name:
             extra.append(f"name={self.name!r}")
-        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+        return add_suffixes("tensor(" + body, extra, indent=len("tensor("))
 
     def __len__(self) -> builtins.int:
         if self.data.ndim == 0:

@@ -69,7 +69,8 @@ mul = _ew("mul", np.multiply, (lambda g, out, x, y: g * y, lambda g, out, x, y: 
           ("d/dx (x·y) = y", "d/dy (x·y) = x"), reads=((1,), (0,)), sample=_binary(),
           torch="mul")
 div = _ew("div", np.divide,
-          (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
+          # (-(x/y)/y, not -x/y²: y² over- or underflows first, at 1e300 or 5e-324; PyTorch's)
+          (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * (x / y) / y),
           ("d/dx (x/y) = 1/y", "d/dy (x/y) = -x/y²"), reads=((1,), (0, 1)),
           sample=Sample(shapes=((3, 4), (1, 4)), low=0.5, high=2.0), torch="div")
 neg = _ew("neg", np.negative, lambda g, out, x: -g, "d/dx (-x) = -1", saves=False,
@@ -133,8 +134,8 @@ square = _ew("square", np.square, lambda g, out, x: 2 * g * x, "d/dx x² = 2x",
 reciprocal = _ew("reciprocal", lambda x: 1 / x, lambda g, out, x: -g * out * out,
                  "d/dx 1/x = -1/x²", saves=False, saves_output=True,
                  sample=_unary(low=0.5, high=2.0), torch="reciprocal")
-# NOTE: |x| has gradient sign(x), so 0 at x = 0 (PyTorch's choice).
-abs = _ew("abs", np.abs, lambda g, out, x: g * np.sign(x), "d/dx |x| = sign(x)",
+# NOTE: |x| has gradient sign(x), so 0 at x = 0 and at NaN (PyTorch's choice).
+abs = _ew("abs", np.abs, lambda g, out, x: g * _sgn(x), "d/dx |x| = sign(x)",
           sample=_unary(), torch="abs")
 
 # --------------------------------------------------------------------------- trigonometry
@@ -166,7 +167,16 @@ atan2 = _ew("atan2", np.arctan2,
             sample=Sample(shapes=((3, 4), (1, 4)), low=0.3, high=2.0), torch="atan2")
 # a mod b with the sign of b (Python's %, PyTorch's remainder); its jumps lie where a/b is a
 # whole number, which the sample keeps away from (a/b in [2.18, 2.8])
-remainder = _ew("remainder", np.mod, (lambda g, out, a, b: g, lambda g, out, a, b: -g * (a // b)),
+def _remainder_forward(a: Any, b: Any) -> Any:
+    # NumPy gives a zero result the divisor's sign (as Python's %), PyTorch the dividend's.
+    r = np.mod(a, b)
+    if np.asarray(r).dtype.kind != "f":
+        return r
+    return np.where(r == 0, np.copysign(r, a), r)
+
+
+remainder = _ew("remainder", _remainder_forward,
+                (lambda g, out, a, b: g, lambda g, out, a, b: -g * (a // b)),
                 ("d/da (a mod b) = 1", "d/db (a mod b) = -floor(a/b)"),
                 sample=Sample(make=lambda rng: (rng.uniform(1.2, 1.4, (3, 4)),
                                                 rng.uniform(0.5, 0.55, (1, 4)))),
@@ -191,7 +201,7 @@ def _sig(x: Any) -> Any:
     return sigmoid(x) if hasattr(x, "grad_fn") else _sigmoid_forward(x)
 
 
-logsigmoid = _ew("logsigmoid", lambda x: -np.logaddexp(0.0, -x),
+logsigmoid = _ew("logsigmoid", lambda x: 0.0 - np.logaddexp(0.0, -x),  # (+0.0, not -0.0)
                  lambda g, out, x: g * _sig(-x), "d/dx ln σ(x) = σ(-x) = 1 - σ(x)",
                  sample=_unary(low=-4, high=4), torch="nn.functional.logsigmoid")
 # Rows of this many elements, against one row of zeros, for _relu_forward (from this many on).
@@ -204,32 +214,45 @@ def _relu_forward(x: Any) -> Any:
     """max(x, 0). A large array goes as rows of 1024 elements against one read-only row of
     zeros: NumPy's maximum runs its vectorised loop when both operands are arrays, and with a
     scalar 0 is ~2× slower (AMD EPYC Zen 3, NumPy 2.4, 1.4M floats: 0.35 ms against 0.72 ms).
-    The values are the same to the bit (NaN, -0.0 included); the output keeps x's layout."""
+    The values are the same to the bit (NaN, -0.0 included); the output keeps x's layout.
+    (0 comes first: where the two are equal NumPy's maximum returns the second, so relu(-0.0)
+    is -0.0, as PyTorch's x < 0 ? 0 : x.)"""
     if type(x) is not np.ndarray or x.size < _RELU_ROWS_FROM or x.dtype.kind != "f":
-        return np.maximum(x, 0)
+        return np.maximum(0, x)
     out = np.empty_like(x)  # (x's memory order: the same strides when x is dense)
     if out.strides != x.strides:  # strided, reversed or broadcast: no flat view to pair
-        return np.maximum(x, 0, out=out)
+        return np.maximum(0, x, out=out)
     flat, out_flat = x.ravel(order="K"), out.ravel(order="K")  # views, in memory order
     if not np.may_share_memory(out_flat, out):  # (never for a dense fresh array; but a copy
-        return np.maximum(x, 0, out=out)  # here would lose what is written into it)
+        return np.maximum(0, x, out=out)  # here would lose what is written into it)
     zeros = _ZERO_ROWS.get(x.dtype)
     if zeros is None:
         zeros = _ZERO_ROWS[x.dtype] = np.zeros(_RELU_ROW, dtype=x.dtype)
         zeros.flags.writeable = False
     bulk = flat.size - flat.size % _RELU_ROW
-    np.maximum(flat[:bulk].reshape(-1, _RELU_ROW), zeros,
+    np.maximum(zeros, flat[:bulk].reshape(-1, _RELU_ROW),
                out=out_flat[:bulk].reshape(-1, _RELU_ROW))
-    np.maximum(flat[bulk:], 0, out=out_flat[bulk:])
+    np.maximum(0, flat[bulk:], out=out_flat[bulk:])
     return out
 
 
 # NOTE: relu'(0) = 0, relu6'(0) = relu6'(6) = 0, hardtanh' = 0 at its corners (PyTorch's choice).
-relu = _ew("relu", _relu_forward, lambda g, out, x: g * (out > 0),
-           "d/dx relu(x) = 1 if x > 0 else 0", saves=False, saves_output=True,
+# At NaN these pass the gradient, as PyTorch's formulas (relu: out ≤ 0 ? 0 : g; hardtanh:
+# x ≤ min or x ≥ max ? 0 : g). (PyTorch's vectorised CPU kernels give 0 there instead, for
+# the elements that fill whole SIMD registers; chainrule follows the formula for every element.)
+# relu: out is ≥ 0 or NaN, so out != 0 is out > 0 with NaN passing, at the same cost.
+relu = _ew("relu", _relu_forward, lambda g, out, x: g * (out != 0),
+           "d/dx relu(x) = 1 if x > 0 else 0  (1 at NaN)", saves=False, saves_output=True,
            sample=_unary(), torch="relu")
-relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: g * ((x > 0) * (x < 6)),
-            "d/dx relu6(x) = 1 if 0 < x < 6 else 0", sample=_unary(low=-2, high=8),
+
+
+def _inside(x: Any, low: float, high: float) -> Any:
+    """low < x < high, and True at NaN (neither x ≤ low nor x ≥ high)."""
+    return ~((x <= low) | (x >= high))
+
+
+relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: g * _inside(x, 0, 6),
+            "d/dx relu6(x) = 1 if 0 < x < 6 else 0  (1 at NaN)", sample=_unary(low=-2, high=8),
             torch="nn.functional.relu6")
 
 
@@ -252,19 +275,22 @@ leaky_relu = _ew("leaky_relu", _leaky_relu_forward, _leaky_relu_vjp,
                  "d/dx leaky_relu(x) = 1 if x > 0 else α", sample=_unary(
                      params={"negative_slope": 0.01}, variants=({"negative_slope": 0.2},)),
                  torch="nn.functional.leaky_relu")
-elu = _ew("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-          lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, out + alpha),
+# elu, selu, celu: min(0, x), not min(x, 0), keeps -0.0 (NumPy returns the second of equals),
+# so elu(-0.0) = -0.0 as PyTorch's. Their gradient at NaN is the x > 0 branch's (PyTorch's
+# formula: x ≤ 0 ? ... : g), also for NaN.
+elu = _ew("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(0, x))),
+          lambda g, out, x, alpha=1.0: g * np.where(x <= 0, out + alpha, 1.0),
           "d/dx elu(x) = 1 if x > 0 else elu(x) + α", saves_output=True,
           sample=_unary(params={"alpha": 1.0}, variants=({"alpha": 0.5},)),
           torch="nn.functional.elu")
 selu = _ew("selu",
-           lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
-           lambda g, out, x: g * np.where(x > 0, _SELU_SCALE, out + _SELU_SCALE * _SELU_ALPHA),
+           lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(0, x))),
+           lambda g, out, x: g * np.where(x <= 0, out + _SELU_SCALE * _SELU_ALPHA, _SELU_SCALE),
            "d/dx selu(x) = λ if x > 0 else selu(x) + λα", saves_output=True, sample=_unary(),
            torch="nn.functional.selu")
 celu = _ew("celu",
-           lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
-           lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha)),
+           lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(0, x) / alpha)),
+           lambda g, out, x, alpha=1.0: g * np.where(x <= 0, np.exp(np.minimum(0, x) / alpha), 1.0),
            "d/dx celu(x) = 1 if x > 0 else e^(x/α)",
            sample=_unary(params={"alpha": 1.0}, variants=({"alpha": 2.0},)),
            torch="nn.functional.celu")
@@ -317,7 +343,8 @@ softplus = _ew("softplus", _softplus_forward, _softplus_vjp,
                torch="nn.functional.softplus")
 softsign = _ew("softsign", lambda x: x / (1 + np.abs(x)),
                lambda g, out, x: g / ((1 + np.abs(x)) * (1 + np.abs(x))),
-               "d/dx x/(1+|x|) = 1/(1+|x|)²", sample=_unary(), torch="nn.functional.softsign")
+               "d/dx x/(1+|x|) = 1/(1+|x|)²  (0 at ±inf, its limit; PyTorch: NaN)",
+               sample=_unary(), torch="nn.functional.softsign")
 
 
 def _hardtanh_forward(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
@@ -328,10 +355,31 @@ def _hardtanh_forward(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> An
 
 
 hardtanh = _ew("hardtanh", _hardtanh_forward,
-               lambda g, out, x, min_val=-1.0, max_val=1.0: g * ((x > min_val) * (x < max_val)),
-               "d/dx hardtanh(x) = 1 if min < x < max else 0",
+               lambda g, out, x, min_val=-1.0, max_val=1.0: g * _inside(x, min_val, max_val),
+               "d/dx hardtanh(x) = 1 if min < x < max else 0  (1 at NaN)",
                sample=_unary(params={"min_val": -1.0, "max_val": 1.0}),
                torch="nn.functional.hardtanh")
+
+
+def _hardsigmoid_vjp(g: Any, out: Any, x: Any) -> Any:
+    # (strictly inside: 0 at ±3 and at NaN, as PyTorch's -3 < x < 3 ? g/6 : 0)
+    return g * ((x > -3) & (x < 3)) * (1 / 6)
+
+
+def _hardswish_vjp(g: Any, out: Any, x: Any) -> Any:
+    # PyTorch's formula x < -3 ? 0 : x ≤ 3 ? x/3 + 1/2 : 1, so 1 at NaN and +inf, 0 at -inf
+    # (the product rule would give inf·0 = NaN at ±inf)
+    return g * np.where(x < -3, 0.0, np.where(x <= 3, x / 3 + 0.5, 1.0))
+
+
+# (torch=None for hardsigmoid: PyTorch's backward multiplies by the float32 constant 1/6 also
+# in float64, 3e-8 off; compared with PyTorch in test_nn_parity.py and test_special_values.py)
+hardsigmoid = _ew("hardsigmoid", lambda x: np.clip(x + 3, 0, 6) * (1 / 6), _hardsigmoid_vjp,
+                  "d/dx relu6(x + 3)/6 = 1/6 if -3 < x < 3 else 0  (0 at NaN)",
+                  sample=_unary(low=-5, high=5), torch=None)
+hardswish = _ew("hardswish", lambda x: x * (np.clip(x + 3, 0, 6) * (1 / 6)), _hardswish_vjp,
+                "d/dx x·relu6(x + 3)/6 = 0 if x < -3, x/3 + 1/2 if x ≤ 3, else 1  (1 at NaN)",
+                sample=_unary(low=-5, high=5), torch="nn.functional.hardswish")
 
 
 def _clamp_forward(x: np.ndarray, min: Any = None, max: Any = None) -> np.ndarray:
@@ -389,7 +437,17 @@ lerp = _ew("lerp", lambda a, b, w: a + w * (b - a),
            sample=Sample(shapes=((3, 4), (3, 4), (1, 4)), low=0.0, high=1.0), torch="lerp")
 
 # NOTE: these are piecewise constant: their gradient is 0 everywhere it exists (PyTorch too).
-sign = _ew("sign", np.sign, lambda g, out, x: g * 0.0, "d/dx sign(x) = 0", saves=False,
+def _sign_forward(x: Any) -> Any:
+    s = np.sign(x)
+    return np.where(s != s, s.dtype.type(0), s)  # sign(NaN) = 0, as PyTorch (NumPy: NaN)
+
+
+def _sgn(x: Any) -> Any:
+    """sign(x), 0 at NaN, on an array or a Tensor (a recorded op for Tensors)."""
+    return sign(x) if hasattr(x, "grad_fn") else _sign_forward(x)
+
+
+sign = _ew("sign", _sign_forward, lambda g, out, x: g * 0.0, "d/dx sign(x) = 0", saves=False,
            sample=_unary(), torch="sign")
 floor = _ew("floor", np.floor, lambda g, out, x: g * 0.0, "d/dx floor(x) = 0", saves=False,
             sample=_unary(), torch="floor")
@@ -504,7 +562,10 @@ def _lgamma_forward(x: np.ndarray) -> np.ndarray:
     except ImportError:
         return _lgamma_math(x)  # (exact; at the poles and at ±inf inf, as PyTorch)
     out = np.asarray(scipy.special.gammaln(x), dtype=_float_dtype(x))
-    return np.where(np.isneginf(x), np.inf, out)  # (scipy gives -inf at -inf; PyTorch inf)
+    out = np.where(np.isneginf(x), np.inf, out)  # (scipy gives -inf at -inf; PyTorch inf)
+    # near 0, ln|Γ(x)| = -ln|x| - γx + ...: scipy overflows (inf at 5e-324, not 744.44)
+    with np.errstate(divide="ignore"):
+        return np.where(np.abs(x) < 1e-300, -np.log(np.abs(x)), out).astype(out.dtype)
 
 
 def _erfc_forward(x: np.ndarray) -> np.ndarray:
@@ -543,7 +604,12 @@ lgamma = _ew("lgamma", _lgamma_forward, lambda g, out, x: g * _psi(x, 0),
 erfc = _ew("erfc", _erfc_forward,
            lambda g, out, x: g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x),
            "d/dx erfc x = -2/√π · e^(-x²)", sample=_unary(), torch="erfc")
-erfinv = _ew("erfinv", _special("erfinv", "erfinv"),
+def _erfinv_forward(x: Any) -> Any:
+    # (erf⁻¹ is odd: the input's sign, so erf⁻¹(-0.0) = -0.0 as PyTorch; SciPy gives 0.0)
+    return np.copysign(_special("erfinv", "erfinv")(x), x)
+
+
+erfinv = _ew("erfinv", _erfinv_forward,
              lambda g, out, x: g * (math.sqrt(math.pi) / 2) * np.exp(out * out),
              "d/dx erf⁻¹(x) = √π/2 · e^(erf⁻¹(x)²)", saves=False, saves_output=True,
              sample=_unary(low=-0.9, high=0.9), torch="erfinv")
@@ -661,7 +727,7 @@ def _logit_forward(x: Any, eps: float | None = None) -> Any:
 
 
 def _logit_vjp(g: Any, out: Any, x: Any, eps: float | None = None) -> Any:
-    d = g / (x * (1 - x))
+    d = g / (x * (1 - x) + 0.0)  # (+ 0.0: at x = -0.0 the slope is +inf, as PyTorch's)
     if eps is None:  # outside [0, 1] NaN, as PyTorch (log of a negative)
         return np.where((x < 0) | (x > 1), np.nan, d)
     return np.where((x < eps) | (x > 1 - eps), 0.0, d)  # clamped: flat
@@ -767,8 +833,9 @@ def _bessel(name: str) -> Any:
 
 
 def _over_x_at_0(out: Any, x: Any) -> Any:
-    """i1(x)/x (or i1e(x)/x), with its limit 1/2 at x = 0."""
-    zero = x == 0
+    """i1(x)/x (or i1e(x)/x), with its limit 1/2 at x = 0 (and near it, where i1(x) = x/2
+    underflows: at x = 5e-324 it rounds to 0)."""
+    zero = np.abs(x) < 1e-8  # (i1(x)/x = 1/2 + x²/16 + ...: 1/2 to the last bit there)
     return np.where(zero, 0.5, out / np.where(zero, 1.0, x))
 
 

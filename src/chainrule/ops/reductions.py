@@ -80,7 +80,7 @@ def _along(dim: int, sl: slice) -> tuple:
 def _product_of_others(x: Any, dim: int) -> Any:
     """Π_{j≠i} x_j along ``dim``, without dividing (exact when some x_j are 0)."""
     first = x[_along(dim, slice(0, 1))]
-    ones = first * 0 + 1
+    ones = first ** 0  # (not first·0 + 1: at inf or NaN that is NaN)
     left = np.concatenate([ones, np.cumprod(x, axis=dim)[_along(dim, slice(None, -1))]],
                           axis=dim)
     rev = np.flip(x, axis=dim)
@@ -177,11 +177,13 @@ def _cumprod_others(x: Any, dim: int) -> Any:
     n = shape_of(x)[dim]
     xm = np.moveaxis(x, dim, -1)
     eye = np.eye(n, dtype=bool)
-    return np.cumprod(np.expand_dims(xm, -2) * ~eye + eye, axis=-1)
+    return np.cumprod(np.where(eye, 1.0, np.expand_dims(xm, -2)), axis=-1)  # (inf·0 is NaN)
 
 
 def _has_zero(x: Any) -> bool:
-    return not np.all(x.data if is_tensor(x) else x)
+    """Some x is 0, or ±inf or NaN (y/x is then 0/0 or inf/inf: take the exact products)."""
+    d = x.data if is_tensor(x) else x
+    return not np.all(d) or not np.all(np.isfinite(d))
 
 
 def _cumprod_vjp(g: Any, out: Any, x: Any, dim: int) -> Any:
@@ -191,7 +193,8 @@ def _cumprod_vjp(g: Any, out: Any, x: Any, dim: int) -> Any:
     n = shape_of(x)[dim]
     upper = np.triu(np.ones((n, n), dtype=bool))  # [i, j]: j ≥ i
     gm = np.expand_dims(np.moveaxis(g, dim, -1), -2)
-    return np.moveaxis((gm * _cumprod_others(x, dim) * upper).sum(axis=-1), -1, dim)
+    return np.moveaxis(np.where(upper, gm * _cumprod_others(x, dim), 0.0).sum(axis=-1), -1,
+                       dim)
 
 
 def _cumprod_jvp(t: Any, out: Any, x: Any, dim: int) -> Any:
@@ -201,7 +204,8 @@ def _cumprod_jvp(t: Any, out: Any, x: Any, dim: int) -> Any:
     n = shape_of(x)[dim]
     upper = np.triu(np.ones((n, n), dtype=bool))
     tm = np.expand_dims(np.moveaxis(t, dim, -1), -1)
-    return np.moveaxis((tm * _cumprod_others(x, dim) * upper).sum(axis=-2), -1, dim)
+    return np.moveaxis(np.where(upper, tm * _cumprod_others(x, dim), 0.0).sum(axis=-2), -1,
+                       dim)
 
 
 # NOTE: with no zeros the gradient of cumprod divides by x (O(n)); where x has zeros it is

@@ -120,7 +120,7 @@ class SGD(Optimizer):
     >>> (w ** 2).sum().backward()
     >>> opt.step()
     >>> w
-    tensor([0.8, 1.6], requires_grad=True)
+    tensor([0.8000, 1.6000], requires_grad=True)
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,

@@ -1,6 +1,9 @@
 """Activations: the elementwise ops of the core under PyTorch's ``nn.functional`` names, plus
-a few composites (hardsigmoid, hardswish, softmin, glu, prelu, threshold, rrelu,
-gumbel_softmax, ...).
+a few composites (softmin, glu, prelu, threshold, rrelu, gumbel_softmax, ...).
+
+At NaN, ±inf and ±0 the values and gradients are PyTorch's (its derivative formulas as
+written: e.g. relu, hardtanh, elu, hardshrink pass the gradient at NaN); exceptions are
+noted in the function's docstring. ``tests/test_special_values.py`` checks them all.
 
 ``inplace=`` is accepted for compatibility; the result is always a new tensor (the values are
 the same, and the graph stays valid). The trailing-underscore forms (``relu_``, ``elu_``, ...)
@@ -30,7 +33,8 @@ __all__ = [
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``max(x, 0)``; ∂/∂x = 1 for x > 0, else 0 (also at 0)."""
+    """``max(x, 0)``; ∂/∂x = 1 for x > 0, else 0 (also at 0); NaN gives NaN with ∂/∂x 1, and
+    relu(-0.0) is -0.0, as PyTorch."""
     return E.relu(input)
 
 
@@ -80,7 +84,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 def softsign(input: Tensor) -> Tensor:
-    """``x / (1 + |x|)``."""
+    """``x / (1 + |x|)``. ∂/∂x = 1/(1+|x|)² is 0 at ±inf, its limit (PyTorch gives NaN
+    there: its formula divides inf by inf)."""
     return E.softsign(input)
 
 
@@ -132,13 +137,19 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """``relu6(x + 3) / 6``."""
-    return E.relu6(input + 3.0) * (1.0 / 6.0)
+    """``relu6(x + 3) / 6``; ∂/∂x = 1/6 strictly inside (-3, 3), else 0 (also at NaN).
+
+    PyTorch's float64 gradient is ``float32(1/6)``, 3e-8 off; chainrule's is 1/6."""
+    return E.hardsigmoid(input)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x · relu6(x + 3) / 6``."""
-    return input * (E.relu6(input + 3.0) * (1.0 / 6.0))
+    """``x · relu6(x + 3) / 6``; ∂/∂x = 0 below -3, x/3 + 1/2 up to 3, then 1 (1 at NaN and
+    +inf, 0 at -inf, as PyTorch). At -inf the value is NaN (-inf·0), as PyTorch's.
+
+    PyTorch's float32 value overflows to inf above ~5.6e37 (it multiplies x by x + 3 before
+    dividing by 6); chainrule's stays x there."""
+    return E.hardswish(input)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -165,8 +176,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """``x if x > threshold else value``."""
-    return F.where(input.data > threshold, input, value)
+    """``x if x > threshold else value``; a NaN stays NaN, with ∂/∂x 1 (PyTorch's
+    ``x <= threshold ? value : x``)."""
+    return F.where(input.data <= threshold, value, input)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
@@ -175,15 +187,19 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x - λ`` above λ, ``x + λ`` below -λ, else 0."""
+    """``x - λ`` above λ, ``x + λ`` below -λ, else 0 (``0·x``, so -0.0 for -λ ≤ x ≤ -0.0, as
+    PyTorch); a NaN stays NaN, with ∂/∂x 1."""
     x = input.data
-    return F.where(x > lambd, input - lambd, F.where(x < -lambd, input + lambd, 0.0))
+    inside = (x >= -lambd) & (x <= lambd)  # (False at NaN: it takes the x + λ branch, NaN)
+    shift = np.where(x > lambd, lambd, -lambd).astype(x.dtype)
+    return F.where(inside, input * 0.0, input - shift)
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x`` where ``|x| > λ``, else 0."""
+    """``x`` where ``|x| > λ``, else 0; a NaN stays NaN, with ∂/∂x 1 (PyTorch's
+    ``-λ <= x <= λ ? 0 : x``)."""
     x = input.data
-    return F.where((x > lambd) | (x < -lambd), input, 0.0)
+    return F.where((x >= -lambd) & (x <= lambd), 0.0, input)
 
 
 def _check_rrelu_bounds(lower: float, upper: float, name: str) -> None:
@@ -202,7 +218,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
     >>> import chainrule as cr
     >>> cr.nn.functional.rrelu(cr.tensor([-3.0, 2.0]), 0.2, 0.4)
-    tensor([-0.9,  2. ])
+    tensor([-0.9000,  2.0000])
     """
     _check_rrelu_bounds(lower, upper, "rrelu")
     if not training:
@@ -295,7 +311,7 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     """In-place :func:`threshold`."""
-    return input._inplace(lambda old: F.where(old.data > threshold, old, value))
+    return input._inplace(lambda old: F.where(old.data <= threshold, value, old))
 
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,

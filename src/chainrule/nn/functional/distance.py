@@ -32,7 +32,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
 
     >>> import chainrule as cr
     >>> cr.nn.functional.pdist(cr.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
-    tensor([5.    , 1.    , 4.2426])
+    tensor([5.0000, 1.0000, 4.2426])
     """
     if input.ndim != 2:
         raise ValueError(f"pdist: expected a 2-D input of shape (N, M) (N row vectors), got "

@@ -489,7 +489,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     >>> import chainrule as cr
     >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
     >>> cr.nn.functional.multi_margin_loss(x, cr.tensor([3]))
-    tensor(0.325)
+    tensor(0.3250)
     """
     name = "multi_margin_loss"
     reduction = _legacy(size_average, reduce, reduction)
@@ -542,7 +542,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | N
     >>> import chainrule as cr
     >>> x = cr.tensor([[0.1, 0.2, 0.4, 0.8]])
     >>> cr.nn.functional.multilabel_margin_loss(x, cr.tensor([[3, 0, -1, 1]]))
-    tensor(0.85)
+    tensor(0.8500)
     """
     name = "multilabel_margin_loss"
     reduction = _legacy(size_average, reduce, reduction)

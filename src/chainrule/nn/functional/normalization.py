@@ -275,7 +275,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     >>> import chainrule as cr
     >>> x = cr.ones(1, 3, 1)
     >>> cr.nn.functional.local_response_norm(x, 2, alpha=1.0, beta=1.0).flatten()
-    tensor([0.6667, 0.5   , 0.5   ])
+    tensor([0.6667, 0.5000, 0.5000])
     """
     if input.ndim < 3:
         raise ValueError(f"local_response_norm: expected an input of shape (N, C, *spatial) "

@@ -315,7 +315,7 @@ class RReLU(Module):
 
     >>> import chainrule as cr
     >>> cr.nn.RReLU(0.1, 0.3).eval()(cr.tensor([-1.0, 1.0]))
-    tensor([-0.2,  1. ])
+    tensor([-0.2000,  1.0000])
     """
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,

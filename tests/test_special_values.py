@@ -1,0 +1,364 @@
+"""Values and first derivatives at NaN, ±inf, ±0, huge and tiny inputs, against PyTorch.
+
+People debugging a network whose gradients turn NaN compare with PyTorch, so at the edges of
+the number line chainrule gives what PyTorch gives: every op-table entry that names a PyTorch
+function (elementwise: each special value, and each pair of them for binary ops; reductions
+and softmaxes: rows that hold one special value among ordinary ones), and the
+``nn.functional`` activations that are not op-table entries. Values are compared NaN-aware and
+with the sign of zero; gradients (for an upstream gradient of ones) NaN-aware. PyTorch runs
+elementwise cases one element at a time: its vectorised CPU kernels disagree with its scalar
+ones (its derivative formulas as written) at NaN for some activations, so that its answer for
+an element depends on the tensor's length; chainrule follows the formulas (see
+``_torch_results``).
+
+Where chainrule keeps a different value on purpose (the true limit, where PyTorch's is an
+artefact of its formula) the case is listed in ``ALLOWED`` with the reason, and the test
+checks that the difference is still exactly the documented one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.ops.registry import ALL_OPS, Op, all_ops
+
+torch = pytest.importorskip("torch")
+
+NAN, INF = float("nan"), float("inf")
+# (huge and tiny: the largest decade and the smallest subnormal of each dtype)
+SPECIALS = {
+    np.float64: [NAN, INF, -INF, 0.0, -0.0, 1e300, -1e300, 5e-324, -5e-324],
+    np.float32: [NAN, INF, -INF, 0.0, -0.0, 3e38, -3e38, 1e-45, -1e-45],
+}
+# ordinary values to pair the special ones with (binary ops, rows of reductions)
+ORDINARY = [1.5, -0.5]
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
+DTYPES = [np.float64, np.float32]
+
+# Op-table entries not swept here, and why.
+NOT_SWEPT = {
+    "where": "selects between its inputs: no arithmetic of its own",
+    "lerp": "three inputs; tested at kinks in test_torch_parity.py",
+    "binary_cross_entropy": "a loss with a domain of [0, 1]; tested in test_losses.py",
+}
+
+
+def _resolve(name: str) -> Callable:
+    obj: Any = torch
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# --------------------------------------------------------------------------- allowed
+
+@dataclass
+class Allowed:
+    """A documented difference: in ``part`` ("value", or "gradient" of input ``input``), at
+    the elements whose inputs ``where`` selects, chainrule keeps its own result, for
+    ``reason``."""
+
+    part: str
+    where: Callable[..., np.ndarray]
+    reason: str
+    dtype: Any = None  # None: both dtypes
+    input: int = 0
+
+
+def _any(*xs: np.ndarray) -> np.ndarray:
+    return np.ones(np.broadcast_shapes(*(x.shape for x in xs)), dtype=bool)
+
+
+ALLOWED: dict[str, list[Allowed]] = {
+    "softsign": [Allowed("gradient", lambda x: np.isinf(x),
+                         "1/(1+|x|)² is 0 at ±inf, its limit; PyTorch's formula gives inf/inf")],
+    "copysign": [Allowed("gradient", lambda x, y: np.isinf(x),
+                         "∂/∂x is ±1 at x = ±inf (the sign change); PyTorch divides inf by inf")],
+    "i1": [Allowed("gradient", lambda x: np.isnan(x),
+                   "PyTorch's gradient at NaN is 0.5 (a number from a NaN); chainrule's NaN")],
+    "i1e": [Allowed("gradient", lambda x: np.isnan(x),
+                    "PyTorch's gradient at NaN is 0.5 (a number from a NaN); chainrule's NaN")],
+    "hardsigmoid": [Allowed("gradient", lambda x: np.abs(x) < 3,
+                            "PyTorch's float64 gradient is float32(1/6), 3e-8 off", np.float64)],
+    "hardswish": [Allowed("value", lambda x: np.abs(x) > 1e37,
+                          "PyTorch's float32 x·(x+3)/6 overflows to inf near 3e38; the true "
+                          "value (chainrule's) is x", np.float32)],
+    "cumprod": [
+        Allowed("gradient", _any,
+                "chainrule's gradient is the exact Σ_j Π_{k≤j, k≠i} x_k wherever an x is 0, "
+                "±inf, NaN; PyTorch's divides y_j by x_i (1.0, not 0.75, at x_i = 5e-324, "
+                "NaN at inf) or gives 0 where a NaN is in the product"),
+        Allowed("value", _any, "PyTorch accumulates float32 products in float64: "
+                "1.5·3e38·-0.5 is -2.25e38 there, -inf in float32 (chainrule, NumPy)",
+                np.float32)],
+}
+# Ops whose zero's sign PyTorch itself does not fix: max(0.0, -0.0) is 0.0 from its scalar
+# kernel and -0.0 from its vectorised one (as NumPy), so either sign matches PyTorch.
+ZERO_SIGN_VARIES = {"maximum", "minimum", "fmax", "fmin"}
+
+
+def _allowances(name: str, dtype: Any) -> list[Allowed]:
+    return [a for a in ALLOWED.get(name, []) if a.dtype in (None, dtype)]
+
+
+# --------------------------------------------------------------------------- comparing
+
+def _differences(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
+                 zero_sign: bool) -> np.ndarray:
+    """Where the two differ: NaN masks, infinities, finite values beyond ``rtol``/``atol``
+    and (``zero_sign``) the sign of zeros."""
+    assert actual.shape == expected.shape, f"shape {actual.shape}, torch {expected.shape}"
+    bad = np.isnan(actual) != np.isnan(expected)
+    both = ~np.isnan(actual) & ~np.isnan(expected)
+    inf = both & (np.isinf(actual) | np.isinf(expected))
+    bad |= inf & (actual != expected)
+    finite = both & ~inf
+    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad |= finite & (np.abs(a - e) > rtol * np.abs(e) + atol)
+    if zero_sign:
+        bad |= both & (a == 0) & (e == 0) & (np.signbit(a) != np.signbit(e))
+    return bad
+
+
+def _report(what: str, bad: np.ndarray, actual: np.ndarray, expected: np.ndarray) -> str:
+    return (f"{what}: differs from torch at {np.argwhere(bad).tolist()}:\n"
+            f"  chainrule {actual[bad].tolist()}\n  torch     {expected[bad].tolist()}")
+
+
+def _torch_results(torch_fn: Callable, arrays: list[np.ndarray], dtype: Any,
+                   per_element: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """PyTorch's values and input gradients (upstream gradient ones).
+
+    ``per_element``: one call per element, each on 1-element tensors. PyTorch's CPU kernels
+    take a vectorised path over whole SIMD registers and a scalar path for the rest, and the
+    two disagree at NaN for some activations (relu6, hardtanh, elu, hardswish, hardshrink, ...:
+    the vectorised backward gives 0 or NaN where the scalar one, PyTorch's derivative formula
+    as written, passes the gradient), so which one an element gets depends on the tensor's
+    length and the CPU. chainrule follows the formula; 1-element tensors always take it."""
+    if per_element:
+        parts = [_torch_results(torch_fn, [a[i:i + 1] for a in arrays], dtype, False)
+                 for i in range(arrays[0].size)]
+        grads = None if parts[0][1] is None else [
+            np.concatenate([p[1][k] for p in parts]) for k in range(len(arrays))]  # type: ignore
+        return np.concatenate([p[0] for p in parts]), grads
+    ts = [torch.tensor(a, dtype=TORCH_DTYPE[dtype], requires_grad=True) for a in arrays]
+    out = torch_fn(*ts)
+    if not (out.dtype.is_floating_point and out.requires_grad):
+        return out.detach().numpy(), None
+    grads = torch.autograd.grad([out], ts, [torch.ones_like(out)], allow_unused=True)
+    return out.detach().numpy(), [np.zeros_like(a) if g is None or g._is_zerotensor()
+                                  else g.numpy()
+                                  for a, g in zip(arrays, grads)]
+
+
+def _compare_part(part: str, actual: np.ndarray, expected: np.ndarray, arrays: list,
+                  dtype: Any, allowed: list[Allowed], zero_sign: bool, label: str,
+                  used: set[int]) -> list[str]:
+    """The differences in one part that no allowance covers; the allowances that cover one go
+    into ``used``."""
+    # values: subnormal results may flush to 0; gradients: to the dtype's tolerance (float32
+    # rounding noise of a true 0, such as softmax's gradient against a constant sum)
+    atol = np.finfo(dtype).tiny if part == "value" else TOL[dtype]
+    bad = _differences(actual, expected, TOL[dtype], atol, zero_sign)
+    problems: list[str] = []
+    for a in allowed:
+        excused = np.broadcast_to(a.where(*arrays), bad.shape)
+        if (bad & excused).any():
+            used.add(id(a))
+        bad = bad & ~excused
+    if bad.any():
+        problems.append(_report(f"{label} {part}", bad, actual, expected))
+    return problems
+
+
+def _run(cr_fn: Callable, torch_fn: Callable, arrays: list[np.ndarray], dtype: Any,
+         label: str, name: str, used: set[int], per_element: bool = True) -> list[str]:
+    """Both libraries on the same inputs, upstream gradient ones; the differences found."""
+    allowed = _allowances(name, dtype)
+    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    with np.errstate(all="ignore"):
+        out = cr_fn(*xs)
+    t_value, t_grads = _torch_results(torch_fn, arrays, dtype, per_element)
+    if out.dtype != t_value.dtype:
+        return [f"{label}: dtype {out.dtype}, torch {t_value.dtype}"]
+    problems = _compare_part("value", out.data, t_value, arrays, dtype,
+                             [a for a in allowed if a.part == "value"],
+                             name not in ZERO_SIGN_VARIES, label, used)
+    if t_grads is not None:
+        with np.errstate(all="ignore"):
+            grads = cr.autograd.grad([out], xs, [cr.ones_like(out)], allow_unused=True)
+        for k, (g, tgv) in enumerate(zip(grads, t_grads)):
+            gv = np.zeros_like(arrays[k]) if g is None else g.data
+            problems += _compare_part("gradient", gv, tgv, arrays, dtype,
+                                      [a for a in allowed if a.part == "gradient"
+                                       and a.input == k], False, f"{label} (input {k})",
+                                      used)
+    return problems
+
+
+def _check(cr_fn: Callable, torch_fn: Callable, arrays: list[np.ndarray], dtype: Any,
+           label: str, name: str, used: set[int] | None = None,
+           per_element: bool = True) -> None:
+    """Assert no difference beyond ALLOWED. Without ``used`` (one call per case), also that
+    each allowance for ``name`` is still needed; with it, the caller checks that after its
+    cases (``_no_stale``)."""
+    seen: set[int] = set() if used is None else used
+    problems = _run(cr_fn, torch_fn, arrays, dtype, label, name, seen, per_element)
+    assert not problems, "\n".join(problems)
+    if used is None:
+        _no_stale(name, dtype, seen)
+
+
+def _no_stale(name: str, dtype: Any, used: set[int]) -> None:
+    stale = [a.reason for a in _allowances(name, dtype) if id(a) not in used]
+    assert not stale, f"{name}: ALLOWED but equal to torch now: {stale}"
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _unary_input(dtype: Any) -> np.ndarray:
+    return np.array(SPECIALS[dtype] + ORDINARY, dtype=dtype)
+
+
+def _pairs(dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of (special or ordinary) values, as two flat arrays."""
+    v = np.array(SPECIALS[dtype] + ORDINARY, dtype=dtype)
+    x, y = np.meshgrid(v, v, indexing="ij")
+    return x.ravel(), y.ravel()
+
+
+def _rows(dtype: Any) -> np.ndarray:
+    """One special value among ordinary ones per row, and rows of two infinities."""
+    rows = [[ORDINARY[0], s, ORDINARY[1]] for s in SPECIALS[dtype]]
+    rows += [[INF, INF, 1.0], [-INF, -INF, 1.0], [INF, -INF, 1.0], [NAN, INF, 1.0]]
+    return np.array(rows, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- the op table
+
+def _n_float_inputs(op: Op) -> int | None:
+    s = op.sample
+    if s is None:
+        return None
+    if s.make is not None:
+        args = s.make(np.random.default_rng(0))
+        return sum(1 for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f")
+    return len(s.shapes)
+
+
+def _params(op: Op) -> list[dict]:
+    assert op.sample is not None
+    return [dict(op.sample.params)] + [dict(v) for v in op.sample.variants]
+
+
+ELEMENTWISE = [op for op in all_ops() if op.torch and op.elementwise and op.differentiable
+               and op.name not in NOT_SWEPT]
+UNARY = [op for op in ELEMENTWISE if _n_float_inputs(op) == 1]
+BINARY = [op for op in ELEMENTWISE if _n_float_inputs(op) == 2]
+ROWWISE = ["sum", "mean", "prod", "amax", "amin", "logsumexp", "norm2", "cumsum", "cumprod",
+           "softmax", "log_softmax", "logcumsumexp"]
+
+
+def _table_case(op: Op, arrays: list[np.ndarray], dtype: Any) -> None:
+    torch_fn = _resolve(op.torch or "")
+    used: set[int] = set()
+    for params in _params(op):
+        _check(lambda *xs, p=params: op(*xs, **p), lambda *xs, p=params: torch_fn(*xs, **p),
+               arrays, dtype, f"{op.name}{params} {np.dtype(dtype).name}",
+               op.name, used)
+    _no_stale(op.name, dtype, used)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", UNARY, ids=lambda op: op.name)
+def test_unary_op_at_special_values(op, dtype):
+    _table_case(op, [_unary_input(dtype)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.name)
+def test_binary_op_at_special_pairs(op, dtype):
+    _table_case(op, list(_pairs(dtype)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ROWWISE)
+def test_rowwise_op_with_special_values(name, dtype):
+    op = ALL_OPS[name]
+    used: set[int] = set()
+    for params in _params(op):
+        _check(lambda x, p=params: op(x, **p),
+               lambda x, p=params: _resolve(op.torch or "")(x, **p),
+               [_rows(dtype)], dtype, f"{name}{params} {np.dtype(dtype).name}", name, used,
+               per_element=False)
+    _no_stale(name, dtype, used)
+
+
+def test_the_sweep_covers_the_elementwise_table():
+    swept = {op.name for op in UNARY + BINARY}
+    missing = [op.name for op in all_ops() if op.torch and op.elementwise and op.differentiable
+               and op.name not in swept and op.name not in NOT_SWEPT]
+    assert not missing
+
+
+# --------------------------------------------------------------------------- nn.functional
+
+TF = torch.nn.functional
+ACTIVATIONS: list[tuple[str, Callable, Callable]] = [
+    ("hardsigmoid", F.hardsigmoid, TF.hardsigmoid),
+    ("hardswish", F.hardswish, TF.hardswish),
+    ("tanhshrink", F.tanhshrink, TF.tanhshrink),
+    ("softshrink", F.softshrink, TF.softshrink),
+    ("softshrink 0", lambda x: F.softshrink(x, 0.0), lambda x: TF.softshrink(x, 0.0)),
+    ("hardshrink", F.hardshrink, TF.hardshrink),
+    ("hardshrink 0", lambda x: F.hardshrink(x, 0.0), lambda x: TF.hardshrink(x, 0.0)),
+    ("threshold", lambda x: F.threshold(x, 0.5, -2.0), lambda x: TF.threshold(x, 0.5, -2.0)),
+    ("threshold inf value", lambda x: F.threshold(x, 0.0, INF),
+     lambda x: TF.threshold(x, 0.0, INF)),
+    ("rrelu eval", F.rrelu, TF.rrelu),
+    ("relu", F.relu, TF.relu), ("relu6", F.relu6, TF.relu6),
+    ("leaky_relu", F.leaky_relu, TF.leaky_relu),
+    ("leaky_relu 2", lambda x: F.leaky_relu(x, 2.0), lambda x: TF.leaky_relu(x, 2.0)),
+    ("leaky_relu -0.5", lambda x: F.leaky_relu(x, -0.5), lambda x: TF.leaky_relu(x, -0.5)),
+    ("elu", F.elu, TF.elu), ("selu", F.selu, TF.selu), ("celu", F.celu, TF.celu),
+    ("gelu", F.gelu, TF.gelu),
+    ("gelu tanh", lambda x: F.gelu(x, approximate="tanh"),
+     lambda x: TF.gelu(x, approximate="tanh")),
+    ("silu", F.silu, TF.silu), ("mish", F.mish, TF.mish), ("softplus", F.softplus, TF.softplus),
+    ("softsign", F.softsign, TF.softsign), ("hardtanh", F.hardtanh, TF.hardtanh),
+    ("sigmoid", F.sigmoid, torch.sigmoid), ("tanh", F.tanh, torch.tanh),
+    ("logsigmoid", F.logsigmoid, TF.logsigmoid),
+    ("sign", cr.sign, torch.sign), ("sgn", cr.sgn, torch.sgn),
+]
+ROW_ACTIVATIONS: list[tuple[str, Callable, Callable]] = [
+    ("softmax", lambda x: F.softmax(x, -1), lambda x: TF.softmax(x, -1)),
+    ("log_softmax", lambda x: F.log_softmax(x, -1), lambda x: TF.log_softmax(x, -1)),
+    ("softmin", lambda x: F.softmin(x, -1), lambda x: TF.softmin(x, -1)),
+    ("glu", lambda x: F.glu(x[:, :2], -1), lambda x: TF.glu(x[:, :2], -1)),
+    ("prelu", lambda x: F.prelu(x, cr.tensor([0.25], dtype=x.dtype)),
+     lambda x: TF.prelu(x, torch.tensor([0.25], dtype=x.dtype))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name,fn,torch_fn", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activation_at_special_values(name, fn, torch_fn, dtype):
+    _check(fn, torch_fn, [_unary_input(dtype)], dtype, f"{name} {np.dtype(dtype).name}",
+           name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name,fn,torch_fn", ROW_ACTIVATIONS,
+                         ids=[a[0] for a in ROW_ACTIVATIONS])
+def test_row_activation_with_special_values(name, fn, torch_fn, dtype):
+    _check(fn, torch_fn, [_rows(dtype)], dtype, f"{name} {np.dtype(dtype).name}",
+           name, per_element=False)
