@@ -52,6 +52,27 @@ def test_retained_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(got, retained(torch, torch.float64))
 
 
+
+def _grads_of_a_hooked_target(lib, inputs_of):
+    x = lib.tensor([1.0, 2.0], requires_grad=True, dtype=lib.float64)
+    y = x * 2
+    y.register_hook(lambda g: g * 2)
+    kept = x * 3
+    kept.retain_grad()
+    z = (y * y).sum() + (kept * kept).sum()
+    grads = lib.autograd.grad(z, inputs_of(x, y, kept), retain_graph=True)
+    return [g.tolist() for g in grads], None if kept.grad is None else kept.grad.tolist()
+
+
+@pytest.mark.parametrize("inputs_of", [
+    lambda x, y, kept: [y],  # no target behind y: its hook runs, the result is hooked
+    lambda x, y, kept: [y, x, y],  # x lies behind y: y is captured before its hook
+    lambda x, y, kept: [kept],  # retain_grad() sees the gradient of a target too
+    lambda x, y, kept: [kept, x]])
+def test_autograd_grad_runs_a_targets_hooks_and_retain_grad_as_pytorch(inputs_of):
+    assert _grads_of_a_hooked_target(cr, inputs_of) == _grads_of_a_hooked_target(torch, inputs_of)
+
+
 # (factories: calling set_grad_enabled(False) at collection would switch grad off at once)
 @pytest.mark.parametrize("make", [lambda: cr.no_grad, cr.no_grad,
                                   lambda: cr.set_grad_enabled(False)])

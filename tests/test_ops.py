@@ -616,7 +616,11 @@ EINSUMS = [("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]),
            ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]), ("ij->j", [(2, 3)]),
            ("...ij,...jk->...ik", [(2, 2, 3), (3, 2)]), ("ij,ij->i", [(2, 3), (2, 3)]),
            ("i,j->ij", [(2,), (3,)]), ("bhqd,bhkd->bhqk", [(1, 2, 2, 3), (1, 2, 3, 3)]),
-           ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)])]
+           ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]),
+           # a subscript repeated within an operand: its diagonal (the trace, for 'ii')
+           ("ii", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(3, 3, 2)]),
+           ("...ii->...i", [(2, 3, 3)]), ("bii,bj->bij", [(2, 3, 3), (2, 4)]),
+           ("iijj->", [(2, 2, 3, 3)]), ("ij,jj->i", [(2, 3), (3, 3)]), ("i...i", [(3, 2, 3)])]
 
 
 @pytest.mark.parametrize("equation,shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
@@ -630,6 +634,29 @@ def test_einsum_equations(equation, shapes):
         return cr.einsum(equation, *ts)
 
     _check_all_modes(f, xs, second_order=True)
+
+
+@pytest.mark.parametrize("equation,shapes", [e for e in EINSUMS if "ii" in e[0] or "jj" in e[0]
+                                             or "i...i" in e[0]], ids=str)
+def test_einsum_repeated_subscripts_as_pytorch(equation, shapes):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = cr.einsum(equation, *ours), torch.einsum(equation, *theirs)
+    assert out.shape == tuple(expected.shape)
+    weights = rng.standard_normal(out.shape)
+    (out * cr.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+
+
+def test_einsum_repeated_subscript_of_unequal_sizes_is_an_error():
+    with pytest.raises(cr.OpError, match=r"subscript i is repeated .* shape \(3, 2\).*3 != 2"):
+        cr.einsum("ii", cr.ones(3, 2))
 
 
 # --------------------------------------------------------------------------- x[key]

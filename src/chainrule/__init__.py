@@ -13,6 +13,7 @@ Reverse- and forward-mode automatic differentiation on NumPy, with PyTorch's nam
 from __future__ import annotations
 
 from . import (
+    _float_warnings,
     _memory,
     autograd,  # noqa: E402
     data,
@@ -107,3 +108,4 @@ __all__ = [n for n in dir() if not n.startswith("_")] + list(_functional_all)
 # Large temporaries (convolutions, attention, big batches) are freed and allocated again every
 # step; keep glibc from handing them back to the system each time (see _memory.py).
 _memory.keep_freed_memory()
+_float_warnings.silence_float_warnings()  # inf and NaN as in PyTorch: silently

@@ -581,6 +581,9 @@ def _refresh_view(view: Tensor, used: bool = False) -> None:
     view._view = (base, op, params, version_box(base)[0])
 
 
+OUTPUT = -1  # in an op's ``reads``: the rule reads the op's output
+
+
 def read_inputs(node: Node) -> list[int]:
     """The inputs whose values ``node``'s backward rules read (index ``len(inputs)``: its
     output): what an in-place change must not touch before backward."""
@@ -588,9 +591,13 @@ def read_inputs(node: Node) -> list[int]:
     reads = op.reads
     if reads is None:
         indices = list(range(len(parents))) if op.saves else []
+        output = op.saves_output
     else:
-        indices = sorted({j for k, p in enumerate(parents) if p is not None for j in reads[k]})
-    if op.saves_output:
+        read = {j for k, p in enumerate(parents) if p is not None for j in reads[k]}
+        indices = sorted(j for j in read if j != OUTPUT)
+        # (an op whose reads name OUTPUT reads it only through those rules: x ** 2 does not)
+        output = op.saves_output and (OUTPUT in read or not any(OUTPUT in r for r in reads))
+    if output:
         indices.append(len(parents))
     return indices
 
@@ -803,6 +810,8 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
             if g is None:
                 continue
             if stop and node in stop:
+                # (before its tensor's hooks, as PyTorch captures a target that other targets
+                # lie behind; one that none do gets them, below)
                 captured[node] = g
             if node.hooks is not None or node.retain is not None:
                 g = _run_tensor_hooks(node, g, create_graph)
@@ -819,6 +828,15 @@ def walk(roots: Sequence[Tensor], root_grads: Sequence[Any], *, retain_graph: bo
     result: list[Any] = []
     for t in targets:
         node_or_leaf: Any = t.grad_fn if t.grad_fn is not None else t
+        if node_or_leaf not in captured and type(node_or_leaf) is Node:
+            # a target no other target lies behind: its node did not run. As in PyTorch, its
+            # tensor's hooks and retain_grad() see the gradient now, and what they return is
+            # the result (once, however often the target is asked for)
+            g = grads.get(node_or_leaf)
+            if g is not None and (node_or_leaf.hooks is not None
+                                  or node_or_leaf.retain is not None):
+                g = _run_tensor_hooks(node_or_leaf, g, create_graph)
+            captured[node_or_leaf] = g
         g = captured[node_or_leaf] if node_or_leaf in captured else grads.get(node_or_leaf)
         if g is not None and _dtype_of(g) != t.data.dtype:
             g = _cast(g, t.data.dtype)

@@ -672,10 +672,51 @@ ger = outer
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``; a subscript repeated within
+    one operand takes its diagonal (``einsum('ii', a)`` is the trace), as in PyTorch."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    subscripts = lhs.split(",")
+    if len(subscripts) == len(operands) and builtins.any(_repeats(s) for s in subscripts):
+        if not arrow:  # the implicit output, from the letters as written (PyTorch's rule)
+            letters = lhs.replace(".", "").replace(",", "")
+            rhs = ("..." if "..." in lhs else "") + "".join(
+                sorted(c for c in set(letters) if letters.count(c) == 1))
+        pairs = [_einsum_diagonals(s, x, equation) for s, x in zip(subscripts, operands)]
+        equation = ",".join(s for s, _ in pairs) + "->" + rhs
+        operands = tuple(x for _, x in pairs)
     return LA.einsum(*operands, equation=equation)
+
+
+def _repeats(subscripts: str) -> bool:
+    letters = subscripts.replace(".", "")
+    return len(set(letters)) != len(letters)
+
+
+def _einsum_diagonals(subscripts: str, x: Any, equation: str) -> tuple[str, Any]:
+    """An operand whose subscripts repeat a letter, as its diagonal over those dims (a view,
+    its dim moved last) with the letter once: ``'iij'`` of x becomes ``'ji'`` of a diagonal."""
+    x = x if is_tensor(x) else as_tensor(x)
+    while _repeats(subscripts):
+        head, _, tail = subscripts.partition("...")
+        # each letter's dim: counted from the front before '...', from the end after it
+        dims = [(c, k) for k, c in enumerate(head)] + [
+            (c, k - len(tail)) for k, c in enumerate(tail)]
+        letters = [c for c, _ in dims]
+        letter = next(c for c in letters if letters.count(c) > 1)
+        a, b = [k for c, k in dims if c == letter][:2]
+        if x.shape[a] != x.shape[b]:
+            raise OpError(f"einsum(): subscript {letter} is repeated for an operand of shape "
+                          f"{tuple(x.shape)} in {equation!r} but the sizes don't match, "
+                          f"{x.shape[a]} != {x.shape[b]}")
+        x = diagonal(x, 0, a, b)
+        first = subscripts.index(letter)
+        second = subscripts.index(letter, first + 1)
+        subscripts = (subscripts[:first] + subscripts[first + 1:second]
+                      + subscripts[second + 1:] + letter)
+    return subscripts, x
 
 
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
@@ -748,7 +789,24 @@ def reshape(input: Any, *shape: Any) -> Tensor:
     return S.reshape(input, shape=new)
 
 
-view = reshape
+def view(input: Any, *shape: Any) -> Tensor:
+    """``input``'s elements in a new shape, sharing its memory, as ``Tensor.view``: where the
+    memory's layout allows no such view (a transposed or sliced tensor, whose elements are not
+    in row order), an error, as in PyTorch, instead of :func:`reshape`'s silent copy, which an
+    in-place change of the result would not reach."""
+    out = reshape(input, *shape)
+    if out is not input and is_tensor(input) and out.data.size \
+            and not np.may_share_memory(out.data, input.data):
+        raise OpError(f"view: a tensor of shape {tuple(input.shape)} with strides (in "
+                      f"elements) {_strides_in_elements(input.data)} has no view of shape "
+                      f"{tuple(out.shape)}: its elements are not laid out in that order in "
+                      "memory. Use .reshape(...) (which copies when it must), or "
+                      ".contiguous().view(...)")
+    return out
+
+
+def _strides_in_elements(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(s // a.itemsize for s in a.strides)
 
 
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -960,8 +1018,10 @@ def repeat(input: Any, *sizes: Any) -> Tensor:
     return S.tile(input, reps=reps)
 
 
-def clone(input: Any) -> Tensor:
-    return S.clone(input)
+def clone(input: Any, *, order: str = "K") -> Tensor:
+    """A copy of ``input`` with its own memory, in its memory layout (``order="K"``, as
+    PyTorch's ``preserve_format``) or in row order (``"C"``, what ``contiguous()`` needs)."""
+    return S.clone(input, order=order) if order != "K" else S.clone(input)
 
 
 def tril(input: Any, diagonal: int = 0) -> Tensor:
@@ -976,8 +1036,8 @@ def triu(input: Any, diagonal: int = 0) -> Tensor:
 
 def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The ``offset`` diagonal (above the main one when positive) of the matrices whose rows
-    are ``dim1`` and columns ``dim2``, as a new last dim (those two removed). NOTE: a
-    differentiable copy, where PyTorch's is a view (writing into it leaves ``input`` alone)."""
+    are ``dim1`` and columns ``dim2``, as a new last dim (those two removed): a view, as in
+    PyTorch (writing into it writes into ``input``)."""
     return _diagonal(input, offset, dim1, dim2)
 
 
@@ -990,9 +1050,7 @@ def _diagonal(input: Any, offset: int, dim1: int, dim2: int) -> Tensor:
     if a == b:
         raise OpError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     x = input if (a, b) == (-2, -1) else movedim(input, (a + nd, b + nd), (nd - 2, nd - 1))
-    n, m = shape_of(x)[-2:]
-    rows = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
-    return I.getitem(x, key=I.canonical_key((Ellipsis, rows, rows + offset), nd))
+    return I.diagonal(x, offset=int(offset))
 
 
 def trace(input: Any) -> Tensor:

@@ -321,7 +321,11 @@ class Tensor:
         return self
 
     def contiguous(self) -> Tensor:
-        return self
+        """This tensor if its memory is in row order, else a row-ordered copy (as PyTorch:
+        an in-place change of the copy does not reach this tensor)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return F.clone(self, order="C")
 
     def clone(self) -> Tensor:
         return F.clone(self)
@@ -1100,10 +1104,10 @@ class Tensor:
         return F.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
-        return F.reshape(self, *shape)
+        return F.view(self, *shape)
 
     def view_as(self, other: Tensor) -> Tensor:
-        return F.reshape(self, other.shape)
+        return F.view(self, other.shape)
 
     def reshape_as(self, other: Tensor) -> Tensor:
         return F.reshape(self, other.shape)
@@ -1881,11 +1885,13 @@ def _replace(old: Tensor, value: Any) -> Tensor:
 
 def _write_back(base: Tensor, new: Tensor, op: Any, params: dict) -> Tensor:
     """``base`` with the region that ``op(base, **params)`` views replaced by ``new``."""
-    from .ops.indexing import getitem, index_put
+    from .ops.indexing import diagonal, diagonal_key, getitem, index_put
     from .ops.shape import identity, permute, reshape
 
     if op is getitem:
         return index_put(base, new, key=params["key"])
+    if op is diagonal:
+        return index_put(base, new, key=diagonal_key(base.shape, params["offset"]))
     if op is reshape:
         return reshape(new, shape=base.shape)
     if op is permute:

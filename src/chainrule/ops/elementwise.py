@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import OUTPUT
 from .registry import OpError, Sample, defop
 
 _LN2 = math.log(2.0)
@@ -109,6 +110,7 @@ def _pow_dexp(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 pow = _ew("pow", _pow_forward, (_pow_dbase, _pow_dexp),
           ("d/dx x^y = y·x^(y-1)", "d/dy x^y = x^y·ln(x)"), saves_output=True,
+          reads=((0, 1), (0, 1, OUTPUT)),
           sample=Sample(shapes=((3, 4), (1, 4)), low=0.5, high=2.0), torch="pow")
 
 # --------------------------------------------------------------------------- exp / log

@@ -138,6 +138,32 @@ index_scatter = defop(
     torch=None, jvp=_scatter_jvp)
 
 
+# --------------------------------------------------------------------------- diagonal
+
+def diagonal_key(shape: tuple, offset: int) -> tuple:
+    """The canonical key of the ``offset`` diagonal of the matrices in the last two dims."""
+    n, m = shape[-2:]
+    rows = np.arange(max(0, -offset), min(n, m - offset))
+    return canonical_key((Ellipsis, rows, rows + offset), len(shape))
+
+
+def _diagonal_forward(x: np.ndarray, offset: int) -> np.ndarray:
+    out = np.diagonal(x, offset, -2, -1)
+    if x.flags.writeable:  # (NumPy's diagonal is a read-only view; PyTorch's is writable)
+        out.flags.writeable = True
+    return out
+
+
+diagonal = defop(
+    "diagonal", _diagonal_forward,
+    lambda g, out, x, offset: index_scatter(g, key=diagonal_key(shape_of(x), offset),
+                                            shape=shape_of(x)),
+    "y = diag(x): ∂L/∂x = zeros with ∂L/∂y on the diagonal", saves=False, view=True,
+    sample=Sample(shapes=((3, 4),), params={"offset": 1}, variants=({"offset": -2},)),
+    torch="diagonal", jvp=lambda t, out, x, offset: t.diagonal(offset, -2, -1))
+
+
+
 # --------------------------------------------------------------------------- along a dim
 
 def _full_index(index: np.ndarray, dim: int) -> tuple:

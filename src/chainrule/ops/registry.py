@@ -71,7 +71,9 @@ class Op:
     jvps: tuple[Callable[..., Any] | None, ...] | None = None
     elementwise: bool = False
     saves: bool = True  # do the rules read input values? (version-checked at backward)
-    reads: tuple[tuple[int, ...], ...] | None = None  # per input: the inputs its rule reads
+    # per input: the inputs its rule reads (and OUTPUT, if any rule names it: the output is
+    # then read only by those, else by every rule when saves_output)
+    reads: tuple[tuple[int, ...], ...] | None = None
     saves_output: bool = False
     view: bool = False  # output shares memory (and the in-place version) with input 0
     tensor_rules: bool = False  # rules always receive Tensors (custom ops)

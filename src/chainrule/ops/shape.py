@@ -136,9 +136,10 @@ tile = defop("tile", lambda x, reps: np.tile(x, reps), _tile_vjp,
              sample=Sample(shapes=((2, 3),), params={"reps": (2, 1, 3)}), torch="tile",
              jvp=_tile_jvp)
 
-clone = defop("clone", lambda x: np.array(x, copy=True), lambda g, out, x: g,
-              "clone: ∂y/∂x = I", saves=False, sample=Sample(shapes=((3, 4),)), torch="clone",
-              jvp=lambda t, out, x: t)
+clone = defop("clone", lambda x, order="K": np.array(x, copy=True, order=order),
+              lambda g, out, x, order="K": g, "clone: ∂y/∂x = I", saves=False,
+              sample=Sample(shapes=((3, 4),)), torch="clone",
+              jvp=lambda t, out, x, order="K": t)
 # An identity op marks a fresh point in the graph (the transforms differentiate with respect
 # to it); its forward shares memory.
 identity = defop("identity", lambda x: x, lambda g, out, x: g, "∂y/∂x = I", saves=False,
