@@ -67,6 +67,18 @@ def test_bessel_gradient_at_zero_and_second_order(name):
     assert cr.gradgradcheck(_get(cr, name), (t,))
 
 
+
+def test_scaled_bessel_gradient_near_zero_to_the_last_digits():
+    # d/dx e^-|x|·I1(x) = e^-|x|·(I0(x) - I1(x)/x - sign(x)·I1(x)); near 0 the series
+    # I0 = 1 + x²/4, I1/x = 1/2 + x²/16 are exact in float64. (i1e(x)/x is not 1/2 there: it
+    # is e^-|x|/2, which differs by |x|/2.)
+    xs = np.array([1e-9, -3e-9, 2e-8, -9e-9, 5e-324, 0.0])
+    a = np.abs(xs)
+    exact = np.exp(-a) * (1 + xs * xs / 4 - (0.5 + xs * xs / 16) * (1 + np.sign(xs) * xs))
+    x = cr.tensor(xs, requires_grad=True)
+    cr.special.i1e(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), exact, rtol=2e-15, atol=0)  # (a few ulps)
+
 def test_aliases_and_methods():
     x = cr.tensor([1.5, 2.0])
     for alias, name in [("arccosh", "acosh"), ("arcsinh", "asinh"), ("arctanh", "atanh")]:

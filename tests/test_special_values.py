@@ -362,3 +362,25 @@ def test_activation_at_special_values(name, fn, torch_fn, dtype):
 def test_row_activation_with_special_values(name, fn, torch_fn, dtype):
     _check(fn, torch_fn, [_rows(dtype)], dtype, f"{name} {np.dtype(dtype).name}",
            name, per_element=False)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("relu", lambda T, x: T.relu(x)),
+    ("relu6", lambda T, x: T.nn.functional.relu6(x)),
+    ("hardtanh", lambda T, x: T.nn.functional.hardtanh(x)),
+    ("hardsigmoid", lambda T, x: T.nn.functional.hardsigmoid(x)),
+    ("clamp", lambda T, x: T.clamp(x, min=-2.0, max=5.0)),
+    ("clamp min", lambda T, x: T.clamp(x, min=-2.0)),
+    ("clamp max", lambda T, x: T.clamp(x, max=5.0))])
+def test_a_gradient_stopped_by_a_mask_is_plus_zero_as_in_pytorch(name, call):
+    # (g · mask would give -0.0 where the upstream gradient is negative: printed as "-0.")
+    values = np.array([-7.0, -3.0, -1.0, 0.0, 0.5, 2.0, 5.0, 8.0])
+    upstream = -np.arange(1.0, 9.0)
+    grads = []
+    for T in (torch, cr):
+        x = T.tensor(values, requires_grad=True)
+        (call(T, x) * T.tensor(upstream)).sum().backward()
+        grads.append(np.asarray(x.grad.tolist()))
+    # (PyTorch's float64 hardsigmoid scales by a float32 1/6: the values agree to 1e-7)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-7, atol=0)
+    np.testing.assert_array_equal(np.signbit(grads[1]), np.signbit(grads[0]), err_msg=name)

@@ -206,6 +206,16 @@ def _sig(x: Any) -> Any:
 logsigmoid = _ew("logsigmoid", lambda x: 0.0 - np.logaddexp(0.0, -x),  # (+0.0, not -0.0)
                  lambda g, out, x: g * _sig(-x), "d/dx ln σ(x) = σ(-x) = 1 - σ(x)",
                  sample=_unary(low=-4, high=4), torch="nn.functional.logsigmoid")
+def _gated(g: Any, mask: Any) -> Any:
+    """``g`` where ``mask``, else +0.0, as PyTorch's ``where(mask, g, 0)``: ``g · mask`` alone
+    gives -0.0 where g < 0, which prints as ``-0.`` in a gradient; adding +0.0 (in place, a
+    fraction of the product's cost) turns it into +0.0 and leaves every other value alone."""
+    c = g * mask
+    if type(c) is np.ndarray:
+        return np.add(c, 0.0, out=c)
+    return c + 0.0
+
+
 # Rows of this many elements, against one row of zeros, for _relu_forward (from this many on).
 _RELU_ROW = 1024
 _RELU_ROWS_FROM = 1 << 14
@@ -243,7 +253,7 @@ def _relu_forward(x: Any) -> Any:
 # x ≤ min or x ≥ max ? 0 : g). (PyTorch's vectorised CPU kernels give 0 there instead, for
 # the elements that fill whole SIMD registers; chainrule follows the formula for every element.)
 # relu: out is ≥ 0 or NaN, so out != 0 is out > 0 with NaN passing, at the same cost.
-relu = _ew("relu", _relu_forward, lambda g, out, x: g * (out != 0),
+relu = _ew("relu", _relu_forward, lambda g, out, x: _gated(g, out != 0),
            "d/dx relu(x) = 1 if x > 0 else 0  (1 at NaN)", saves=False, saves_output=True,
            sample=_unary(), torch="relu")
 
@@ -253,7 +263,7 @@ def _inside(x: Any, low: float, high: float) -> Any:
     return ~((x <= low) | (x >= high))
 
 
-relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: g * _inside(x, 0, 6),
+relu6 = _ew("relu6", lambda x: np.clip(x, 0, 6), lambda g, out, x: _gated(g, _inside(x, 0, 6)),
             "d/dx relu6(x) = 1 if 0 < x < 6 else 0  (1 at NaN)", sample=_unary(low=-2, high=8),
             torch="nn.functional.relu6")
 
@@ -357,7 +367,8 @@ def _hardtanh_forward(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> An
 
 
 hardtanh = _ew("hardtanh", _hardtanh_forward,
-               lambda g, out, x, min_val=-1.0, max_val=1.0: g * _inside(x, min_val, max_val),
+               lambda g, out, x, min_val=-1.0, max_val=1.0: _gated(
+                   g, _inside(x, min_val, max_val)),
                "d/dx hardtanh(x) = 1 if min < x < max else 0  (1 at NaN)",
                sample=_unary(params={"min_val": -1.0, "max_val": 1.0}),
                torch="nn.functional.hardtanh")
@@ -365,7 +376,7 @@ hardtanh = _ew("hardtanh", _hardtanh_forward,
 
 def _hardsigmoid_vjp(g: Any, out: Any, x: Any) -> Any:
     # (strictly inside: 0 at ±3 and at NaN, as PyTorch's -3 < x < 3 ? g/6 : 0)
-    return g * ((x > -3) & (x < 3)) * (1 / 6)
+    return _gated(g * (1 / 6), (x > -3) & (x < 3))
 
 
 def _hardswish_vjp(g: Any, out: Any, x: Any) -> Any:
@@ -395,11 +406,11 @@ def _clamp_forward(x: np.ndarray, min: Any = None, max: Any = None) -> np.ndarra
 
 def _clamp_vjp(g: Any, out: Any, x: Any, min: Any = None, max: Any = None) -> Any:
     # NOTE: at x == min or x == max the gradient passes (PyTorch: min <= x <= max).
+    if min is not None and max is not None:
+        return _gated(g, (x >= min) & (x <= max))
     if min is not None:
-        g = g * (x >= min)
-    if max is not None:
-        g = g * (x <= max)
-    return g
+        return _gated(g, x >= min)
+    return _gated(g, x <= max) if max is not None else g
 
 
 clamp = _ew("clamp", _clamp_forward, _clamp_vjp, "d/dx clamp(x) = 1 if min ≤ x ≤ max else 0",
@@ -834,11 +845,13 @@ def _bessel(name: str) -> Any:
     return f
 
 
-def _over_x_at_0(out: Any, x: Any) -> Any:
-    """i1(x)/x (or i1e(x)/x), with its limit 1/2 at x = 0 (and near it, where i1(x) = x/2
-    underflows: at x = 5e-324 it rounds to 0)."""
-    zero = np.abs(x) < 1e-8  # (i1(x)/x = 1/2 + x²/16 + ...: 1/2 to the last bit there)
-    return np.where(zero, 0.5, out / np.where(zero, 1.0, x))
+def _over_x_at_0(out: Any, x: Any, scaled: bool = False) -> Any:
+    """i1(x)/x (``scaled``: i1e(x)/x), with its limit at x = 0 (and near it, where i1(x) = x/2
+    underflows: at x = 5e-324 it rounds to 0): i1(x)/x = 1/2 + x²/16 + ..., 1/2 to the last
+    bit for |x| < 1e-8; i1e(x)/x = e^-|x|·i1(x)/x, which differs from 1/2 by |x|/2 there."""
+    zero = np.abs(x) < 1e-8
+    limit = 0.5 * np.exp(-np.abs(x)) if scaled else 0.5
+    return np.where(zero, limit, out / np.where(zero, 1.0, x))
 
 
 _i0, _i0e, _i1, _i1e = _bessel("i0"), _bessel("i0e"), _bessel("i1"), _bessel("i1e")
@@ -853,7 +866,7 @@ i1 = _ew("i1", _special("i1", "special.i1"),
          "d/dx I₁(x) = I₀(x) - I₁(x)/x  (1/2 at x = 0)", saves_output=True,
          sample=_unary(low=-3.0, high=3.0), torch="special.i1")
 i1e = _ew("i1e", _special("i1e", "special.i1e"),
-          lambda g, out, x: g * (_i0e(x) - np.sign(x) * out - _over_x_at_0(out, x)),
+          lambda g, out, x: g * (_i0e(x) - np.sign(x) * out - _over_x_at_0(out, x, True)),
           "d/dx e^-|x|·I₁(x) = i0e(x) - i1e(x)·(sign(x) + 1/x)  (1/2 at x = 0)",
           saves_output=True, sample=_unary(low=-3.0, high=3.0), torch="special.i1e")
 _BESSEL_OPS = {"i0": i0, "i0e": i0e, "i1": i1, "i1e": i1e}
