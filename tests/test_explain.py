@@ -750,3 +750,17 @@ def test_elementwise_products_of_tensors_are_written_with_odot():
     assert "⊙" not in str(cr.explain((W @ x1).sum())).split("Backward pass")[0]
     s = cr.tensor(2.0, requires_grad=True)
     assert "⊙" not in str(cr.explain((s * x1).sum())).split("Backward pass")[0]
+
+
+def test_forward_values_are_those_of_the_forward_pass_after_an_in_place_change() -> None:
+    # z[1:].mul_(3) rewrites z's memory after 2·x made it: the explanation shows 2·x as the
+    # forward pass computed it ([2, 4, 6]), and the slice before the change ([4, 6])
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = x * 2
+    z[1:].mul_(3)
+    e = cr.explain((z * z).sum())
+    values = {it.name: np.asarray(it.value).tolist() for it in e.graph.items if it.kind == "op"}
+    assert values == {"u": [2.0, 4.0, 6.0], "v": [4.0, 6.0], "w": [12.0, 18.0],
+                      "p": [2.0, 12.0, 18.0], "q": [4.0, 144.0, 324.0], "z": 472.0}
+    assert "u = 2·x   (shape (3), [2, 4, 6])" in str(e)
+    assert e.value == 472.0

@@ -204,7 +204,7 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
             if src is not None:
                 src.consumers.append((it, k))
         it.output = output_of.get(node)
-        it.value = _node_value(node, it.output, list(values))
+        it.value = _node_value(node, it.output, list(values), srcs)
         by_node[node] = it
         return it
 
@@ -240,15 +240,25 @@ def capture(output: Tensor, *, walk: bool = True, who: str = "explain") -> Graph
     return g
 
 
-def _node_value(node: Node, t: Tensor | None, args: list[Any]) -> np.ndarray | None:
-    if t is not None:
+def _node_value(node: Node, t: Tensor | None, recorded: list[Any],
+                srcs: list[Item | None]) -> np.ndarray | None:
+    """The node's output as the forward pass computed it: the output's memory, unless an
+    in-place op changed it after the node was made (``z[1:].mul_(3)`` changes ``z``, made by
+    an earlier op): then computed again from the inputs' values (each as its forward pass
+    computed it, by the same rule)."""
+    if t is None and node.out is not None:
+        t = node.out()
+    box = t._vbox if t is not None else None
+    if t is not None and (box is None or box[1] <= node.epoch):
         return np.asarray(t.data)
-    if node.out_data is not None:
+    if t is None and node.out_data is not None:
         return np.asarray(node.out_data)
+    args = [src.value if src is not None and src.value is not None else a
+            for src, a in zip(srcs, recorded)]
     try:
         return np.asarray(node.op.forward(*args, **node.params))
-    except Exception:  # noqa: BLE001 - a value we cannot recompute is shown as unknown
-        return None
+    except Exception:  # noqa: BLE001 - a value we cannot recompute is shown as it is now
+        return None if t is None else np.asarray(t.data)
 
 
 def run_walk(g: Graph, output: Tensor, seed: np.ndarray) -> None:
