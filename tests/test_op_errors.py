@@ -183,3 +183,12 @@ def test_params_in_messages_are_short():
     with pytest.raises(cr.OpIndexError) as info:
         X[np.arange(1000) % 3]
     assert len(str(info.value)) < 300, str(info.value)
+
+
+def test_outer_of_a_matrix_is_refused_as_in_pytorch():
+    with pytest.raises(cr.OpError, match=r"outer: expected 1-D argument self, but got 2-D "
+                                         r"\(shape \(2, 3\)\)"):
+        cr.outer(cr.ones(2, 3), cr.ones(3))
+    with pytest.raises(cr.OpError, match="argument vec2"):
+        cr.ger(cr.ones(3), cr.ones(1, 3))
+    assert cr.outer(cr.ones(2), cr.arange(3.0)).tolist() == [[0.0, 1.0, 2.0]] * 2

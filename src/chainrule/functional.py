@@ -664,7 +664,12 @@ def mv(input: Any, vec: Any) -> Tensor:
 
 
 def outer(input: Any, vec2: Any) -> Tensor:
-    """``input[:, None] * vec2[None, :]``."""
+    """``input[:, None] * vec2[None, :]`` for two vectors (PyTorch refuses other shapes; NumPy's
+    outer would flatten them)."""
+    for name, v in (("self", input), ("vec2", vec2)):
+        if ndim_of(v) != 1:
+            raise OpError(f"outer: expected 1-D argument {name}, but got {ndim_of(v)}-D "
+                          f"(shape {shape_of(v)}); flatten() it first for NumPy's outer")
     return E.mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
 
 
