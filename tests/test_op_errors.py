@@ -192,3 +192,22 @@ def test_outer_of_a_matrix_is_refused_as_in_pytorch():
     with pytest.raises(cr.OpError, match="argument vec2"):
         cr.ger(cr.ones(3), cr.ones(1, 3))
     assert cr.outer(cr.ones(2), cr.arange(3.0)).tolist() == [[0.0, 1.0, 2.0]] * 2
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: cr.ones(6).reshape(2.0, 3), TypeError, "reshape: the sizes of a shape must be "
+                                                    "integers, got (2.0, 3)"),
+    (lambda: cr.ones(2, 3).expand(2.5, 3), TypeError, "expand: the sizes"),
+    (lambda: cr.where(cr.tensor([1.0, 0.0]), cr.ones(2), cr.zeros(2)), TypeError,
+     "where: expected the condition to be a boolean tensor, but got dtype float32"),
+    (lambda: cr.ones(3).masked_fill(cr.tensor([1, 0, 1]), 0.0), TypeError,
+     "masked_fill: the mask must be a boolean tensor, got dtype int64"),
+    (lambda: cr.arange(5, 0), ValueError, "arange: the range from 5 to 0 runs against the step"),
+    (lambda: cr.arange(0, 1, -0.5), ValueError, "runs against the step -0.5")])
+def test_inputs_pytorch_refuses_are_refused_not_reinterpreted(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+    # (what is allowed stays so: an int tensor as a size, an empty range, a negative step)
+    assert cr.ones(6).reshape(cr.tensor(2), 3).shape == (2, 3)
+    assert cr.arange(3, 3).shape == (0,) and cr.arange(3, 0, -1).tolist() == [3, 2, 1]

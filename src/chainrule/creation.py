@@ -115,6 +115,10 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: An
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be non-zero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: the range from {start} to {end} runs against the step "
+                         f"{step} (PyTorch: upper bound and lower bound inconsistent with step "
+                         "sign)")
     if dtype is None and all(float(v).is_integer() and not isinstance(v, float)
                              for v in (start, end, step)):
         dtype = _dtypes.int64

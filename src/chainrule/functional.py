@@ -10,6 +10,7 @@ import builtins
 import functools
 import itertools as _itertools
 import math
+import operator
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -318,7 +319,12 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """``input`` where ``condition`` holds, else ``other``; with one argument, the indices."""
     if input is None and other is None:
         return tuple(Tensor._make(i) for i in np.nonzero(_data(condition)))
-    return E.where(_data(condition).astype(bool, copy=False), input, other)
+    c = _data(condition)
+    if c.dtype != np.bool_:  # (as PyTorch: a float mask is more often a bug than intended)
+        raise TypeError(f"where: expected the condition to be a boolean tensor, but got "
+                        f"dtype {c.dtype} (shape {c.shape}); compare first, e.g. where(c != 0, "
+                        "...)")
+    return E.where(c, input, other)
 
 
 def _data(x: Any) -> Any:
@@ -771,10 +777,14 @@ moveaxis = movedim
 
 # --------------------------------------------------------------------------- shape
 
-def _shape_arg(shape: Sequence[Any]) -> tuple:
+def _shape_arg(shape: Sequence[Any], name: str = "reshape") -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    try:
+        return tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{name}: the sizes of a shape must be integers, got {tuple(shape)}") \
+            from None
 
 
 def reshape(input: Any, *shape: Any) -> Tensor:
@@ -879,7 +889,7 @@ def broadcast_to(input: Any, shape: int | Sequence[int]) -> Tensor:
 
 
 def expand(input: Any, *sizes: Any) -> Tensor:
-    return broadcast_to(input, _shape_arg(sizes))
+    return broadcast_to(input, _shape_arg(sizes, "expand"))
 
 
 def cat(tensors: Sequence[Any], dim: int | None = None, *, axis: Any = None) -> Tensor:
@@ -1009,7 +1019,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
 
 def tile(input: Any, dims: Sequence[int]) -> Tensor:
     """Repeat the whole tensor ``dims[i]`` times along each dim (NumPy's tile)."""
-    reps = _shape_arg((dims,))
+    reps = _shape_arg((dims,), "tile")
     nd = ndim_of(input)
     reps = (1,) * (nd - len(reps)) + reps
     return S.tile(input, reps=reps)
@@ -1017,7 +1027,7 @@ def tile(input: Any, dims: Sequence[int]) -> Tensor:
 
 def repeat(input: Any, *sizes: Any) -> Tensor:
     """PyTorch's ``Tensor.repeat``: like ``tile`` but needs at least one size per dim."""
-    reps = _shape_arg(sizes)
+    reps = _shape_arg(sizes, "repeat")
     if len(reps) < ndim_of(input):
         raise OpError(f"repeat: give at least {ndim_of(input)} sizes (one per dim), got {reps}")
     return S.tile(input, reps=reps)
@@ -1135,6 +1145,9 @@ def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
 def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
     """``value`` where ``mask`` is True, else ``input``."""
     m = _data(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: the mask must be a boolean tensor, got dtype {m.dtype} "
+                        f"(shape {m.shape}); compare first, e.g. mask != 0")
     try:
         full = np.broadcast_shapes(m.shape, shape_of(input))
     except ValueError:
@@ -2135,7 +2148,7 @@ def combinations(input: Any, r: int = 2, with_replacement: bool = False) -> Tens
 def _sum_to_size(input: Any, *size: Any) -> Tensor:
     """``Tensor.sum_to_size``: the sum over the dims that ``size`` broadcasts to ``input``'s
     shape (the gradient of a broadcast)."""
-    target = _shape_arg(size)
+    target = _shape_arg(size, "sum_to_size")
     shape = shape_of(input)
     if len(target) > len(shape) or builtins.any(
             t != s and t != 1 for t, s in zip(target[::-1], shape[::-1])):
