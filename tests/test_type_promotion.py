@@ -131,3 +131,16 @@ def test_integer_ops_with_zero_dim_tensors(name: str, dims_dtype: str, zero_dtyp
         3, dtype=getattr(torch, zero_dtype))
     _same(fn(cr, a, b), fn(torch, ta, tb))
     _same(fn(cr, b, a), fn(torch, tb, ta))
+
+
+def test_linear_with_a_wider_bias_promotes_as_its_composite_does():
+    # (PyTorch refuses mixed dtypes in linear; chainrule promotes, as everywhere, and the fused
+    # op must give what x @ w.T + b gives, not round the bias down into the float32 product)
+    x = cr.tensor(np.array([[1.0, 2.0, 3.0]], np.float32), requires_grad=True)
+    w = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b = cr.tensor(np.array([1e-9, 0.5]), requires_grad=True)
+    y = cr.nn.functional.linear(x, w, b)
+    assert y.dtype == cr.float64
+    np.testing.assert_array_equal(y.numpy(), (x @ w.T + b).numpy())
+    y.sum().backward()
+    assert (x.grad.dtype, w.grad.dtype, b.grad.dtype) == (cr.float32, cr.float32, cr.float64)

@@ -405,7 +405,10 @@ def _linear_forward(x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
     if b is not None:
         if b.ndim > out.ndim:  # (1, n) on a vector's (n,) output: PyTorch keeps (n,)
             b = b.reshape(b.shape[b.ndim - out.ndim:])
-        out += b  # in place on the fresh GEMM output: no second (batch, out) array
+        if b.dtype == out.dtype or np.result_type(b, out) == out.dtype:
+            out += b  # in place on the fresh GEMM output: no second (batch, out) array
+        else:  # a wider bias (float64 on float32): promoted, as x @ w.T + b would be
+            out = out + b
     return out
 
 
