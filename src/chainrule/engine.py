@@ -550,6 +550,29 @@ def _has_dtype(arrays: list, char: str) -> bool:
     return False
 
 
+class _ViewChain:
+    """The op of a view link made of several view ops in a row (``params["steps"]``, each an
+    ``(op, params)``): a view whose own shape was then changed in place (``v = x[0]; v.t_()``
+    is ``x[0]`` then a transpose)."""
+
+    name = "view chain"
+
+    @staticmethod
+    def steps(op: Any, params: dict) -> tuple:
+        return params["steps"] if op is VIEW_CHAIN else ((op, params),)
+
+
+VIEW_CHAIN = _ViewChain()
+
+
+def view_of(base: Tensor, op: Any, params: dict) -> Tensor:
+    """``base`` seen through the view link ``op``/``params`` (recorded, as any op)."""
+    r = base
+    for step_op, step_params in _ViewChain.steps(op, params):
+        r = apply(step_op, r, **step_params)
+    return r
+
+
 def _refresh_view(view: Tensor, used: bool = False) -> None:
     """Make ``view``'s history again from its base, whose history or values changed in place
     after the view was taken (PyTorch regenerates a view's grad_fn the same way). ``used``:
@@ -573,7 +596,7 @@ def _refresh_view(view: Tensor, used: bool = False) -> None:
             "view of the module's input, or of what its forward returned) is used after its "
             "base was modified in place; its gradient would not go through the hooks. clone() "
             "the module's output, or change the tensor out of place")
-    r = apply(op, base, **params)
+    r = view_of(base, op, params)
     node = r.grad_fn
     if prev is not None and prev.retain is not None and node is not None:
         node.retain, node.grad_dtype, prev.retain = prev.retain, prev.grad_dtype, None

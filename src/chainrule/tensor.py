@@ -763,21 +763,37 @@ class Tensor:
             raise ChainruleError(
                 f"{name}: a leaf tensor that requires grad is being used in an in-place "
                 "operation; use the out-of-place form, or clone() the tensor first")
-        if recording and self._view is not None:
-            raise ChainruleError(
-                f"{name}: cannot change the shape of a view (a '{self._view[1].name}' view "
-                f"of a tensor of shape {self._view[0].shape}) in place while recording "
-                "gradients; use the out-of-place form (y = x.unsqueeze(0), ...), or do it inside "
-                "`with cr.no_grad():`")
+        link = self._view if recording else None
+        if link is not None and _engine.reshaped_since(self):
+            raise ChainruleError(_engine._RESHAPED_VIEW.format(
+                what=f"{name} on", shape=self.shape, when=""))
+        if link is not None and link[3] != _engine.version_box(self)[0]:
+            _refresh_view(self)  # (its base changed since: take the base's history first)
+            link = self._view
         # (a view without gradients keeps its link, marked outdated by the bump below: an
         # in-place change of it that records is refused, engine.reshaped_since)
-        result = view(self._snapshot())
+        snapshot = self._snapshot()
+        result = view(snapshot)
+        if result is snapshot:  # nothing to change (squeeze_() with no dim of size 1, ...)
+            return self
+        step = result._view
+        if link is not None and (step is None or step[0] is not snapshot):
+            raise ChainruleError(
+                f"{name}: cannot change the shape of this view (a '{link[1].name}' view of a "
+                f"tensor of shape {link[0].shape}) in place while recording gradients; use "
+                "the out-of-place form (y = x.unsqueeze(0), ...)")
         self.data = result.data
         _engine.bump_version(self)
         box = _engine.version_box(self)
         box[2:] = [box[0]]  # (views taken before: engine.reshaped_since)
         if recording:
             self._take_history(result)
+        if link is not None and step is not None:
+            # still a view of the same base: the old link, then this op (PyTorch's views
+            # keep their base through a metadata change too)
+            base, op, params, _ = link
+            steps = _engine._ViewChain.steps(op, params) + ((step[1], step[2]),)
+            self._view = (base, _engine.VIEW_CHAIN, {"steps": steps}, box[0])
         self._tangents = result._tangents
         return self
 
@@ -1888,6 +1904,14 @@ def _write_back(base: Tensor, new: Tensor, op: Any, params: dict) -> Tensor:
     from .ops.indexing import diagonal, diagonal_key, getitem, index_put
     from .ops.shape import identity, permute, reshape
 
+    if op is _engine.VIEW_CHAIN:  # base -> v1 -> ... -> new: written back one link at a time
+        steps = params["steps"]
+        views = [base]
+        for step_op, step_params in steps[:-1]:
+            views.append(_engine.view_of(views[-1], step_op, step_params))
+        for (step_op, step_params), v in zip(reversed(steps), reversed(views)):
+            new = _write_back(v, new, step_op, step_params)
+        return new
     if op is getitem:
         return index_put(base, new, key=params["key"])
     if op is diagonal:
