@@ -320,7 +320,7 @@ def test_loader_batches_in_order() -> None:
     assert len(loader) == 3
     batches = list(loader)
     assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
-    assert isinstance(batches[0], tuple)
+    assert isinstance(batches[0], list)  # (as PyTorch collates tuple samples)
     assert _labels(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     np.testing.assert_array_equal(as_np(batches[2][0]), [[16, 17], [18, 19]])
     assert as_np(batches[0][0]).dtype == np.float32
@@ -592,3 +592,27 @@ def test_load_digits_without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r'pip install "chainrule\[data\]"'):
         load_digits()
+
+
+def test_collate_and_convert_match_pytorch_structures() -> None:
+    pytest.importorskip("torch")
+    from torch.utils import data as td
+
+    class Samples:  # a tuple with a NumPy array, a NumPy scalar and a nested list
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, i: int) -> Any:
+            return (np.full(2, i, np.float32), np.int64(i), [i, i + 1])
+
+    def structure(b: Any) -> Any:
+        if hasattr(b, "shape"):
+            return ("tensor", str(b.dtype).split(".")[-1], tuple(b.shape), np.asarray(b).tolist())
+        if isinstance(b, (list, tuple)):
+            return (type(b).__name__, [structure(x) for x in b])
+        return (type(b).__name__, b)
+
+    for kw in ({"batch_size": 2}, {"batch_size": None}):
+        ours = [structure(b) for b in DataLoader(Samples(), **kw)]
+        theirs = [structure(b) for b in td.DataLoader(Samples(), **kw)]
+        assert ours == theirs, kw

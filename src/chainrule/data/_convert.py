@@ -31,7 +31,7 @@ def from_numpy(arr: np.ndarray) -> Any:
     """Wrap a freshly made array in a tensor without copying it (dtype kept)."""
     import chainrule as cr
 
-    return cr.from_numpy(np.ascontiguousarray(arr))
+    return cr.from_numpy(np.asarray(arr, order="C"))  # (ascontiguousarray makes 0-d 1-d)
 
 
 def default_float_dtype() -> np.dtype:

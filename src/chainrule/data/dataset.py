@@ -116,10 +116,11 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
     def __len__(self) -> int:
         return self._len
 
-    def _get_batch(self, indices: np.ndarray) -> tuple[Any, ...]:
-        """The collated batch for ``indices``: one fancy-indexing per tensor."""
+    def _get_batch(self, indices: np.ndarray) -> list[Any]:
+        """The collated batch for ``indices``: one fancy-indexing per tensor (a list, as the
+        default collate makes of tuple samples)."""
         try:
-            return tuple(_take(t, indices) for t in self.tensors)
+            return [_take(t, indices) for t in self.tensors]
         except IndexError as e:
             raise IndexError(
                 f"TensorDataset: batch index out of range for a dataset of {self._len} "

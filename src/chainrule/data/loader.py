@@ -86,8 +86,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
       a batch mixing them gets the widest kind (``[1, 2.5]`` -> float, ``[True, 2]`` -> int);
       NumPy scalars -> tensor of their dtype;
     - strings/bytes (NumPy's too) -> the list unchanged;
-    - tuples (named tuples too), lists and mappings -> the same structure with
-      each field collated.
+    - tuples and lists -> a list with each field collated (as PyTorch's), named tuples ->
+      the same named tuple, mappings -> the same keys.
 
     Raises
     ------
@@ -128,11 +128,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
                     f"fields: sample 0 has {size}, sample {i} has {len(b)}"
                 )
         fields = [default_collate(list(group)) for group in zip(*batch, strict=True)]
-        if isinstance(elem, tuple):
-            if hasattr(elem, "_fields"):  # named tuple
-                return type(elem)(*fields)
-            return tuple(fields)
-        return fields
+        if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # named tuple
+            return type(elem)(*fields)
+        return fields  # (a list for a tuple too, as PyTorch's: `x, y = batch` works alike)
     raise TypeError(f"default_collate: cannot collate samples of type {type(elem).__name__}")
 
 
@@ -214,8 +212,8 @@ def default_convert(data: Any) -> Any:
         return {key: default_convert(value) for key, value in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # named tuple
         return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, (tuple, list)):
-        return type(data)(default_convert(d) for d in data)
+    if isinstance(data, (tuple, list)):  # (a list for a tuple too, as PyTorch's)
+        return [default_convert(d) for d in data]
     return data
 
 
