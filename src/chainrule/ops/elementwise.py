@@ -206,6 +206,8 @@ def _sig(x: Any) -> Any:
 logsigmoid = _ew("logsigmoid", lambda x: 0.0 - np.logaddexp(0.0, -x),  # (+0.0, not -0.0)
                  lambda g, out, x: g * _sig(-x), "d/dx ln σ(x) = σ(-x) = 1 - σ(x)",
                  sample=_unary(low=-4, high=4), torch="nn.functional.logsigmoid")
+
+
 def _gated(g: Any, mask: Any) -> Any:
     """``g`` where ``mask``, else +0.0, as PyTorch's ``where(mask, g, 0)``: ``g · mask`` alone
     gives -0.0 where g < 0, which prints as ``-0.`` in a gradient; adding +0.0 (in place, a
@@ -866,7 +868,7 @@ i1 = _ew("i1", _special("i1", "special.i1"),
          "d/dx I₁(x) = I₀(x) - I₁(x)/x  (1/2 at x = 0)", saves_output=True,
          sample=_unary(low=-3.0, high=3.0), torch="special.i1")
 i1e = _ew("i1e", _special("i1e", "special.i1e"),
-          lambda g, out, x: g * (_i0e(x) - np.sign(x) * out - _over_x_at_0(out, x, True)),
+          lambda g, out, x: g * (_i0e(x) - np.sign(x) * out - _over_x_at_0(out, x, scaled=True)),
           "d/dx e^-|x|·I₁(x) = i0e(x) - i1e(x)·(sign(x) + 1/x)  (1/2 at x = 0)",
           saves_output=True, sample=_unary(low=-3.0, high=3.0), torch="special.i1e")
 _BESSEL_OPS = {"i0": i0, "i0e": i0e, "i1": i1, "i1e": i1e}

@@ -163,7 +163,6 @@ diagonal = defop(
     torch="diagonal", jvp=lambda t, out, x, offset: t.diagonal(offset, -2, -1))
 
 
-
 # --------------------------------------------------------------------------- along a dim
 
 def _full_index(index: np.ndarray, dim: int) -> tuple:
