@@ -562,3 +562,16 @@ def test_antialias_width_one_is_right_where_torchs_kernel_is_not():
     step = TF.interpolate(torch.tensor(y), size=(2, 6), mode="bicubic", antialias=True)
     want = TF.interpolate(step, size=(2, 1), mode="bicubic", antialias=True).numpy()
     np.testing.assert_allclose(got.data, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_antialias_of_a_one_wide_image_resamples_its_column(mode):
+    # PyTorch 2.13 returns one value repeated down the column when the output is 1 wide
+    # (an antialiased (7, 1) -> (4, 1) gives a constant); chainrule resamples the column, which
+    # is PyTorch's own result for the transposed (1, 7) -> (1, 4) row.
+    x = np.random.default_rng(0).standard_normal((1, 1, 7, 1))
+    column = cr.nn.functional.interpolate(cr.tensor(x), size=(4, 1), mode=mode, antialias=True)
+    row = TF.interpolate(torch.tensor(x.transpose(0, 1, 3, 2)), size=(1, 4), mode=mode,
+                         antialias=True)
+    np.testing.assert_allclose(column.numpy().ravel(), row.numpy().ravel(), rtol=1e-12)
+    assert np.ptp(column.numpy()) > 0.1  # (not one value repeated)
