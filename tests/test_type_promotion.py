@@ -144,3 +144,57 @@ def test_linear_with_a_wider_bias_promotes_as_its_composite_does():
     np.testing.assert_array_equal(y.numpy(), (x @ w.T + b).numpy())
     y.sum().backward()
     assert (x.grad.dtype, w.grad.dtype, b.grad.dtype) == (cr.float32, cr.float32, cr.float64)
+
+
+# --------------------------------------------------------------------------- bool and integer
+# inputs of ops NumPy treats differently (found by running every op on every dtype beside torch)
+
+@pytest.mark.parametrize("name", ["sign", "sgn", "sigmoid", "square"])
+def test_bool_input_like_torch(name: str) -> None:
+    data = [[True, False], [False, True]]
+    ours = getattr(cr, name)(cr.tensor(data))
+    _same(ours, getattr(torch, name)(torch.tensor(data)))
+
+
+@pytest.mark.parametrize("low,high", [(-1.0, 1.0), (0.5, 3.7), (-2.5, 2.5)])
+def test_hardtanh_keeps_integers_with_truncated_limits(low: float, high: float) -> None:
+    data = [-3, 0, 1, 5]
+    ours = cr.nn.functional.hardtanh(cr.tensor(data), low, high)
+    _same(ours, torch.nn.functional.hardtanh(torch.tensor(data), low, high))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "bool", "float32"])
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any_dtype_like_torch(name: str, dtype: str) -> None:
+    data = [[0, 3], [1, 2]]
+    a = cr.tensor(data, dtype=getattr(cr, dtype))
+    ta = torch.tensor(data, dtype=getattr(torch, dtype))
+    _same(getattr(a, name)(), getattr(ta, name)())
+    _same(getattr(cr, name)(a, 1), getattr(torch, name)(ta, 1))
+
+
+@pytest.mark.parametrize("dst,src", [("uint8", "int8"), ("int8", "int64"), ("int64", "bool"),
+                                     ("float16", "int64"), ("float32", "float64")])
+@pytest.mark.parametrize("method", ["add_", "mul_", "copy_"])
+def test_inplace_stores_what_torch_stores(method: str, dst: str, src: str) -> None:
+    """PyTorch's rule for in-place results (no float into integers, nothing but bool into
+    bool), not NumPy's same_kind: int16 into uint8 wraps, as in PyTorch."""
+    a = cr.tensor([1, 2], dtype=getattr(cr, dst))
+    ta = torch.tensor([1, 2], dtype=getattr(torch, dst))
+    b = [1, -2] if src != "bool" else [True, False]
+    getattr(a, method)(cr.tensor(b, dtype=getattr(cr, src)))
+    getattr(ta, method)(torch.tensor(b, dtype=getattr(torch, src)))
+    _same(a, ta)
+
+
+@pytest.mark.parametrize("dst,src", [("int32", "float32"), ("bool", "int64")])
+def test_inplace_refuses_what_torch_refuses(dst: str, src: str) -> None:
+    a = cr.tensor([1, 2], dtype=getattr(cr, dst))
+    with pytest.raises(TypeError, match=f"result has dtype {src}.*dtype {dst}"):
+        a.add_(cr.tensor([1, 2], dtype=getattr(cr, src)))
+    np.testing.assert_array_equal(a.numpy(), np.array([1, 2]).astype(dst))  # untouched
+
+
+def test_bitwise_operator_with_out_of_range_number_names_the_op() -> None:
+    with pytest.raises(cr.OpError, match="bitwise_and: Python integer -3 out of bounds for uint8"):
+        cr.tensor([1, 2], dtype=cr.uint8) & -3

@@ -16,6 +16,7 @@ from . import engine as _engine
 from .engine import STATE, ChainruleError, Node, _refresh_view, walk
 from .ops import elementwise as _E
 from .ops._util import norm_dim, norm_dims
+from .ops.registry import OpError
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -636,7 +637,7 @@ class Tensor:
         if new.shape != self.shape:
             raise ValueError(f"in-place operation: the result has shape {new.shape}, which "
                              f"does not fit in this tensor's shape {self.shape}")
-        if not np.can_cast(new.dtype, self.dtype, "same_kind"):
+        if not _can_store(new.dtype, self.dtype):
             raise TypeError(f"in-place operation: the result has dtype {new.dtype}, which "
                             f"cannot be stored in this tensor's dtype {self.dtype}; use the "
                             "out-of-place form")
@@ -1093,13 +1094,13 @@ class Tensor:
         dims = norm_dims(dim, self.data.ndim, "all")
         if not self.data.ndim:  # a 0-d tensor's dim 0 (or -1) is itself
             dims = None
-        return Tensor._make(np.asarray(np.all(self.data, axis=dims, keepdims=keepdim)))
+        return _truth(np.all(self.data, axis=dims, keepdims=keepdim), self.data.dtype)
 
     def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         dims = norm_dims(dim, self.data.ndim, "any")
         if not self.data.ndim:
             dims = None
-        return Tensor._make(np.asarray(np.any(self.data, axis=dims, keepdims=keepdim)))
+        return _truth(np.any(self.data, axis=dims, keepdims=keepdim), self.data.dtype)
 
     def matmul(self, other: Any) -> Tensor:
         return F.matmul(self, other)
@@ -1842,12 +1843,19 @@ def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
     if src.shape != dst.shape and np.broadcast_shapes(src.shape, dst.shape) != dst.shape:
         raise ValueError(f"in-place operation: the result has shape {src.shape}, which does not "
                          f"fit in this tensor's shape {dst.shape}; use the out-of-place form")
-    try:
-        np.copyto(dst, src, casting="same_kind")
-    except TypeError:
+    if not _can_store(src.dtype, dst.dtype):
         raise TypeError(f"in-place operation: the result has dtype {src.dtype}, which cannot be "
-                        f"stored in this tensor's dtype {dst.dtype}; use the out-of-place form"
-                        ) from None
+                        f"stored in this tensor's dtype {dst.dtype}; use the out-of-place form")
+    np.copyto(dst, src, casting="unsafe")
+
+
+def _can_store(src: np.dtype, dst: np.dtype) -> builtins.bool:
+    """Whether an in-place op may write a ``src`` result into a ``dst`` tensor: PyTorch's
+    ``canCast``, not NumPy's same_kind (which refuses int16 into uint8, as PyTorch does not):
+    a float result not into integers or bool, nothing but bool into bool."""
+    if src.kind == "f" and dst.kind in "biu":
+        return False
+    return dst.kind != "b" or src.kind == "b"
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> builtins.bool:
@@ -1950,11 +1958,20 @@ _TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "Do
                "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
 
 
+def _truth(result: Any, dtype: np.dtype) -> Tensor:
+    """The result of ``all``/``any``: bool, but uint8 for a uint8 tensor (as PyTorch keeps it)."""
+    return Tensor._make(np.asarray(result, np.uint8 if dtype == np.uint8 else np.bool_))
+
+
 def _int_op(fn: Callable, *args: Any) -> Tensor:
     """Operations without a gradient (bitwise, integer division) on the plain values (a 0-d
     tensor cast as PyTorch promotes it: int8 & an int64 0-d tensor is int8)."""
-    return Tensor._make(np.asarray(fn(*_engine._zero_dim_promotion(args, [_plain(a)
-                                                                        for a in args]))))
+    values = _engine._zero_dim_promotion(args, [_plain(a) for a in args])
+    try:
+        return Tensor._make(np.asarray(fn(*values)))
+    except OverflowError as e:  # a Python int outside the tensor's dtype: x & -3 on uint8
+        raise OpError(f"{fn.__name__}: {e}; convert the tensor to a wider dtype first (e.g. "
+                      "x.long())") from None
 
 
 def _plain(a: Any) -> Any:

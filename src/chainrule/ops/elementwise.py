@@ -49,6 +49,8 @@ def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
     # elsewhere. The same values as np.where(x >= 0, 1/(1+e), e/(1+e)), without np.where,
     # whose branches on a random mask run ~5 ns an element (AMD EPYC Zen 3, NumPy 2.4).
     # (e's dtype, not x's: an integer x gives floats, as PyTorch; a Python number works too)
+    if np.asarray(x).dtype.kind == "b":  # (no bool negative in NumPy; apply then computes
+        x = np.int64(x)  # in floats)
     e = np.exp(-np.abs(x))
     numerator = np.maximum(e, np.greater_equal(x, 0).astype(e.dtype))
     return numerator / (1.0 + e)
@@ -131,7 +133,13 @@ sqrt = _ew("sqrt", np.sqrt, lambda g, out, x: g / (2 * out), "d/dx √x = 1/(2�
 rsqrt = _ew("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, out, x: -0.5 * g * out * out * out,
             "d/dx x^(-1/2) = -x^(-3/2)/2", saves=False, saves_output=True,
             sample=_unary(low=0.2, high=3.0), torch="rsqrt")
-square = _ew("square", np.square, lambda g, out, x: 2 * g * x, "d/dx x² = 2x",
+
+
+def _square_forward(x: Any) -> Any:
+    return np.square(np.int64(x) if np.asarray(x).dtype.kind == "b" else x)  # (as PyTorch)
+
+
+square = _ew("square", _square_forward, lambda g, out, x: 2 * g * x, "d/dx x² = 2x",
              sample=_unary(), torch="square")
 reciprocal = _ew("reciprocal", lambda x: 1 / x, lambda g, out, x: -g * out * out,
                  "d/dx 1/x = -1/x²", saves=False, saves_output=True,
@@ -365,6 +373,8 @@ def _hardtanh_forward(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> An
     if min_val > max_val:
         raise OpError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}; give "
                       "min_val <= max_val")
+    if x.dtype.kind in "iu":  # an integer tensor stays integer, its limits truncated (PyTorch)
+        return np.clip(x, int(min_val), int(max_val)).astype(x.dtype)
     return np.clip(x, min_val, max_val)
 
 
@@ -453,6 +463,8 @@ lerp = _ew("lerp", lambda a, b, w: a + w * (b - a),
 
 # NOTE: these are piecewise constant: their gradient is 0 everywhere it exists (PyTorch too).
 def _sign_forward(x: Any) -> Any:
+    if np.asarray(x).dtype.kind == "b":  # (NumPy has no sign of bools; PyTorch gives them)
+        return np.array(x)
     s = np.sign(x)
     return np.where(s != s, s.dtype.type(0), s)  # sign(NaN) = 0, as PyTorch (NumPy: NaN)
 
