@@ -50,7 +50,7 @@ def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
     # whose branches on a random mask run ~5 ns an element (AMD EPYC Zen 3, NumPy 2.4).
     # (e's dtype, not x's: an integer x gives floats, as PyTorch; a Python number works too)
     if np.asarray(x).dtype.kind == "b":  # (no bool negative in NumPy; apply then computes
-        x = np.int64(x)  # in floats)
+        x = np.asarray(x, np.int64)  # in floats)
     e = np.exp(-np.abs(x))
     numerator = np.maximum(e, np.greater_equal(x, 0).astype(e.dtype))
     return numerator / (1.0 + e)
