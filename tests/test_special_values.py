@@ -39,6 +39,9 @@ SPECIALS = {
 }
 # ordinary values to pair the special ones with (binary ops, rows of reductions)
 ORDINARY = [1.5, -0.5]
+# and, for one-input ops, corners (hardswish, hardtanh's ±1, ±3, ±6) and tails (where a slope
+# computed from the output cancels: elu's in float32 at -20, erfcx's at 100)
+UNARY_MORE = [-1.0, 1.0, -3.0, 3.0, -6.0, 6.0, -20.0, 20.0, 100.0, -100.0, 1e4]
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 DTYPES = [np.float64, np.float32]
@@ -77,6 +80,12 @@ def _any(*xs: np.ndarray) -> np.ndarray:
     return np.ones(np.broadcast_shapes(*(x.shape for x in xs)), dtype=bool)
 
 
+_GELU_TANH_TAIL = Allowed(
+    "value", lambda x: np.isfinite(x) & (x <= -3) & (x > -50),
+    "the tanh form ½x(1 + tanh z) cancels in PyTorch for x ≲ -2 (1e-5 off in float32 at -3, 0 "
+    "for 3e-261 at -20); chainrule's x·σ(2z) is exact (test_gelu_tanh_and_slopes_exact_in_the_"
+    "tails)")
+
 ALLOWED: dict[str, list[Allowed]] = {
     "softsign": [Allowed("gradient", lambda x: np.isinf(x),
                          "1/(1+|x|)² is 0 at ±inf, its limit; PyTorch's formula gives inf/inf")],
@@ -91,6 +100,11 @@ ALLOWED: dict[str, list[Allowed]] = {
     "hardswish": [Allowed("value", lambda x: np.abs(x) > 1e37,
                           "PyTorch's float32 x·(x+3)/6 overflows to inf near 3e38; the true "
                           "value (chainrule's) is x", np.float32)],
+    # (the op table's "gelu" sweeps both forms; the activations' list names them apart)
+    "gelu": [_GELU_TANH_TAIL], "gelu tanh": [_GELU_TANH_TAIL],
+    "erfcx": [Allowed("gradient", lambda x: x > 1e30,
+                      "0 at +inf, its limit (and the true -6e-78 rounded to -0.0 at 3e38); "
+                      "PyTorch's 2x·erfcx(x) - 2/√π gives NaN or inf there")],
     "cumprod": [
         Allowed("gradient", _any,
                 "chainrule's gradient is the exact Σ_j Π_{k≤j, k≠i} x_k wherever an x is 0, "
@@ -226,7 +240,7 @@ def _no_stale(name: str, dtype: Any, used: set[int]) -> None:
 # --------------------------------------------------------------------------- inputs
 
 def _unary_input(dtype: Any) -> np.ndarray:
-    return np.array(SPECIALS[dtype] + ORDINARY, dtype=dtype)
+    return np.array(SPECIALS[dtype] + ORDINARY + UNARY_MORE, dtype=dtype)
 
 
 def _pairs(dtype: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +344,7 @@ ACTIVATIONS: list[tuple[str, Callable, Callable]] = [
     ("leaky_relu 2", lambda x: F.leaky_relu(x, 2.0), lambda x: TF.leaky_relu(x, 2.0)),
     ("leaky_relu -0.5", lambda x: F.leaky_relu(x, -0.5), lambda x: TF.leaky_relu(x, -0.5)),
     ("elu", F.elu, TF.elu), ("selu", F.selu, TF.selu), ("celu", F.celu, TF.celu),
-    ("gelu", F.gelu, TF.gelu),
+    ("gelu exact", F.gelu, TF.gelu),
     ("gelu tanh", lambda x: F.gelu(x, approximate="tanh"),
      lambda x: TF.gelu(x, approximate="tanh")),
     ("silu", F.silu, TF.silu), ("mish", F.mish, TF.mish), ("softplus", F.softplus, TF.softplus),
@@ -384,3 +398,43 @@ def test_a_gradient_stopped_by_a_mask_is_plus_zero_as_in_pytorch(name, call):
     # (PyTorch's float64 hardsigmoid scales by a float32 1/6: the values agree to 1e-7)
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-7, atol=0)
     np.testing.assert_array_equal(np.signbit(grads[1]), np.signbit(grads[0]), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_gelu_tanh_and_slopes_exact_in_the_tails(dtype):
+    """Where a formula cancels (PyTorch's among them), chainrule's values and slopes are those
+    of the function, checked in 50-digit arithmetic: the tanh gelu for x ≲ -2, elu's and
+    selu's slope α·eˣ (not elu(x) + α) for x ≪ 0, erfcx's slope for large x."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    c = mpmath.sqrt(2 / mpmath.pi)
+    selu_l, selu_a = mpmath.mpf(1.0507009873554804934193349852946), \
+        mpmath.mpf(1.6732632423543772848170429916717)
+    exact = {  # name: (value, slope) of a float x, and where to check them
+        # (½x(1 + tanh z) as x / (1 + e^(-2z)): in 50 digits 1 + tanh(-301) would be 0 too)
+        "gelu tanh": (lambda x: x / (1 + mpmath.exp(-2 * c * (x + mpmath.mpf(0.044715) * x ** 3))),
+                      [-3.0, -6.0, -10.0, -20.0, -1.0, 2.0]),
+        "elu": (lambda x: mpmath.expm1(x) if x <= 0 else x, [-5.0, -17.0, -20.0, -30.0]),
+        "selu": (lambda x: selu_l * (selu_a * mpmath.expm1(x) if x <= 0 else x),
+                 [-5.0, -17.0, -20.0, -30.0]),
+        "erfcx": (lambda x: mpmath.exp(x * x) * mpmath.erfc(x), [3.0, 11.5, 12.5, 30.0, 100.0, 1e4]),
+    }
+    calls = {"gelu tanh": lambda t: F.gelu(t, approximate="tanh"), "elu": F.elu,
+             "selu": F.selu, "erfcx": cr.special.erfcx}
+    eps = np.finfo(dtype).eps
+    for name, (f, points) in exact.items():
+        x = cr.tensor(np.array(points, dtype=dtype), requires_grad=True)
+        calls[name](x).sum().backward()
+        for i, v in enumerate(x.detach().numpy()):
+            xv = mpmath.mpf(float(v))  # (the dtype's number, exactly)
+            value, slope, curve = (mpmath.diff(f, xv, n) for n in range(3))
+            for part, ours, want, cond in (
+                    ("value", calls[name](x)[i].item(), value, xv * slope / value),
+                    ("slope", x.grad[i].item(), slope, xv * curve / slope)):
+                # a few roundings, times the condition number |x·f'/f| (the tails are steep:
+                # e^-87 at x = -10 moves 87 times faster than x); erfcx's slope in float64
+                # below x = 12 cancels (as PyTorch's): 1e-13 there
+                tol = 8 * eps * max(1.0, abs(float(cond)))
+                if (name, part, dtype) == ("erfcx", "slope", np.float64) and v < 12:
+                    tol = 1e-13
+                assert abs(ours - float(want)) <= tol * abs(float(want)), (name, part, v)

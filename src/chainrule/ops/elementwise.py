@@ -299,16 +299,19 @@ leaky_relu = _ew("leaky_relu", _leaky_relu_forward, _leaky_relu_vjp,
                  torch="nn.functional.leaky_relu")
 # elu, selu, celu: min(0, x), not min(x, 0), keeps -0.0 (NumPy returns the second of equals),
 # so elu(-0.0) = -0.0 as PyTorch's. Their gradient at NaN is the x > 0 branch's (PyTorch's
-# formula: x ≤ 0 ? ... : g), also for NaN.
+# formula: x ≤ 0 ? ... : g), also for NaN. For x ≤ 0 the slope is α·eˣ, computed from x: as
+# elu(x) + α it loses digits as x falls, all of them in float32 from x ≈ -17 (0, not ~4e-8).
 elu = _ew("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(0, x))),
-          lambda g, out, x, alpha=1.0: g * np.where(x <= 0, out + alpha, 1.0),
-          "d/dx elu(x) = 1 if x > 0 else elu(x) + α", saves_output=True,
+          lambda g, out, x, alpha=1.0: g * np.where(x <= 0, alpha * np.exp(np.minimum(0, x)),
+                                                    1.0),
+          "d/dx elu(x) = 1 if x > 0 else α·eˣ (= elu(x) + α)",
           sample=_unary(params={"alpha": 1.0}, variants=({"alpha": 0.5},)),
           torch="nn.functional.elu")
 selu = _ew("selu",
            lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(0, x))),
-           lambda g, out, x: g * np.where(x <= 0, out + _SELU_SCALE * _SELU_ALPHA, _SELU_SCALE),
-           "d/dx selu(x) = λ if x > 0 else selu(x) + λα", saves_output=True, sample=_unary(),
+           lambda g, out, x: g * np.where(
+               x <= 0, (_SELU_SCALE * _SELU_ALPHA) * np.exp(np.minimum(0, x)), _SELU_SCALE),
+           "d/dx selu(x) = λ if x > 0 else λα·eˣ (= selu(x) + λα)", sample=_unary(),
            torch="nn.functional.selu")
 celu = _ew("celu",
            lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(0, x) / alpha)),
@@ -318,18 +321,21 @@ celu = _ew("celu",
            torch="nn.functional.celu")
 
 
+# The tanh form, ½x(1 + tanh z) with z = √(2/π)(x + 0.044715x³), is computed as x·σ(2z) (the
+# same function): 1 + tanh z cancels for x ≲ -2 (PyTorch's float32 gelu(-3) is 1e-5 off,
+# chainrule's exact), while σ is exact in both tails. Its slope likewise: ½(1 + tanh z) = σ(2z),
+# ½(1 - tanh² z) = 2σ(2z)σ(-2z).
 def _gelu_forward(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     if approximate == "tanh":
-        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+        return x * _sigmoid_forward(2 * _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
     return 0.5 * x * (1 + _erf_forward(x / math.sqrt(2.0)))
 
 
 def _gelu_vjp(g: Any, out: Any, x: Any, approximate: str = "none") -> Any:
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-        t = np.tanh(inner)
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI
-                    * (1 + 3 * 0.044715 * x * x))
+        z2 = 2 * _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        s = _sig(z2)
+        return g * (s + 2 * x * s * _sig(-z2) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x))
     cdf = 0.5 * (1 + (erf(x / math.sqrt(2.0)) if hasattr(x, "grad_fn")
                       else _erf_forward(x / math.sqrt(2.0))))
     return g * (cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x))
@@ -392,9 +398,9 @@ def _hardsigmoid_vjp(g: Any, out: Any, x: Any) -> Any:
 
 
 def _hardswish_vjp(g: Any, out: Any, x: Any) -> Any:
-    # PyTorch's formula x < -3 ? 0 : x ≤ 3 ? x/3 + 1/2 : 1, so 1 at NaN and +inf, 0 at -inf
-    # (the product rule would give inf·0 = NaN at ±inf)
-    return g * np.where(x < -3, 0.0, np.where(x <= 3, x / 3 + 0.5, 1.0))
+    # PyTorch's formula x ≤ -3 ? 0 : x < 3 ? x/3 + 1/2 : 1 (the one-sided slopes from outside
+    # at the corners ±3), so 1 at NaN and +inf, 0 at -inf (the product rule: inf·0 = NaN)
+    return g * np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0))
 
 
 # (torch=None for hardsigmoid: PyTorch's backward multiplies by the float32 constant 1/6 also
@@ -403,7 +409,7 @@ hardsigmoid = _ew("hardsigmoid", lambda x: np.clip(x + 3, 0, 6) * (1 / 6), _hard
                   "d/dx relu6(x + 3)/6 = 1/6 if -3 < x < 3 else 0  (0 at NaN)",
                   sample=_unary(low=-5, high=5), torch=None)
 hardswish = _ew("hardswish", lambda x: x * (np.clip(x + 3, 0, 6) * (1 / 6)), _hardswish_vjp,
-                "d/dx x·relu6(x + 3)/6 = 0 if x < -3, x/3 + 1/2 if x ≤ 3, else 1  (1 at NaN)",
+                "d/dx x·relu6(x + 3)/6 = 0 if x ≤ -3, x/3 + 1/2 if x < 3, else 1  (1 at NaN)",
                 sample=_unary(low=-5, high=5), torch="nn.functional.hardswish")
 
 
@@ -640,9 +646,32 @@ erfinv = _ew("erfinv", _erfinv_forward,
              lambda g, out, x: g * (math.sqrt(math.pi) / 2) * np.exp(out * out),
              "d/dx erf⁻¹(x) = √π/2 · e^(erf⁻¹(x)²)", saves=False, saves_output=True,
              sample=_unary(low=-0.9, high=0.9), torch="erfinv")
-erfcx = _ew("erfcx", _special("erfcx", "special.erfcx"),
-            lambda g, out, x: g * (2 * x * out - 2 / math.sqrt(math.pi)),
-            "d/dx e^(x²)·erfc(x) = 2x·erfcx(x) - 2/√π", saves_output=True, sample=_unary(),
+_erfcx_forward = _special("erfcx", "special.erfcx")
+_ERFCX_SERIES_FROM = 12.0  # above it, the asymptotic series is exact to float64's last digit
+
+
+def _erfcx_vjp(g: Any, out: Any, x: Any) -> Any:
+    """2x·erfcx(x) - 2/√π, which cancels for large x (both terms near 2/√π, the difference
+    ~1/(√π x²)): there, the asymptotic series of the difference, (2/√π)·Σ (2n-1)!!·(-u)ⁿ over
+    n ≥ 1 with u = 1/(2x²); below, the formula (in float64 for a float32 or float16 x)."""
+    if type(x) is not np.ndarray:  # (create_graph: the formula, recorded)
+        return g * (2 * x * out - 2 / math.sqrt(math.pi))
+    low = x.dtype.itemsize < 8  # (its erfcx, rounded, would carry its error into the gap)
+    xx = x.astype(np.float64) if low else x
+    direct = 2 * xx * (_erfcx_forward(xx) if low else out) - 2 / math.sqrt(math.pi)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        u = 0.5 / (xx * xx)
+        term, series = -u, -u
+        for n in range(2, 16):  # the terms fall by (2n-1)·u ≤ 0.1 at x = 12
+            term = term * (-(2 * n - 1) * u)
+            series = series + term
+    d = np.where(xx >= _ERFCX_SERIES_FROM, (2 / math.sqrt(math.pi)) * series, direct)
+    return g * d.astype(x.dtype, copy=False)
+
+
+erfcx = _ew("erfcx", _erfcx_forward, _erfcx_vjp,
+            "d/dx e^(x²)·erfc(x) = 2x·erfcx(x) - 2/√π  (0 at +inf, its limit; PyTorch: NaN)",
+            saves_output=True, sample=_unary(),
             torch="special.erfcx")
 ndtri = _ew("ndtri", _special("ndtri", "special.ndtri"),
             lambda g, out, x: g * math.sqrt(2 * math.pi) * np.exp(0.5 * out * out),
