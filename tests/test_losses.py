@@ -67,6 +67,20 @@ def test_bce_saturated_probabilities_stay_finite():
     assert np.all(np.isfinite(p.grad.data))
 
 
+def test_bce_keeps_the_loss_of_a_tiny_probability():
+    # -log(1 - p) = p for tiny p: log1p, not log(1 - p), which rounds to log(1) = 0; and the
+    # zero losses with PyTorch's signs (+0.0 at p = y = 0, -0.0 at p = y = 1)
+    p = cr.tensor([1e-30, 1e-20, 0.0, 1.0], dtype=cr.float64, requires_grad=True)
+    y = cr.tensor([0.0, 0.0, 0.0, 1.0], dtype=cr.float64)
+    loss = F.binary_cross_entropy(p, y, reduction="none")
+    np.testing.assert_array_equal(loss.data, [1e-30, 1e-20, 0.0, -0.0])
+    np.testing.assert_array_equal(np.signbit(loss.data), [False, False, False, True])
+    q = cr.tensor([1e-30, 0.5], dtype=cr.float64, requires_grad=True)
+    F.binary_cross_entropy(p[:2].detach(), q, reduction="sum").backward()
+    np.testing.assert_allclose(q.grad.data, [-1e-30 - np.log(1e-30), -1e-20 - np.log(1e-20)],
+                               rtol=1e-15)
+
+
 def test_ignore_index_all_ignored_gives_nan_like_torch():
     loss = F.cross_entropy(_t(RNG.normal(size=(2, 3))), _t([-100, -100]))
     assert np.isnan(loss.item())

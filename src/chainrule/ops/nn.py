@@ -244,9 +244,11 @@ soft_cross_entropy = defop(
 # --------------------------------------------------------------------------- binary CE
 
 def _bce_forward(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # PyTorch's clamp of the logs at -100 keeps p = 0 or 1 finite.
+    # PyTorch's clamp of the logs at -100 keeps p = 0 or 1 finite; log1p(-p), not log(1 - p),
+    # keeps a tiny p's loss (1e-30 at p = 1e-30, not 0). PyTorch's order of terms (the sign of
+    # a zero loss).
     with np.errstate(divide="ignore"):
-        return -(y * np.maximum(np.log(p), -100.0) + (1 - y) * np.maximum(np.log(1 - p), -100.0))
+        return (y - 1) * np.maximum(np.log1p(-p), -100.0) - y * np.maximum(np.log(p), -100.0)
 
 
 def _bce_vjp_p(g: Any, out: Any, p: Any, y: Any) -> Any:
@@ -255,7 +257,8 @@ def _bce_vjp_p(g: Any, out: Any, p: Any, y: Any) -> Any:
 
 
 def _bce_vjp_y(g: Any, out: Any, p: Any, y: Any) -> Any:
-    return g * (np.maximum(np.log(1 - p), -100.0) - np.maximum(np.log(p), -100.0))
+    with np.errstate(divide="ignore"):
+        return g * (np.maximum(np.log1p(-p), -100.0) - np.maximum(np.log(p), -100.0))
 
 
 binary_cross_entropy = defop(
