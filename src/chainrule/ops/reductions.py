@@ -152,8 +152,18 @@ def _norm2_vjp(g: Any, out: Any, x: Any, dim: tuple, keepdim: bool = False) -> A
     return x * expand_back(scale, x.shape, dim, keepdim)
 
 
+def _norm2_forward(x: Any, dim: tuple, keepdim: bool = False) -> Any:
+    """√Σx² (what std is made of). float16 and float32 are squared and summed in float64, as
+    PyTorch's std accumulates them: the std of values near 1e30 or 1e-30 is then not inf or
+    0 from a float32 square that overflows or underflows."""
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize < 8:
+        total = np.sum(np.square(x, dtype=np.float64), axis=dim, keepdims=keepdim)
+        return np.sqrt(total).astype(x.dtype)
+    return np.sqrt(np.sum(x * x, axis=dim, keepdims=keepdim))
+
+
 norm2 = defop(
-    "norm2", lambda x, dim, keepdim=False: np.sqrt(np.sum(x * x, axis=dim, keepdims=keepdim)),
+    "norm2", _norm2_forward,
     _norm2_vjp, "∂/∂x_i ‖x‖₂ = x_i / ‖x‖₂", saves_output=True, sample=_reduce_sample(),
     torch="linalg.vector_norm",
     jvp=lambda t, out, x, dim, keepdim=False: (t * x).sum(axis=dim, keepdims=keepdim)
