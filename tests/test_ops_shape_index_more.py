@@ -650,3 +650,15 @@ def test_numpy_shape_and_product_functions_on_tensors_are_chainrule_ops():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("call", [lambda T, x: T.flip(x, (0,)), lambda T, x: x.flip(-1),
+                                  lambda T, x: T.movedim(x, 0, -1), lambda T, x: x.moveaxis(-1, 0)])
+def test_a_zero_dim_tensors_dim_0_is_itself(call):
+    # PyTorch accepts dim 0 or -1 of a 0-d tensor (flip, movedim): the tensor, unchanged
+    x, tx = cr.tensor(2.5, requires_grad=True), torch.tensor(2.5, requires_grad=True)
+    out, tout = call(cr, x), call(torch, tx)
+    out.backward()
+    tout.backward()
+    assert out.shape == tuple(tout.shape) == () and out.item() == tout.item()
+    assert x.grad.item() == tx.grad.item() == 1.0

@@ -446,6 +446,16 @@ def test_top_level_cosine_similarity_and_pairwise_distance():
         s, t, 3), a, b)
 
 
+@pytest.mark.parametrize("shapes,dim", [(((1,), (3, 4)), -1), (((3, 1), (3, 4)), 1),
+                                        (((1, 4), (3, 4)), 0), (((2, 1, 4), (3, 1)), -1)])
+def test_cosine_similarity_broadcasts_before_the_norms(shapes, dim):
+    # a size-1 dim against a longer one is that value repeated: PyTorch broadcasts first, and
+    # the cosine stays within [-1, 1] (taking the norms first gave 1.10 for the first case)
+    a, b = _distinct(shapes[0], 3), _distinct(shapes[1], 4)
+    parity(lambda x, y: cr.nn.functional.cosine_similarity(x, y, dim=dim),
+           lambda s, t: torch.nn.functional.cosine_similarity(s, t, dim=dim), a, b)
+
+
 def test_numpy_nan_statistics_on_tensors_are_chainrule_ops():
     a = np.array([[1., NAN, 3.], [np.inf, 2., NAN]])
     t = cr.tensor(a, requires_grad=True)

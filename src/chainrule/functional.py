@@ -766,6 +766,8 @@ def movedim(input: Any, source: Any, destination: Any) -> Tensor:
     if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise OpError(f"movedim: source {source} and destination {destination} must name the "
                       "same number of dims, each dim at most once")
+    if not nd:  # (a 0-d tensor's dim 0 is itself: nothing moves)
+        return S.permute(input, dims=())
     order = [n for n in range(nd) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -1000,7 +1002,8 @@ def _negative_pad(input: Any, pairs: list, value: float) -> Tensor:
 
 
 def flip(input: Any, dims: Any) -> Tensor:
-    return S.flip(input, dims=norm_dims(dims, ndim_of(input), "flip"))
+    dims = norm_dims(dims, ndim_of(input), "flip")
+    return S.flip(input, dims=dims if ndim_of(input) else ())  # (a 0-d tensor's dim 0: itself)
 
 
 def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:

@@ -11,7 +11,9 @@ __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """``x1·x2 / (max(‖x1‖, ε)·max(‖x2‖, ε))`` along ``dim``."""
+    """``x1·x2 / (max(‖x1‖, ε)·max(‖x2‖, ε))`` along ``dim``, of the inputs broadcast to one
+    shape first (as PyTorch: a (1,) x1 against (n, 4) is the vector (x1, x1, x1, x1))."""
+    x1, x2 = F.broadcast_tensors(x1, x2)
     n1 = F.clamp(F.norm(x1, 2, dim, keepdim=True), min=eps)
     n2 = F.clamp(F.norm(x2, 2, dim, keepdim=True), min=eps)
     return F.sum((x1 / n1) * (x2 / n2), dim=dim)
