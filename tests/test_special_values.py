@@ -460,3 +460,35 @@ def test_float32_std_accumulates_in_float64_as_torch(scale):
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=3e-7)  # (2 float32 ulps;
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)  # a few here)
     assert ours.dtype == cr.float32
+
+
+_X = np.array([-7.0, -5.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 5.0, 7.0, 2.0])
+
+
+@pytest.mark.parametrize("upstream", [NAN, INF, -INF])
+@pytest.mark.parametrize("name,call", [
+    ("relu", lambda T, x: T.relu(x)), ("relu6", lambda T, x: T.nn.functional.relu6(x)),
+    ("hardtanh", lambda T, x: T.nn.functional.hardtanh(x)),
+    ("hardsigmoid", lambda T, x: T.nn.functional.hardsigmoid(x)),
+    ("hardswish", lambda T, x: T.nn.functional.hardswish(x)),
+    ("softshrink", lambda T, x: T.nn.functional.softshrink(x)),
+    ("clamp", lambda T, x: T.clamp(x, -1.0, 1.0)), ("clamp min", lambda T, x: x.clamp(min=0.0)),
+    ("maximum", lambda T, x: T.maximum(x, x.flip(0))),
+    ("fmax", lambda T, x: T.fmax(x, T.zeros_like(x))),
+    ("sign", lambda T, x: T.sign(x)), ("round", lambda T, x: T.round(x)),
+    ("max_pool1d tiles", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12), 3)),
+    ("max_pool1d overlapping", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12),
+                                                                        3, 2, 1)),
+    ("max_pool2d", lambda T, x: T.nn.functional.max_pool2d(x.reshape(1, 1, 3, 4), 2, 1))])
+def test_a_nan_or_inf_upstream_gradient_stops_where_the_slope_is_masked(name, call, upstream):
+    """Where a mask makes the local slope 0 (a dead relu, a clamped value, a window's
+    non-maximum, a step), the gradient is exactly 0 even if the upstream one is NaN or inf,
+    as PyTorch's (its backward selects rather than multiplies by 0: NaN·0 would be NaN)."""
+    grads = []
+    for T in (torch, cr):
+        x = T.tensor(_X, requires_grad=True)
+        out = call(T, x)
+        out.backward(T.full(tuple(out.shape), upstream, dtype=T.float64))
+        grads.append(np.asarray(x.grad.tolist()))
+    np.testing.assert_array_equal(grads[1], grads[0], err_msg=name)
+    assert (grads[1] == 0).any(), name  # (the case has masked elements)

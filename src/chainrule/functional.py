@@ -1306,9 +1306,11 @@ def _with_gradient(value: np.ndarray, x: Tensor, weight: np.ndarray, dims: tuple
                    keepdim: bool) -> Tensor:
     """``value`` (found apart) as a function of ``x`` with ∂value/∂x = ``weight``: value plus
     Σ weight·(x - x), the first x recorded, the second detached, so the sum adds exact zeros
-    (±inf and NaN elements, whose difference would be NaN, are left out: no gradient there)."""
-    finite = np.isfinite(x.data)
-    zero = E.sub(E.where(finite, x, 0.0), E.where(finite, x.detach(), 0.0))
+    (±inf and NaN elements, whose difference would be NaN, are left out: no gradient there;
+    so are those of weight 0, which then get an exact 0 even from a NaN upstream gradient,
+    as PyTorch's masked_fill gives them)."""
+    used = np.isfinite(x.data) & (weight != 0)
+    zero = E.sub(E.where(used, x, 0.0), E.where(used, x.detach(), 0.0))
     return E.add(R.sum(E.mul(zero, weight), dim=dims, keepdim=keepdim), value)
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..engine import STATE
+from ._util import all_finite
 from .registry import Op, OpError, Sample, defop
 
 
@@ -918,7 +919,12 @@ def _running_max(views: list) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spread(g: np.ndarray, which: np.ndarray, dst: list) -> None:
-    """``dst[i][...] = g·[which == i]``: ``g`` sent to the chosen one of the views ``dst``."""
+    """``dst[i][...] = g·[which == i]``: ``g`` sent to the chosen one of the views ``dst``
+    (others get exact zeros, also from a NaN or inf in ``g``, as PyTorch's scatter)."""
+    if not all_finite(g):
+        for i, view in enumerate(dst):
+            view[...] = np.where(which == i, g, g.dtype.type(0))
+        return
     if len(dst) == 2:  # which is 0 or 1: two products instead of compares
         np.multiply(g, which, out=dst[1])
         np.subtract(g, dst[1], out=dst[0])
@@ -1062,10 +1068,18 @@ def _route(g: np.ndarray, index: np.ndarray | None, input_size: tuple, k: tuple,
     buf = (np.empty if exact else np.zeros)(lead + padded, dtype=g.dtype)
     if divide is not None:
         g = g / divide
+    # (g·[index == j] would give a NaN or inf in g to the window's other positions too)
+    masked = index is not None and not all_finite(g)
     for j, offs in enumerate(itertools.product(*(range(a) for a in k))):
         view = _offset_view(buf, offs, out_sp, s, d)
         if index is None:
             view += g
+        elif masked:
+            picked = np.where(index == j, g, g.dtype.type(0))
+            if exact:
+                view[...] = picked
+            else:
+                view += picked
         elif exact:
             np.multiply(g, index == j, out=view)
         else:

@@ -192,7 +192,8 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     x = input.data
     inside = (x >= -lambd) & (x <= lambd)  # (False at NaN: it takes the x + λ branch, NaN)
     shift = np.where(x > lambd, lambd, -lambd).astype(x.dtype)
-    return F.where(inside, input * 0.0, input - shift)
+    # (0·x as a constant: no gradient flows to the zeros, not even a NaN one, as in PyTorch)
+    return F.where(inside, x * x.dtype.type(0), input - shift)
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
