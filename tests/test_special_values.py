@@ -476,6 +476,7 @@ _X = np.array([-7.0, -5.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 5.0, 7.0, 2.0])
     ("maximum", lambda T, x: T.maximum(x, x.flip(0))),
     ("fmax", lambda T, x: T.fmax(x, T.zeros_like(x))),
     ("sign", lambda T, x: T.sign(x)), ("round", lambda T, x: T.round(x)),
+    ("triu", lambda T, x: T.triu(x.reshape(3, 4))), ("tril", lambda T, x: T.tril(x.reshape(3, 4), -1)),
     ("max_pool1d tiles", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12), 3)),
     ("max_pool1d overlapping", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12),
                                                                         3, 2, 1)),
@@ -492,3 +493,15 @@ def test_a_nan_or_inf_upstream_gradient_stops_where_the_slope_is_masked(name, ca
         grads.append(np.asarray(x.grad.tolist()))
     np.testing.assert_array_equal(grads[1], grads[0], err_msg=name)
     assert (grads[1] == 0).any(), name  # (the case has masked elements)
+
+
+def test_triu_tril_select_rather_than_multiply():
+    # (a product with the 0/1 mask turned inf into NaN and -x into -0.0 below the triangle)
+    a = np.array([[1.0, -2.0, INF], [-INF, NAN, -3.0], [-5.0, 6.0, 7.0]])
+    for ours, theirs in ((cr.triu(cr.tensor(a)), torch.triu(torch.tensor(a))),
+                         (cr.tril(cr.tensor(a), -1), torch.tril(torch.tensor(a), -1)),
+                         (cr.tensor(a).triu(1), torch.tensor(a).triu(1))):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))
+    ints = cr.tril(cr.tensor([[1, 2], [3, 4]], dtype=cr.int8))
+    assert ints.dtype == cr.int8 and ints.tolist() == [[1, 0], [3, 4]]

@@ -1043,13 +1043,20 @@ def clone(input: Any, *, order: str = "K") -> Tensor:
 
 
 def tril(input: Any, diagonal: int = 0) -> Tensor:
-    n, m = shape_of(input)[-2:]
-    return E.mul(input, np.tril(np.ones((n, m), dtype=bool), diagonal))
+    return _triangle(input, np.tril, diagonal)
 
 
 def triu(input: Any, diagonal: int = 0) -> Tensor:
-    n, m = shape_of(input)[-2:]
-    return E.mul(input, np.triu(np.ones((n, m), dtype=bool), diagonal))
+    return _triangle(input, np.triu, diagonal)
+
+
+def _triangle(input: Any, keep: Any, diagonal: int) -> Tensor:
+    """``input`` where ``keep`` (np.tril or np.triu) keeps it, else 0: a selection (not a
+    product with the mask, whose inf·0 is NaN and -x·0 is -0.0), so the gradient there is 0
+    even from a NaN upstream, as PyTorch's."""
+    x = _tensor_arg(input)
+    n, m = x.shape[-2:]
+    return E.where(keep(np.ones((n, m), dtype=bool), diagonal), x, x.dtype.type(0))
 
 
 def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
