@@ -505,3 +505,17 @@ def test_triu_tril_select_rather_than_multiply():
         np.testing.assert_array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))
     ints = cr.tril(cr.tensor([[1, 2], [3, 4]], dtype=cr.int8))
     assert ints.dtype == cr.int8 and ints.tolist() == [[1, 0], [3, 4]]
+
+
+def test_cdist_zero_distance_stops_a_nan_upstream_gradient():
+    # PyTorch's cdist gives a zero distance gradient 0 (its own backward selects), while
+    # its norm at 0 passes a NaN on; chainrule's cdist, made of a norm, selects too
+    a = np.array([[0.0, 1.0], [0.0, 1.0], [3.0, 5.0]])
+    upstream = np.array([[NAN, NAN, 1.0], [NAN, NAN, 1.0], [1.0, 1.0, NAN]])
+    grads = []
+    for T in (torch, cr):
+        x = T.tensor(a, requires_grad=True)
+        T.cdist(x, x).backward(T.tensor(upstream))
+        grads.append(np.asarray(x.grad.tolist()))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15)
+    assert np.isfinite(grads[1]).all()

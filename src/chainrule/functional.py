@@ -1786,7 +1786,12 @@ def cdist(x1: Any, x2: Any, p: float = 2.0,
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
     diffs = E.sub(unsqueeze(a, -2), unsqueeze(b, -3))  # (..., P, R, M)
     if p != math.inf:
-        return norm(diffs, p, -1)
+        dist = norm(diffs, p, -1)
+        same = _data(dist) == 0
+        if p == 2 and same.any():  # a zero distance: its gradient 0, even from a NaN upstream
+            ones = where(same[..., None], 1.0, diffs)  # (PyTorch's cdist, not its norm)
+            return where(same, 0.0, norm(ones, 2, -1))
+        return dist
     # The largest |difference|, each tied element getting the full gradient, as PyTorch's.
     size = abs(diffs)
     top = np.max(size.data, axis=-1, initial=0.0)
