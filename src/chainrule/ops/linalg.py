@@ -259,12 +259,55 @@ inv = defop("inv", np.linalg.inv, lambda g, out, a: -_mT(out) @ g @ _mT(out),
             "∂A⁻¹: δA = -A⁻ᵀ δ A⁻ᵀ", saves=False, saves_output=True,
             sample=Sample(make=_wellconditioned), torch="linalg.inv",
             jvp=lambda t, out, a: -(out @ t @ out))
+def _cofactors(a: Any, out: Any) -> Any:
+    """∂ det A/∂A, the matrix of cofactors: det(A)·A⁻ᵀ, and at a singular A (where that
+    form breaks down but the cofactors exist, as in PyTorch) from the SVD A = UΣVᵀ:
+    det(U)·det(V)·U·diag(Π_{j≠i} σ_j)·Vᵀ, each product of all σ but one taken from prefix
+    and suffix products (no division by a zero σ). A tensor that requires grad (create_graph):
+    the first form, recorded (a singular one is refused there)."""
+    if type(a) is not np.ndarray:
+        if getattr(a, "requires_grad", False):
+            if np.all(getattr(out, "data", out) != 0):
+                return _expand_last2(out) * _mT(_inv_for_grad(a, "det"))
+            return _cofactors_by_minors(a)
+        a, out = a.data, getattr(out, "data", out)  # (forward mode's primal: values only)
+    try:
+        if np.all(out != 0):
+            return _expand_last2(out) * _mT(np.linalg.inv(a))
+    except np.linalg.LinAlgError:
+        pass
+    u, sv, vt = np.linalg.svd(a)
+    ones = np.ones(sv.shape[:-1] + (1,), sv.dtype)
+    before = np.cumprod(np.concatenate([ones, sv[..., :-1]], -1), -1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(sv, -1)[..., :-1]], -1), -1), -1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return _expand_last2(sign) * ((u * (before * after)[..., None, :]) @ vt)
+
+
+def _cofactors_by_minors(a: Any) -> Any:
+    """The cofactors of a singular tensor ``a``, recorded: (-1)^(i+j)·det(a without row i
+    and column j), each minor's det again this op, so that create_graph differentiates them
+    to any order (n² determinants: only for this case)."""
+    from .. import functional as F
+
+    n = a.shape[-1]
+    if n == 1:
+        return F.ones_like(a)
+    rows = [[k for k in range(n) if k != i] for i in range(n)]
+    minors = [[det(a[..., rows[i], :][..., :, rows[j]]) * (-1) ** (i + j) for j in range(n)]
+              for i in range(n)]
+    return F.stack([F.stack(row, -1) for row in minors], -2)
+
+
+def _expand_last2(x: Any) -> Any:
+    return np.expand_dims(np.expand_dims(x, -1), -1)
+
+
 det = defop("det", np.linalg.det,
-            lambda g, out, a: np.expand_dims(np.expand_dims(g * out, -1), -1)
-            * _mT(_inv_for_grad(a, "det")),
-            "∂ det A/∂A = det(A)·A⁻ᵀ", saves_output=True, sample=Sample(make=_wellconditioned),
-            torch="linalg.det",
-            jvp=lambda t, out, a: out * (_inv_for_grad(a, "det") * _mT(t)).sum(axis=(-2, -1)))
+            lambda g, out, a: _expand_last2(g) * _cofactors(a, out),
+            "∂ det A/∂A = det(A)·A⁻ᵀ (the cofactors; at a singular A from the SVD)",
+            saves_output=True, sample=Sample(make=_wellconditioned), torch="linalg.det",
+            jvp=lambda t, out, a: (_cofactors(a, out) * t).sum(axis=(-2, -1)))
 logabsdet = defop("logabsdet", lambda a: np.linalg.slogdet(a)[1],
                   lambda g, out, a: np.expand_dims(np.expand_dims(g, -1), -1)
                   * _mT(_inv_for_grad(a, "slogdet")),
