@@ -289,10 +289,11 @@ def _cofactors_by_minors(a: Any) -> Any:
     and column j), each minor's det again this op, so that create_graph differentiates them
     to any order (n² determinants: only for this case)."""
     from .. import functional as F
+    from ..creation import ones_like
 
     n = a.shape[-1]
     if n == 1:
-        return F.ones_like(a)
+        return ones_like(a)
     rows = [[k for k in range(n) if k != i] for i in range(n)]
     minors = [[det(a[..., rows[i], :][..., :, rows[j]]) * (-1) ** (i + j) for j in range(n)]
               for i in range(n)]
