@@ -193,6 +193,15 @@ def test_slogdet_gradient_at_a_singular_matrix_says_so():
         cr.linalg.slogdet(a)[1].backward()
 
 
+def test_qr_gradient_at_a_rank_deficient_matrix_says_so():
+    # (R has a zero on its diagonal: the derivative divides by it; was NumPy's bare
+    # LinAlgError "Singular matrix")
+    a = cr.zeros(3, 1, dtype=cr.float64, requires_grad=True)
+    q, r = cr.linalg.qr(a)
+    with pytest.raises(cr.OpError, match="qr: the derivative exists only where R has no zero"):
+        (q.sum() + r.sum()).backward()
+
+
 def _numeric_det_slope(a: np.ndarray, h: float = 1e-6) -> np.ndarray:
     out = np.zeros_like(a)
     for idx in np.ndindex(a.shape):

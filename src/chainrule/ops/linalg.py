@@ -659,6 +659,7 @@ def _qr_vjp(g: Any, out: Any, a: Any, mode: str = "reduced") -> Any:
                            f"and nrows > ncols (here {m} > {n}); use mode='reduced'")
     q, r = _unpack(out, _qr_shapes(m, n, mode))
     gq, gr = _unpack(g, _qr_shapes(m, n, mode))
+    _needs_nonzero_diagonal(r[..., :, :min(m, n)], "qr", "R")  # (a rank-deficient A)
     if m >= n:
         return _qr_square_backward(gq, gr, q, r)
     # wide: A = Q[X | Y]... with X = Q R₁ square, Y = Q R₂ (Liao et al. 2019)
@@ -885,13 +886,13 @@ def _right_solve(x: Any, a: Any) -> Any:
     return _mT(_solve(_mT(a), _mT(x)))
 
 
-def _needs_nonzero_diagonal(up: Any, op: str) -> None:
-    """The derivative divides by U's diagonal: say so at a zero pivot, not NumPy's bare
-    'Singular matrix' (PyTorch returns inf/NaN there)."""
+def _needs_nonzero_diagonal(up: Any, op: str, factor: str = "U") -> None:
+    """The derivative divides by the triangular factor's diagonal: say so at a zero there,
+    not NumPy's bare 'Singular matrix' (PyTorch returns inf/NaN there)."""
     diag = np.diagonal(np.asarray(getattr(up, "data", up)), axis1=-2, axis2=-1)
     if (diag == 0).any():
-        raise OpError(f"{op}: the derivative exists only where U has no zero on its diagonal "
-                      f"(a full-rank leading block), and this factor (shape "
+        raise OpError(f"{op}: the derivative exists only where {factor} has no zero on its "
+                      f"diagonal (a full-rank leading block), and this factor (shape "
                       f"{tuple(up.shape)}) has one")
 
 
