@@ -519,3 +519,19 @@ def test_cdist_zero_distance_stops_a_nan_upstream_gradient():
         grads.append(np.asarray(x.grad.tolist()))
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-15)
     assert np.isfinite(grads[1]).all()
+
+
+def test_all_finite_in_every_memory_layout():
+    from chainrule.ops._util import all_finite
+
+    layouts = [lambda a: a, np.asfortranarray, lambda a: a.transpose(2, 0, 1),
+               lambda a: a[:, ::2], lambda a: a[..., 1]]
+    for layout in layouts:
+        for bad in (None, NAN, INF, -INF):
+            a = np.arange(24.0).reshape(2, 3, 4)
+            if bad is not None:
+                a[1, 2, 1] = bad
+            view = layout(a)
+            assert all_finite(view) == bool(np.isfinite(view).all())
+    # |a|² overflowing gives a false "not finite", which only costs the caller's exact path
+    assert not all_finite(np.full(3, 1e30, dtype=np.float32))
