@@ -259,12 +259,14 @@ inv = defop("inv", np.linalg.inv, lambda g, out, a: -_mT(out) @ g @ _mT(out),
             "∂A⁻¹: δA = -A⁻ᵀ δ A⁻ᵀ", saves=False, saves_output=True,
             sample=Sample(make=_wellconditioned), torch="linalg.inv",
             jvp=lambda t, out, a: -(out @ t @ out))
+
+
 def _cofactors(a: Any, out: Any) -> Any:
     """∂ det A/∂A, the matrix of cofactors: det(A)·A⁻ᵀ, and at a singular A (where that
-    form breaks down but the cofactors exist, as in PyTorch) from the SVD A = UΣVᵀ:
+    form breaks down but the cofactors exist: det is a polynomial) from the SVD A = UΣVᵀ:
     det(U)·det(V)·U·diag(Π_{j≠i} σ_j)·Vᵀ, each product of all σ but one taken from prefix
     and suffix products (no division by a zero σ). A tensor that requires grad (create_graph):
-    the first form, recorded (a singular one is refused there)."""
+    the first form, recorded, or at a singular one the minors' determinants."""
     if type(a) is not np.ndarray:
         if getattr(a, "requires_grad", False):
             if np.all(getattr(out, "data", out) != 0):
