@@ -414,11 +414,16 @@ def test_gelu_tanh_and_slopes_exact_in_the_tails(dtype):
     """Where a formula cancels (PyTorch's among them), chainrule's values and slopes are those
     of the function, checked in 50-digit arithmetic: the tanh gelu for x ≲ -2, elu's and
     selu's slope α·eˣ (not elu(x) + α) for x ≪ 0, erfcx's slope for large x."""
-    mpmath = pytest.importorskip("mpmath")
-    mpmath.mp.dps = 50
+    import mpmath  # (the [test] extra's)
+
+    with mpmath.workdps(50):
+        _check_tails(mpmath, dtype)
+
+
+def _check_tails(mpmath: Any, dtype: Any) -> None:
     c = mpmath.sqrt(2 / mpmath.pi)
-    selu_l, selu_a = mpmath.mpf(1.0507009873554804934193349852946), \
-        mpmath.mpf(1.6732632423543772848170429916717)
+    # (SELU's λ and α as the float64 numbers PyTorch and chainrule compute with)
+    selu_l, selu_a = mpmath.mpf(1.0507009873554805), mpmath.mpf(1.6732632423543772)
     exact = {  # name: (value, slope) of a float x, and where to check them
         # (½x(1 + tanh z) as x / (1 + e^(-2z)): in 50 digits 1 + tanh(-301) would be 0 too)
         "gelu tanh": (lambda x: x / (1 + mpmath.exp(-2 * c * (x + mpmath.mpf(0.044715) * x ** 3))),
