@@ -540,3 +540,18 @@ def test_all_finite_in_every_memory_layout():
             assert all_finite(view) == bool(np.isfinite(view).all())
     # |a|² overflowing gives a false "not finite", which only costs the caller's exact path
     assert not all_finite(np.full(3, 1e30, dtype=np.float32))
+
+
+@pytest.mark.parametrize("name,call", [
+    ("relu", lambda T, x: T.relu(x)), ("relu6", lambda T, x: T.nn.functional.relu6(x)),
+    ("hardtanh", lambda T, x: T.nn.functional.hardtanh(x)),
+    ("clamp", lambda T, x: T.clamp(x, -1.0, 1.0)), ("sign", lambda T, x: T.sign(x)),
+    ("floor", lambda T, x: T.floor(x))])
+def test_a_nan_tangent_stops_where_the_slope_is_masked(name, call):
+    # forward mode, as reverse mode above: torch.func.jvp gives 0 there, not NaN·0
+    tangent = np.full_like(_X, NAN)
+    _, theirs = torch.func.jvp(lambda x: call(torch, x), (torch.tensor(_X),),
+                               (torch.tensor(tangent),))
+    _, ours = cr.jvp(lambda x: call(cr, x), (cr.tensor(_X),), (cr.tensor(tangent),))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+    assert (ours.numpy() == 0).any(), name

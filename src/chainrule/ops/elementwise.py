@@ -223,18 +223,18 @@ def _gated(g: Any, mask: Any) -> Any:
     adding +0.0 (in place, a fraction of the product's cost) turns the -0.0 of g < 0 into
     +0.0, and where ``g`` is not all finite, ``where`` itself runs, so that a NaN or inf in
     the upstream gradient stops where the mask is off (``NaN · 0`` would pass it on)."""
-    if type(g) is np.ndarray and not all_finite(g):
+    if type(g) is not np.ndarray or type(mask) is not np.ndarray:
+        return np.where(mask, g, 0.0)  # (Tensors: create_graph, forward mode; recorded)
+    if not all_finite(g):
         return np.where(mask, g, g.dtype.type(0))
     c = g * mask
-    if type(c) is not np.ndarray:
-        return c + 0.0
     return np.add(c, 0.0, out=c)
 
 
 def _no_slope(g: Any) -> Any:
     """The gradient through a step (sign, floor, ...): zeros, as PyTorch's, also where the
     upstream gradient is NaN or inf (``g · 0`` would be NaN there)."""
-    return np.zeros_like(g) if type(g) is np.ndarray else g * 0.0
+    return np.zeros_like(g)  # (of a Tensor: a constant Tensor, nothing recorded)
 
 
 # Rows of this many elements, against one row of zeros, for _relu_forward (from this many on).
