@@ -424,26 +424,28 @@ def _check_tails(mpmath: Any, dtype: Any) -> None:
     c = mpmath.sqrt(2 / mpmath.pi)
     # (SELU's λ and α as the float64 numbers PyTorch and chainrule compute with)
     selu_l, selu_a = mpmath.mpf(1.0507009873554805), mpmath.mpf(1.6732632423543772)
-    exact = {  # name: (value, slope) of a float x, and where to check them
+    exact = {  # name: (the function, in 50 digits; where to check it)
         # (½x(1 + tanh z) as x / (1 + e^(-2z)): in 50 digits 1 + tanh(-301) would be 0 too)
-        "gelu tanh": (lambda x: x / (1 + mpmath.exp(-2 * c * (x + mpmath.mpf(0.044715) * x ** 3))),
+        "gelu tanh": (lambda x: x / (1 + mpmath.exp(-2 * c * (x + mpmath.mpf(0.044715) * x**3))),
                       [-3.0, -6.0, -10.0, -20.0, -1.0, 2.0]),
         "elu": (lambda x: mpmath.expm1(x) if x <= 0 else x, [-5.0, -17.0, -20.0, -30.0]),
         "selu": (lambda x: selu_l * (selu_a * mpmath.expm1(x) if x <= 0 else x),
                  [-5.0, -17.0, -20.0, -30.0]),
-        "erfcx": (lambda x: mpmath.exp(x * x) * mpmath.erfc(x), [3.0, 11.5, 12.5, 30.0, 100.0, 1e4]),
+        "erfcx": (lambda x: mpmath.exp(x * x) * mpmath.erfc(x),
+                  [3.0, 11.5, 12.5, 30.0, 100.0, 1e4]),
     }
     calls = {"gelu tanh": lambda t: F.gelu(t, approximate="tanh"), "elu": F.elu,
              "selu": F.selu, "erfcx": cr.special.erfcx}
     eps = np.finfo(dtype).eps
     for name, (f, points) in exact.items():
         x = cr.tensor(np.array(points, dtype=dtype), requires_grad=True)
-        calls[name](x).sum().backward()
+        out = calls[name](x)
+        out.sum().backward()
         for i, v in enumerate(x.detach().numpy()):
             xv = mpmath.mpf(float(v))  # (the dtype's number, exactly)
             value, slope, curve = (mpmath.diff(f, xv, n) for n in range(3))
             for part, ours, want, cond in (
-                    ("value", calls[name](x)[i].item(), value, xv * slope / value),
+                    ("value", out[i].item(), value, xv * slope / value),
                     ("slope", x.grad[i].item(), slope, xv * curve / slope)):
                 # a few roundings, times the condition number |x·f'/f| (the tails are steep:
                 # e^-87 at x = -10 moves 87 times faster than x); erfcx's slope in float64
@@ -481,7 +483,8 @@ _X = np.array([-7.0, -5.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 5.0, 7.0, 2.0])
     ("maximum", lambda T, x: T.maximum(x, x.flip(0))),
     ("fmax", lambda T, x: T.fmax(x, T.zeros_like(x))),
     ("sign", lambda T, x: T.sign(x)), ("round", lambda T, x: T.round(x)),
-    ("triu", lambda T, x: T.triu(x.reshape(3, 4))), ("tril", lambda T, x: T.tril(x.reshape(3, 4), -1)),
+    ("triu", lambda T, x: T.triu(x.reshape(3, 4))),
+    ("tril", lambda T, x: T.tril(x.reshape(3, 4), -1)),
     ("max_pool1d tiles", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12), 3)),
     ("max_pool1d overlapping", lambda T, x: T.nn.functional.max_pool1d(x.reshape(1, 1, 12),
                                                                         3, 2, 1)),
