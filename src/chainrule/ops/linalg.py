@@ -312,8 +312,7 @@ det = defop("det", np.linalg.det,
             saves_output=True, sample=Sample(make=_wellconditioned), torch="linalg.det",
             jvp=lambda t, out, a: (_cofactors(a, out) * t).sum(axis=(-2, -1)))
 logabsdet = defop("logabsdet", lambda a: np.linalg.slogdet(a)[1],
-                  lambda g, out, a: np.expand_dims(np.expand_dims(g, -1), -1)
-                  * _mT(_inv_for_grad(a, "slogdet")),
+                  lambda g, out, a: _expand_last2(g) * _mT(_inv_for_grad(a, "slogdet")),
                   "∂ log|det A|/∂A = A⁻ᵀ", sample=Sample(make=_wellconditioned),
                   torch=None,
                   jvp=lambda t, out, a: (_inv_for_grad(a, "slogdet") * _mT(t)).sum(
